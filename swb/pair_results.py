@@ -1,0 +1,77 @@
+"""Per camera x target results as numpy arrays: what the kernels write and everything downstream reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .profiles import FACTORS
+
+# Scalar per-pair fields, in the order they are stored in USD and JSON.
+SCALAR_FIELDS: tuple[str, ...] = (
+    "score",
+    "ppm_u",
+    "ppm_w",
+    "tilt_deg",
+    "defocus_px",
+    "motion_px",
+    "visible_fraction",
+    "distance",
+    "combined_margin",
+)
+
+
+@dataclass
+class PairResults:
+    """Arrays of shape (n_cameras, n_targets); ``margins`` has a trailing axis over ``profiles.FACTORS``.
+
+    decodable         every factor passes
+    limiting          0 when decodable, else 1 + index into FACTORS of the factor that stops the read
+    score             0 when not decodable, else 1 - exp(-3 (m - 1)), m = min(combined_margin, angle margin)
+    ppm_u, ppm_w      pixels per module along the module axes (2-D: min over corners; 1-D: at the centre)
+    tilt_deg          angle between the symbol normal and the direction to the camera
+    defocus_px        blur-disk diameter on the sensor in pixels, diffraction added in quadrature
+    motion_px         length of the smear during the exposure in pixels
+    visible_fraction  share of the occlusion sample points the camera sees (0 when outside the view)
+    distance          camera to symbol centre, metres
+    combined_margin   1 / (r_s^4 + r_b^4)^(1/4) on the worst module axis (sampling and blur together)
+    margins           value / threshold per factor; a factor passes when its margin >= 1
+    """
+
+    decodable: np.ndarray
+    limiting: np.ndarray
+    score: np.ndarray
+    ppm_u: np.ndarray
+    ppm_w: np.ndarray
+    tilt_deg: np.ndarray
+    defocus_px: np.ndarray
+    motion_px: np.ndarray
+    visible_fraction: np.ndarray
+    distance: np.ndarray
+    combined_margin: np.ndarray
+    margins: np.ndarray
+
+    @classmethod
+    def empty(cls, n_cameras: int, n_targets: int) -> PairResults:
+        shape = (n_cameras, n_targets)
+        scalars = {name: np.zeros(shape, np.float32) for name in SCALAR_FIELDS}
+        return cls(
+            decodable=np.zeros(shape, bool),
+            limiting=np.zeros(shape, np.int32),
+            margins=np.zeros((*shape, len(FACTORS)), np.float32),
+            **scalars,
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.decodable.shape
+
+    def copy(self) -> PairResults:
+        return PairResults(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
+    def equal(self, other: PairResults) -> bool:
+        """Bit-for-bit equality (NaN-safe), used by save/restore checks."""
+        return all(
+            np.array_equal(getattr(self, f.name), getattr(other, f.name), equal_nan=True) for f in fields(self)
+        )
