@@ -1,0 +1,47 @@
+"""SWB, the Sensor Workbench: which barcodes each camera of a USD station can decode, computed with Warp.
+
+    sim = swb.open("scenes/scan_tunnel.usda")
+    res = sim.evaluate()
+    res.camera("/World/Cameras/TopLeft")   # one row per target
+    sim.save("out/tunnel.swb.usda"); swb.restore("out/tunnel.swb.usda")
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import warp as wp
+
+from .schema import register as _register_schemas
+
+# Warp's banner and per-module compile lines are INFO; keep stdout clean for tables and JSON.
+wp.config.log_level = logging.WARNING
+_register_schemas()  # codeless schemas must be known before anything touches the schema registry
+
+from .errors import SwbError  # noqa: E402
+from .simulation import Simulation, open_simulation  # noqa: E402
+from .state_io import restore_simulation  # noqa: E402
+
+__all__ = ["SwbError", "Simulation", "open", "restore", "bundled_scene"]
+__version__ = "0.1.0"
+
+
+def open(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:  # noqa: A001
+    """Open a USD station for evaluation; the file itself is never modified."""
+    return open_simulation(path, device=device, threads=threads)
+
+
+def restore(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:
+    """Rebuild a simulation saved with Simulation.save (results and UI state bit for bit)."""
+    return restore_simulation(path, device=device, threads=threads)
+
+
+def bundled_scene(name: str = "scan_tunnel") -> Path:
+    """Path of a scene shipped with SWB (scan_tunnel, pick_station)."""
+    from importlib.resources import files
+
+    path = Path(str(files("swb.scenes").joinpath(f"{name}.usda")))
+    if not path.exists():
+        raise SwbError(f"no bundled scene named {name!r}", hint="try scan_tunnel or pick_station")
+    return path

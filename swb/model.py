@@ -122,7 +122,7 @@ class MeshPart:
     """Triangles of one station prim (one instance of an instanced prim), in its own local frame."""
 
     path: str
-    points: np.ndarray  # (n, 3) float, metres, part-local frame
+    points: np.ndarray  # (n, 3) float, in the prim's own frame and scene units (to_world carries the unit scale)
     triangles: np.ndarray  # (m, 3) int32 indices into points
     to_world: np.ndarray  # (4, 4) column-vector convention (p_world = M @ [p, 1]), metres, Z-up
 

@@ -1,0 +1,94 @@
+"""Device records of cameras and targets, and the pinhole projection with its Jacobian.
+
+Conventions follow ``swb.model``: the camera looks along its -Z axis; a camera-frame point is handled here as
+(x, y, d) with depth d = -z_cam, and projects to u = cx + fx * x / d, v = cy - fy * y / d.
+"""
+
+from __future__ import annotations
+
+import warp as wp
+
+wp.set_module_options({"enable_backward": False})
+
+
+@wp.struct
+class Camera:
+    """One camera, packed for the kernels; lengths in metres, angles in degrees."""
+
+    rot: wp.mat33  # camera -> world (columns: camera X, Y, Z axes in world coordinates)
+    pos: wp.vec3
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: float  # pixels
+    height: float
+    focal_length: float
+    f_number: float  # 0: pinhole
+    focus_distance: float
+    autofocus: int  # 1: s = clamp(d, focus_near, focus_far)
+    focus_near: float
+    focus_far: float
+    exposure: float  # seconds
+    clip_near: float
+    clip_far: float
+    pitch: float  # sqrt(pitch_u * pitch_v), metres per pixel
+    wavelength: float  # metres
+    max_tilt: float  # degrees
+    thresholds: wp.vec4  # T in pixels per module by class: linear, pdf417, datamatrix, qr
+    blur_limit: float  # B in modules
+    scanline: int  # 1: reads 1-D / PDF417 only while a pixel row or column crosses the whole symbol
+
+
+@wp.struct
+class Target:
+    """One symbol: its frame, its extent with and without the quiet zone, its class and motion."""
+
+    rot: wp.mat33  # symbol -> world (columns: u, w, normal)
+    pos: wp.vec3  # centre
+    half_size: wp.vec2  # symbol without quiet zone, half extents along u, w
+    half_size_qz: wp.vec2  # with the quiet zone
+    module_size: float
+    cls: int  # threshold class: 0 linear, 1 pdf417, 2 datamatrix, 3 qr
+    velocity: wp.vec3  # m/s, world
+
+
+@wp.func
+def to_camera(cam: Camera, p: wp.vec3) -> wp.vec3:
+    """World point -> (x, y, depth) in the camera frame."""
+    q = wp.transpose(cam.rot) * (p - cam.pos)
+    return wp.vec3(q[0], q[1], -q[2])
+
+
+@wp.func
+def vector_to_camera(cam: Camera, v: wp.vec3) -> wp.vec3:
+    """World direction -> (x, y, depth) components in the camera frame."""
+    q = wp.transpose(cam.rot) * v
+    return wp.vec3(q[0], q[1], -q[2])
+
+
+@wp.func
+def project(cam: Camera, pc: wp.vec3) -> wp.vec2:
+    """Camera-frame point (x, y, depth > 0) -> pixel (u, v)."""
+    return wp.vec2(cam.cx + cam.fx * pc[0] / pc[2], cam.cy - cam.fy * pc[1] / pc[2])
+
+
+@wp.func
+def image_step(cam: Camera, pc: wp.vec3, a: wp.vec3) -> wp.vec2:
+    """J . a: the pixel displacement of a small camera-frame step a = (dx, dy, d depth) at pc.
+
+    From u = cx + fx x / d and v = cy - fy y / d: du = fx (dx / d - x dd / d^2), dv = -fy (dy / d - y dd / d^2).
+    """
+    d = pc[2]
+    du = cam.fx * (a[0] / d - pc[0] * a[2] / (d * d))
+    dv = -cam.fy * (a[1] / d - pc[1] * a[2] / (d * d))
+    return wp.vec2(du, dv)
+
+
+@wp.func
+def in_view(cam: Camera, pc: wp.vec3) -> bool:
+    """Inside the clipping range and the image rectangle [0, W] x [0, H]."""
+    if pc[2] < cam.clip_near or pc[2] > cam.clip_far:
+        return False
+    px = project(cam, pc)
+    return px[0] >= 0.0 and px[0] <= cam.width and px[1] >= 0.0 and px[1] <= cam.height

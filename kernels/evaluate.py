@@ -1,0 +1,202 @@
+"""The fused per-pair kernel: one thread per camera x target runs the whole decodability model (DESIGN 4).
+
+Only pairs that pass the field of view and face the camera cast occlusion rays; everything else is a few dozen
+flops. ``evaluate_pair`` is a plain ``@wp.func`` so sweeps can call it with candidate cameras.
+"""
+
+from __future__ import annotations
+
+import warp as wp
+
+from .camera import Camera, Target, to_camera
+from .metrics import (
+    LINEAR,
+    PDF417,
+    defocus_pixels,
+    min_corner_depth,
+    motion_smear,
+    pixels_per_module,
+    scanline_margin,
+    smear_along_axes,
+    tilt_degrees,
+)
+from .scoring import (
+    ANGLE,
+    BACKFACING,
+    DEFOCUS,
+    EXPOSURE,
+    FOV,
+    GLARE,
+    MOTION,
+    OCCLUDED,
+    RESOLUTION,
+    PairResult,
+    limit_norm,
+    limit_terms,
+    ratio_or_inf,
+    score_of,
+    vec9,
+)
+from .visibility import N_SAMPLES, front_facing, in_fov, visible_samples
+
+wp.set_module_options({"enable_backward": False})
+
+
+@wp.struct
+class PairOutputs:
+    """Persistent (n_cameras, n_targets) result arrays the kernel writes into (margins: trailing axis of 9)."""
+
+    decodable: wp.array2d(dtype=wp.uint8)
+    limiting: wp.array2d(dtype=wp.int32)
+    score: wp.array2d(dtype=wp.float32)
+    ppm_u: wp.array2d(dtype=wp.float32)
+    ppm_w: wp.array2d(dtype=wp.float32)
+    tilt_deg: wp.array2d(dtype=wp.float32)
+    defocus_px: wp.array2d(dtype=wp.float32)
+    motion_px: wp.array2d(dtype=wp.float32)
+    visible_fraction: wp.array2d(dtype=wp.float32)
+    distance: wp.array2d(dtype=wp.float32)
+    combined_margin: wp.array2d(dtype=wp.float32)
+    margins: wp.array3d(dtype=wp.float32)
+
+
+@wp.func
+def pass_margin(ok: bool) -> float:
+    if ok:
+        return wp.inf
+    return 0.0
+
+
+@wp.func
+def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int) -> PairResult:
+    """The decodability model for one camera x target (``mesh`` is used only when ``has_mesh`` != 0)."""
+    r = PairResult()
+    m = vec9(0.0)
+    m[GLARE - 1] = wp.inf
+    m[EXPOSURE - 1] = wp.inf
+
+    fov = in_fov(cam, tgt)
+    front = front_facing(cam, tgt)
+    m[FOV - 1] = pass_margin(fov)
+    m[BACKFACING - 1] = pass_margin(front)
+
+    r.distance = wp.length(cam.pos - tgt.pos)
+    r.tilt_deg = tilt_degrees(cam, tgt)
+    angle_margin = ratio_or_inf(cam.max_tilt, r.tilt_deg)
+    centre = to_camera(cam, tgt.pos)
+    scan = cam.scanline != 0 and (tgt.cls == LINEAR or tgt.cls == PDF417)
+
+    # Depth-dependent metrics need the centre (and, for 2-D symbols, every corner) in front of the camera.
+    combined = wp.float32(0.0)
+    r_s = wp.float32(0.0)
+    r_b = wp.float32(0.0)
+    blur = wp.float32(0.0)
+    smear_worst = wp.float32(0.0)
+    computable = centre[2] > 0.0
+    if computable and tgt.cls != LINEAR:
+        computable = min_corner_depth(cam, tgt) > 0.0
+    if computable:
+        if scan:
+            angle_margin = wp.min(angle_margin, scanline_margin(cam, tgt, centre))
+        ppm = pixels_per_module(cam, tgt, centre)
+        blur = defocus_pixels(cam, centre[2])
+        smear = motion_smear(cam, tgt, centre)
+        smear_axes = smear_along_axes(cam, tgt, centre, smear)
+        threshold = cam.thresholds[tgt.cls]
+        terms = limit_terms(threshold, cam.blur_limit, ppm[0], blur, smear_axes[0])
+        q = limit_norm(terms)
+        ppm_worst = ppm[0]
+        smear_worst = smear_axes[0]
+        if tgt.cls != LINEAR:
+            terms_w = limit_terms(threshold, cam.blur_limit, ppm[1], blur, smear_axes[1])
+            q_w = limit_norm(terms_w)
+            if q_w > q:
+                q = q_w
+                terms = terms_w
+                ppm_worst = ppm[1]
+                smear_worst = smear_axes[1]
+        r_s = terms[0]
+        r_b = terms[1]
+        combined = ratio_or_inf(1.0, q)
+        m[RESOLUTION - 1] = ppm_worst / threshold
+        m[DEFOCUS - 1] = ratio_or_inf(cam.blur_limit * ppm_worst, blur)
+        m[MOTION - 1] = ratio_or_inf(cam.blur_limit * ppm_worst, smear_worst)
+        r.ppm_u = ppm[0]
+        r.ppm_w = ppm[1]
+        r.defocus_px = blur
+        r.motion_px = wp.length(smear)
+    m[ANGLE - 1] = angle_margin
+    r.combined_margin = combined
+
+    seen = wp.int32(0)
+    if fov and front:
+        if has_mesh != 0:
+            seen = visible_samples(cam, tgt, mesh)
+            r.rays = N_SAMPLES
+        else:
+            seen = N_SAMPLES
+    r.visible_fraction = float(seen) / float(N_SAMPLES)
+    m[OCCLUDED - 1] = r.visible_fraction
+    r.margins = m
+
+    if not fov:
+        r.limiting = FOV
+    elif not front:
+        r.limiting = BACKFACING
+    elif seen < N_SAMPLES:
+        r.limiting = OCCLUDED
+    elif combined >= 1.0 and angle_margin >= 1.0:
+        r.decodable = 1
+        r.score = score_of(wp.min(combined, angle_margin))
+    elif angle_margin < combined:
+        r.limiting = ANGLE
+    elif r_s >= r_b:
+        r.limiting = RESOLUTION
+    elif blur >= smear_worst:
+        r.limiting = DEFOCUS
+    else:
+        r.limiting = MOTION
+    return r
+
+
+@wp.func
+def store(out: PairOutputs, c: int, t: int, r: PairResult):
+    out.decodable[c, t] = wp.uint8(r.decodable)
+    out.limiting[c, t] = r.limiting
+    out.score[c, t] = r.score
+    out.ppm_u[c, t] = r.ppm_u
+    out.ppm_w[c, t] = r.ppm_w
+    out.tilt_deg[c, t] = r.tilt_deg
+    out.defocus_px[c, t] = r.defocus_px
+    out.motion_px[c, t] = r.motion_px
+    out.visible_fraction[c, t] = r.visible_fraction
+    out.distance[c, t] = r.distance
+    out.combined_margin[c, t] = r.combined_margin
+    for k in range(9):
+        out.margins[c, t, k] = r.margins[k]
+
+
+@wp.kernel
+def evaluate_kernel(
+    cameras: wp.array(dtype=Camera),
+    targets: wp.array(dtype=Target),
+    mesh: wp.uint64,
+    has_mesh: int,
+    cam_idx: wp.array(dtype=wp.int32),
+    tgt_idx: wp.array(dtype=wp.int32),
+    sparse: int,
+    out: PairOutputs,
+    rays: wp.array(dtype=wp.int64),
+    slot: int,
+):
+    """Grid launch (len(cam_idx), len(tgt_idx)) for blocks of pairs; with ``sparse`` != 0 a (n, 1) launch where
+    thread i evaluates the pair (cam_idx[i], tgt_idx[i]). ``rays[slot]`` counts the occlusion rays cast."""
+    i, j = wp.tid()
+    c = cam_idx[i]
+    t = tgt_idx[j]
+    if sparse != 0:
+        t = tgt_idx[i]
+    r = evaluate_pair(cameras[c], targets[t], mesh, has_mesh)
+    store(out, c, t, r)
+    if r.rays > 0:
+        wp.atomic_add(rays, slot, wp.int64(r.rays))

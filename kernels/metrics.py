@@ -1,0 +1,117 @@
+"""What the camera makes of a visible symbol: pixels per module, tilt, scan-line roll, defocus and motion blur.
+
+All functions take camera-frame points as (x, y, depth) from ``camera.to_camera`` and need depth > 0.
+"""
+
+from __future__ import annotations
+
+import warp as wp
+
+from .camera import Camera, Target, image_step, to_camera, vector_to_camera
+from .visibility import symbol_point, target_normal
+
+wp.set_module_options({"enable_backward": False})
+
+LINEAR = wp.constant(0)  # threshold class of 1-D symbols
+PDF417 = wp.constant(1)
+DIFFRACTION_FWHM = wp.constant(1.03)  # Airy core FWHM in units of wavelength * N (DESIGN 4.4)
+RAD2DEG = wp.constant(57.29577951308232)
+
+
+@wp.func
+def module_u(cam: Camera, tgt: Target) -> wp.vec3:
+    """Camera-frame (x, y, depth) components of the module vector X * u (across the bars / columns)."""
+    return vector_to_camera(cam, wp.vec3(tgt.rot[0, 0], tgt.rot[1, 0], tgt.rot[2, 0]) * tgt.module_size)
+
+
+@wp.func
+def module_w(cam: Camera, tgt: Target) -> wp.vec3:
+    """Camera-frame (x, y, depth) components of the module vector X * w (along the bars / rows)."""
+    return vector_to_camera(cam, wp.vec3(tgt.rot[0, 1], tgt.rot[1, 1], tgt.rot[2, 1]) * tgt.module_size)
+
+
+@wp.func
+def min_corner_depth(cam: Camera, tgt: Target) -> float:
+    """Smallest depth over the four symbol corners (without quiet zone)."""
+    d = wp.float32(1.0e30)
+    for k in range(4):
+        su = float(2 * (k % 2) - 1)
+        sw = float(2 * (k // 2) - 1)
+        d = wp.min(d, to_camera(cam, symbol_point(tgt, su, sw, tgt.half_size))[2])
+    return d
+
+
+@wp.func
+def pixels_per_module(cam: Camera, tgt: Target, centre: wp.vec3) -> wp.vec2:
+    """(PPM_u, PPM_w) = |J . X a|: 1-D at the centre, 2-D the minimum over the symbol corners."""
+    u = module_u(cam, tgt)
+    w = module_w(cam, tgt)
+    if tgt.cls == LINEAR:
+        return wp.vec2(wp.length(image_step(cam, centre, u)), wp.length(image_step(cam, centre, w)))
+    pu = wp.float32(1.0e30)
+    pw = wp.float32(1.0e30)
+    for k in range(4):
+        su = float(2 * (k % 2) - 1)
+        sw = float(2 * (k // 2) - 1)
+        pc = to_camera(cam, symbol_point(tgt, su, sw, tgt.half_size))
+        pu = wp.min(pu, wp.length(image_step(cam, pc, u)))
+        pw = wp.min(pw, wp.length(image_step(cam, pc, w)))
+    return wp.vec2(pu, pw)
+
+
+@wp.func
+def tilt_degrees(cam: Camera, tgt: Target) -> float:
+    """Angle between the symbol normal and the direction to the camera (atan2 keeps small angles exact)."""
+    n = target_normal(tgt)
+    to_cam = cam.pos - tgt.pos
+    return wp.atan2(wp.length(wp.cross(n, to_cam)), wp.dot(n, to_cam)) * RAD2DEG
+
+
+@wp.func
+def scanline_margin(cam: Camera, tgt: Target, centre: wp.vec3) -> float:
+    """(height / length) / tan(roll): a pixel row or column must cross the whole symbol; inf when not rolled.
+
+    roll is the angle between the image of the u axis and the nearest image axis (0..45 degrees).
+    """
+    g = image_step(cam, centre, module_u(cam, tgt))
+    big = wp.max(wp.abs(g[0]), wp.abs(g[1]))
+    small = wp.min(wp.abs(g[0]), wp.abs(g[1]))
+    if small <= 0.0 or big <= 0.0:
+        return wp.inf
+    return (tgt.half_size[1] / tgt.half_size[0]) / (small / big)
+
+
+@wp.func
+def defocus_pixels(cam: Camera, depth: float) -> float:
+    """Thin-lens blur-disk diameter with the diffraction core in quadrature, in pixels; 0 for a pinhole."""
+    if cam.f_number <= 0.0:
+        return 0.0
+    s = cam.focus_distance
+    if cam.autofocus != 0:
+        s = wp.clamp(depth, cam.focus_near, cam.focus_far)
+    f = cam.focal_length
+    n = cam.f_number
+    c = f * f * wp.abs(depth - s) / (n * depth * wp.max(s - f, 1.0e-9))
+    b_geo = c / cam.pitch
+    b_diff = DIFFRACTION_FWHM * cam.wavelength * n / cam.pitch
+    return wp.sqrt(b_geo * b_geo + b_diff * b_diff)
+
+
+@wp.func
+def motion_smear(cam: Camera, tgt: Target, centre: wp.vec3) -> wp.vec2:
+    """Image smear during the exposure in pixels: J_centre . (R_world->cam v) * T (the camera is static)."""
+    return image_step(cam, centre, vector_to_camera(cam, tgt.velocity)) * cam.exposure
+
+
+@wp.func
+def smear_along_axes(cam: Camera, tgt: Target, centre: wp.vec3, smear: wp.vec2) -> wp.vec2:
+    """|m . a_img| for a = u, w with a_img the unit image direction of the module axis at the centre."""
+    gu = image_step(cam, centre, module_u(cam, tgt))
+    gw = image_step(cam, centre, module_w(cam, tgt))
+    mu = wp.float32(0.0)
+    mw = wp.float32(0.0)
+    if wp.length(gu) > 0.0:
+        mu = wp.abs(wp.dot(smear, wp.normalize(gu)))
+    if wp.length(gw) > 0.0:
+        mw = wp.abs(wp.dot(smear, wp.normalize(gw)))
+    return wp.vec2(mu, mw)

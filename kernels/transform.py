@@ -1,0 +1,73 @@
+"""Moving parts: place part-local vertices in the world, and find the pairs a move can affect.
+
+Load and move run the same placement kernel, so a moved part lands on exactly the float32 vertices a fresh load
+would give.
+"""
+
+from __future__ import annotations
+
+import warp as wp
+
+from .camera import Camera, Target
+from .visibility import front_facing, in_fov
+
+wp.set_module_options({"enable_backward": False})
+
+
+@wp.kernel
+def transform_points(
+    local: wp.array(dtype=wp.vec3),
+    vertex_part: wp.array(dtype=wp.int32),
+    to_world: wp.array(dtype=wp.mat44),
+    offset: int,
+    world: wp.array(dtype=wp.vec3),
+):
+    """world[offset + i] = to_world[part] applied to local[offset + i] (column-vector 4x4 transforms)."""
+    i = wp.tid() + offset
+    world[i] = wp.transform_point(to_world[vertex_part[i]], local[i])
+
+
+@wp.func
+def segment_hits_box(p0: wp.vec3, p1: wp.vec3, lo: wp.vec3, hi: wp.vec3) -> bool:
+    """Slab test: does the segment p0 -> p1 touch the box [lo, hi]? An empty box (lo > hi) is never hit."""
+    if lo[0] > hi[0] or lo[1] > hi[1] or lo[2] > hi[2]:
+        return False
+    d = p1 - p0
+    t_in = wp.float32(0.0)
+    t_out = wp.float32(1.0)
+    for k in range(3):
+        if d[k] == 0.0:
+            if p0[k] < lo[k] or p0[k] > hi[k]:
+                return False
+        else:
+            a = (lo[k] - p0[k]) / d[k]
+            b = (hi[k] - p0[k]) / d[k]
+            t_in = wp.max(t_in, wp.min(a, b))
+            t_out = wp.min(t_out, wp.max(a, b))
+    return t_in <= t_out
+
+
+@wp.kernel
+def pairs_near_boxes(
+    cameras: wp.array(dtype=Camera),
+    targets: wp.array(dtype=Target),
+    boxes: wp.array(dtype=wp.vec3),
+    mask: wp.array2d(dtype=wp.uint8),
+):
+    """mask[c, t] = 1 when the pair casts occlusion rays (in view, front-facing) and one of its rays can meet a box.
+
+    ``boxes`` holds (lo, hi) pairs. Every ray from the camera to a symbol sample stays within the symbol's
+    half-diagonal r of the segment camera -> centre, so testing that segment against each box grown by r is
+    conservative.
+    """
+    c, t = wp.tid()
+    cam = cameras[c]
+    tgt = targets[t]
+    hit = wp.uint8(0)
+    if in_fov(cam, tgt) and front_facing(cam, tgt):
+        r = wp.length(tgt.half_size)
+        grow = wp.vec3(r, r, r)
+        for k in range(boxes.shape[0] // 2):
+            if segment_hits_box(cam.pos, tgt.pos, boxes[2 * k] - grow, boxes[2 * k + 1] + grow):
+                hit = wp.uint8(1)
+    mask[c, t] = hit

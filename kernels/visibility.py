@@ -1,0 +1,64 @@
+"""Can the camera see the symbol at all: field of view, facing, and occlusion by the station geometry."""
+
+from __future__ import annotations
+
+import warp as wp
+
+from .camera import Camera, Target, in_view, to_camera
+
+wp.set_module_options({"enable_backward": False})
+
+# Occlusion samples sit 2 % inside the symbol edges so the label's own border does not decide the result.
+SAMPLE_INSET = wp.constant(0.98)
+# The ray stops short of the sample by a relative and an absolute gap, so the surface the label sits on
+# (coplanar with the symbol) does not count as an occluder.
+RAY_SHORTEN_REL = wp.constant(1.0e-4)
+RAY_SHORTEN_ABS = wp.constant(1.0e-4)  # metres
+N_SAMPLES = wp.constant(9)
+
+
+@wp.func
+def symbol_point(tgt: Target, su: float, sw: float, half: wp.vec2) -> wp.vec3:
+    """Point of the symbol plane at (su * half_u, sw * half_w) from the centre, in world coordinates."""
+    u = wp.vec3(tgt.rot[0, 0], tgt.rot[1, 0], tgt.rot[2, 0])
+    w = wp.vec3(tgt.rot[0, 1], tgt.rot[1, 1], tgt.rot[2, 1])
+    return tgt.pos + (su * half[0]) * u + (sw * half[1]) * w
+
+
+@wp.func
+def target_normal(tgt: Target) -> wp.vec3:
+    return wp.vec3(tgt.rot[0, 2], tgt.rot[1, 2], tgt.rot[2, 2])
+
+
+@wp.func
+def in_fov(cam: Camera, tgt: Target) -> bool:
+    """All four corners of the symbol with its quiet zone lie in the clipping range and inside the image."""
+    for k in range(4):
+        su = float(2 * (k % 2) - 1)
+        sw = float(2 * (k // 2) - 1)
+        if not in_view(cam, to_camera(cam, symbol_point(tgt, su, sw, tgt.half_size_qz))):
+            return False
+    return True
+
+
+@wp.func
+def front_facing(cam: Camera, tgt: Target) -> bool:
+    return wp.dot(target_normal(tgt), cam.pos - tgt.pos) > 0.0
+
+
+@wp.func
+def visible_samples(cam: Camera, tgt: Target, mesh: wp.uint64) -> int:
+    """How many of the 9 symbol samples (centre, corners, edge midpoints, inset) the camera sees."""
+    half = tgt.half_size * SAMPLE_INSET
+    seen = wp.int32(0)
+    for k in range(N_SAMPLES):
+        su = float(k % 3 - 1)
+        sw = float(k // 3 - 1)
+        seg = symbol_point(tgt, su, sw, half) - cam.pos
+        length = wp.length(seg)
+        max_t = length * (1.0 - RAY_SHORTEN_REL) - RAY_SHORTEN_ABS
+        if max_t <= 0.0:
+            seen += 1
+        elif not wp.mesh_query_ray_anyhit(mesh, cam.pos, seg / length, max_t):
+            seen += 1
+    return seen

@@ -1,0 +1,88 @@
+"""Opening user files safely and writing layers atomically.
+
+SWB never edits the file it was given: a simulation composes the user's scene under anonymous layers of its own
+(configuration edits, results, UI state), and saving writes new files, each to a temporary name first.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from pxr import Sdf, Tf, Usd
+
+from .errors import SwbError
+
+USD_SUFFIXES = (".usd", ".usda", ".usdc")
+# Stage metadata is read from the root layer only, so the anonymous root of a simulation copies it from the scene.
+STAGE_METADATA = ("metersPerUnit", "upAxis", "defaultPrim", "startTimeCode", "endTimeCode", "timeCodesPerSecond")
+
+
+def open_layer(path: str | Path) -> Sdf.Layer:
+    """The layer at path, or a one-line SwbError saying why it cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise SwbError("no such file", file=str(path), hint="check the path")
+    if path.is_dir():
+        raise SwbError("is a folder, not a USD file", file=str(path))
+    if path.suffix.lower() not in USD_SUFFIXES:
+        raise SwbError(f"not a USD file (suffix {path.suffix or 'none'})", file=str(path),
+                       hint="give a .usd, .usda or .usdc stage")
+    try:
+        layer = Sdf.Layer.FindOrOpen(str(path.resolve()))
+    except Tf.ErrorException as exc:
+        raise SwbError(f"cannot be parsed as USD: {_first_line(exc)}", file=str(path)) from None
+    if layer is None:
+        raise SwbError("cannot be parsed as USD", file=str(path), hint="is it a USD file?")
+    return layer
+
+
+def open_stage(layer: Sdf.Layer) -> Usd.Stage:
+    """Open a stage on a layer, turning composition errors into SwbError."""
+    try:
+        return Usd.Stage.Open(layer, Usd.Stage.LoadAll)
+    except Tf.ErrorException as exc:
+        raise SwbError(f"cannot be composed: {_first_line(exc)}", file=layer.identifier) from None
+
+
+def copy_stage_metadata(src: Sdf.Layer, dst: Sdf.Layer) -> None:
+    """Carry units, up axis and time metadata onto a new root layer (they are only read from the root)."""
+    for key in STAGE_METADATA:
+        if src.pseudoRoot.HasInfo(key):
+            dst.pseudoRoot.SetInfo(key, src.pseudoRoot.GetInfo(key))
+
+
+def export_atomic(layer: Sdf.Layer, path: Path) -> None:
+    """Export a layer to path through a temporary file in the same folder, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if not layer.Export(tmp):
+            raise SwbError("could not be written", file=str(path), hint="check the disk and permissions")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _first_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    # pxr errors read "Error in 'func' at line N in file F : 'message'": keep the message.
+    if " : " in text:
+        text = text.split(" : ", 1)[1]
+    return text.strip("' ")[:300]

@@ -1,0 +1,385 @@
+"""Independent numpy + trimesh (Embree) implementation of the per-pair decodability model.
+
+Written from the model spec alone (not from the Warp kernels) so the two can check each other. Everything is
+vectorised over camera x target pairs in float64; the only loop is over chunks of cameras to bound memory.
+Occlusion rays go through trimesh's Embree intersector on one merged world mesh of all parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from .model import CameraModel, MeshPart, Scene, TargetModel
+from .pair_results import PairResults
+from .profiles import FACTOR_CODE, FACTORS, LIMIT_NORM_P, PROFILES, SCORE_RATE, SYMBOLOGIES
+
+# Occlusion sample points in units of the symbol half-size (centre, 4 corners, 4 edge midpoints), inset 2 %.
+_INSET = 0.98
+SAMPLE_POINTS: np.ndarray = _INSET * np.array(
+    [[0, 0], [-1, -1], [1, -1], [1, 1], [-1, 1], [0, -1], [1, 0], [0, 1], [-1, 0]], dtype=np.float64
+)
+_CORNERS: np.ndarray = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float64)
+# max_t = |segment| * (1 - REL) - ABS: the surface a label sits on must not hide it.
+OCCLUSION_REL_EPS = 1e-4
+OCCLUSION_ABS_EPS = 1e-4  # metres
+
+_F = {name: i for i, name in enumerate(FACTORS)}
+
+
+def _ray_intersector(mesh: trimesh.Trimesh):
+    """Embree intersector when embreex is importable (it is for the bench and tests), else trimesh's own."""
+    try:
+        from trimesh.ray.ray_pyembree import RayMeshIntersector
+    except ImportError:  # pragma: no cover - embreex missing on exotic platforms
+        from trimesh.ray.ray_triangle import RayMeshIntersector
+    return RayMeshIntersector(mesh)
+
+
+@dataclass
+class ReferenceOcclusion:
+    """The merged world mesh of every part and its ray intersector (built once, reused across calls)."""
+
+    mesh: trimesh.Trimesh | None
+    intersector: object | None
+
+    @classmethod
+    def from_parts(cls, parts: Sequence[MeshPart]) -> ReferenceOcclusion:
+        verts, faces, offset = [], [], 0
+        for part in parts:
+            tris = np.asarray(part.triangles, dtype=np.int64).reshape(-1, 3)
+            if len(tris) == 0:
+                continue
+            pts = part.world_points()
+            verts.append(pts)
+            faces.append(tris + offset)
+            offset += len(pts)
+        if not faces:
+            return cls(None, None)
+        mesh = trimesh.Trimesh(np.concatenate(verts), np.concatenate(faces), process=False, validate=False)
+        return cls(mesh, _ray_intersector(mesh))
+
+    def blocked(self, origins: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Whether anything lies on each segment origin -> point, short of the point by the spec's epsilon."""
+        n = len(points)
+        hit = np.zeros(n, dtype=bool)
+        if self.intersector is None or n == 0:
+            return hit
+        seg = points - origins
+        length = np.linalg.norm(seg, axis=1)
+        ok = length > 0
+        direction = np.zeros_like(seg)
+        direction[ok] = seg[ok] / length[ok, None]
+        max_t = length * (1.0 - OCCLUSION_REL_EPS) - OCCLUSION_ABS_EPS
+        idx = np.flatnonzero(ok & (max_t > 0))
+        if len(idx) == 0:
+            return hit
+        locations, index_ray, _ = self.intersector.intersects_location(
+            origins[idx], direction[idx], multiple_hits=False
+        )
+        rays = idx[index_ray]
+        t = np.einsum("ij,ij->i", locations - origins[rays], direction[rays])
+        hit[rays[t < max_t[rays]]] = True
+        return hit
+
+
+def _camera_arrays(cams: Sequence[CameraModel]) -> dict[str, np.ndarray]:
+    """Per-camera parameters as float64 arrays (one entry per camera)."""
+
+    def col(fn) -> np.ndarray:
+        return np.array([fn(c) for c in cams], dtype=np.float64)
+
+    focus_lo = col(lambda c: c.focus_range[0])
+    focus_hi = col(lambda c: c.focus_range[1])
+    return {
+        "R": np.array([np.asarray(c.rotation, np.float64) for c in cams]).reshape(-1, 3, 3),
+        "pos": np.array([np.asarray(c.position, np.float64) for c in cams]).reshape(-1, 3),
+        "fx": col(lambda c: c.fx),
+        "fy": col(lambda c: c.fy),
+        "cx": col(lambda c: c.cx),
+        "cy": col(lambda c: c.cy),
+        "W": col(lambda c: c.width),
+        "H": col(lambda c: c.height),
+        "near": col(lambda c: c.clipping[0]),
+        "far": col(lambda c: c.clipping[1]),
+        "f": col(lambda c: c.focal_length),
+        "N": col(lambda c: c.f_number),
+        "s_fixed": col(lambda c: c.focus_distance),
+        "auto": np.array([c.focus_mode == "autofocus" for c in cams], dtype=bool),
+        "focus_lo": focus_lo,
+        "focus_hi": focus_hi,
+        "exposure": col(lambda c: c.exposure),
+        "pitch": col(lambda c: float(np.sqrt(c.pixel_pitch[0] * c.pixel_pitch[1]))),
+        "wavelength": col(lambda c: c.wavelength),
+        "B": col(lambda c: PROFILES[c.decoder_profile].blur_limit),
+        "scanline": np.array([PROFILES[c.decoder_profile].scanline for c in cams], dtype=bool),
+        "max_tilt": col(lambda c: c.max_tilt_deg),
+        "profile": np.array([list(PROFILES).index(c.decoder_profile) for c in cams], dtype=np.int64),
+    }
+
+
+def _target_arrays(tgts: Sequence[TargetModel]) -> dict[str, np.ndarray]:
+    sizes = np.array([t.size for t in tgts], dtype=np.float64).reshape(-1, 2)
+    sizes_q = np.array([t.size_with_quiet_zone for t in tgts], dtype=np.float64).reshape(-1, 2)
+    return {
+        "R": np.array([np.asarray(t.rotation, np.float64) for t in tgts]).reshape(-1, 3, 3),
+        "pos": np.array([np.asarray(t.position, np.float64) for t in tgts]).reshape(-1, 3),
+        "half": 0.5 * sizes,
+        "half_q": 0.5 * sizes_q,
+        "X": np.array([t.module_size for t in tgts], dtype=np.float64),
+        "linear": np.array([t.linear for t in tgts], dtype=bool),
+        "scan_kind": np.array([SYMBOLOGIES[t.symbology] in ("linear", "pdf417") for t in tgts], dtype=bool),
+        "aspect": sizes[:, 1] / np.maximum(sizes[:, 0], 1e-300),  # height / length
+        "vel": np.array([np.asarray(t.velocity, np.float64) for t in tgts]).reshape(-1, 3),
+        "symbology": np.array([t.symbology for t in tgts], dtype=object),
+    }
+
+
+def _thresholds(cam_profile: np.ndarray, symbologies: np.ndarray) -> np.ndarray:
+    """T[c, t]: pixels-per-module threshold for each camera's profile and each target's symbology."""
+    kinds, inverse = np.unique(symbologies.astype(str), return_inverse=True)
+    table = np.array([[prof.threshold(str(s)) for s in kinds] for prof in PROFILES.values()], dtype=np.float64)
+    return table[cam_profile][:, inverse.ravel()]
+
+
+def _planar_points(tg: dict[str, np.ndarray], offsets: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """World points (T, K, 3) at centre + ou * half_u * u + ow * half_w * w for each offset (K, 2)."""
+    u = tg["R"][:, :, 0]
+    w = tg["R"][:, :, 1]
+    du = offsets[None, :, 0, None] * half[:, None, 0, None] * u[:, None, :]
+    dw = offsets[None, :, 1, None] * half[:, None, 1, None] * w[:, None, :]
+    return tg["pos"][:, None, :] + du + dw
+
+
+def _to_camera(cam: dict[str, np.ndarray], pts: np.ndarray) -> np.ndarray:
+    """Camera-frame coordinates (C, T, K, 3) of world points (T, K, 3): R^T (p - pos), as row vectors p R."""
+    T, K = pts.shape[:2]
+    flat = np.matmul(pts.reshape(1, T * K, 3), cam["R"]) - np.matmul(cam["pos"][:, None, :], cam["R"])
+    return flat.reshape(-1, T, K, 3)
+
+
+def _rotate_to_camera(cam: dict[str, np.ndarray], vec: np.ndarray) -> np.ndarray:
+    """Camera-frame components (C, T, 3) of world directions (T, 3)."""
+    return np.matmul(vec[None, :, :], cam["R"])
+
+
+def _jacobian_apply(p: np.ndarray, a: np.ndarray, fx: np.ndarray, fy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """J(p) . a for the projection u = cx + fx x / zc, v = cy - fy y / zc with zc = -z (all camera frame)."""
+    x, y, zc = p[..., 0], p[..., 1], -p[..., 2]
+    gu = fx * (a[..., 0] / zc + x * a[..., 2] / zc**2)
+    gv = -fy * (a[..., 1] / zc + y * a[..., 2] / zc**2)
+    return gu, gv
+
+
+def _safe_div(num: np.ndarray, den: np.ndarray, when_zero: float) -> np.ndarray:
+    """num / den with den == 0 -> when_zero (num is assumed finite and >= 0)."""
+    out = np.full(np.broadcast(num, den).shape, when_zero, dtype=np.float64)
+    nz = den != 0
+    np.divide(num, den, out=out, where=nz)
+    return out
+
+
+def _evaluate_chunk(
+    cam: dict[str, np.ndarray], tg: dict[str, np.ndarray], occ: ReferenceOcclusion
+) -> dict[str, np.ndarray]:
+    """Every result field for all pairs of a chunk of cameras x the selected targets."""
+    C, T = len(cam["fx"]), len(tg["X"])
+    fx, fy = cam["fx"][:, None], cam["fy"][:, None]
+    fx4, fy4 = fx[..., None], fy[..., None]
+
+    # 1. fov: quiet-zone rectangle corners inside the image and the clipping range.
+    qc = _to_camera(cam, _planar_points(tg, _CORNERS, tg["half_q"]))  # (C, T, 4, 3)
+    zq = -qc[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uq = cam["cx"][:, None, None] + fx4 * qc[..., 0] / zq
+        vq = cam["cy"][:, None, None] - fy4 * qc[..., 1] / zq
+    inside = (
+        (zq >= cam["near"][:, None, None])
+        & (zq <= cam["far"][:, None, None])
+        & (uq >= 0)
+        & (uq <= cam["W"][:, None, None])
+        & (vq >= 0)
+        & (vq <= cam["H"][:, None, None])
+    )
+    fov = inside.all(axis=2)
+
+    # 2. backfacing, tilt, distance (centre geometry).
+    normal = tg["R"][:, :, 2]
+    to_cam = cam["pos"][:, None, :] - tg["pos"][None, :, :]  # (C, T, 3)
+    distance = np.linalg.norm(to_cam, axis=2)
+    cos_n = np.einsum("ctj,tj->ct", to_cam, normal)
+    sin_n = np.linalg.norm(np.cross(normal[None, :, :], to_cam), axis=2)
+    front = cos_n > 0
+    tilt = np.degrees(np.arctan2(sin_n, cos_n))
+
+    # Camera-frame centre, module axes and velocity.
+    pc = _to_camera(cam, tg["pos"][:, None, :])[:, :, 0, :]  # (C, T, 3)
+    zc = -pc[..., 2]
+    u_cam = _rotate_to_camera(cam, tg["R"][:, :, 0])
+    w_cam = _rotate_to_camera(cam, tg["R"][:, :, 1])
+    v_cam = _rotate_to_camera(cam, tg["vel"])
+
+    # 4. PPM: 2-D symbols take the minimum over the symbol corners, 1-D symbols the centre.
+    sc = _to_camera(cam, _planar_points(tg, _CORNERS, tg["half"]))  # (C, T, 4, 3)
+    corners_ok = (-sc[..., 2] > 0).all(axis=2)
+    computable = (zc > 0) & (corners_ok | tg["linear"][None, :])
+    X = tg["X"][None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gu_c = _jacobian_apply(pc, u_cam, fx, fy)
+        gw_c = _jacobian_apply(pc, w_cam, fx, fy)
+        ppm_u_centre = X * np.hypot(*gu_c)
+        ppm_w_centre = X * np.hypot(*gw_c)
+        ppm_u_corner = X * np.hypot(*_jacobian_apply(sc, u_cam[:, :, None, :], fx4, fy4)).min(axis=2)
+        ppm_w_corner = X * np.hypot(*_jacobian_apply(sc, w_cam[:, :, None, :], fx4, fy4)).min(axis=2)
+    lin = tg["linear"][None, :]
+    ppm_u = np.where(computable, np.where(lin, ppm_u_centre, ppm_u_corner), 0.0)
+    ppm_w = np.where(computable, np.where(lin, ppm_w_centre, ppm_w_corner), 0.0)
+    gu_c = tuple(np.where(computable, g, 0.0) for g in gu_c)
+    gw_c = tuple(np.where(computable, g, 0.0) for g in gw_c)
+
+    # 5. angle margin: tilt, and the scan-line roll for scan-line decoders reading 1-D / PDF417.
+    max_tilt = cam["max_tilt"][:, None]
+    tilt_margin = _safe_div(np.broadcast_to(max_tilt, tilt.shape), tilt, np.inf)
+    big = np.maximum(np.abs(gu_c[0]), np.abs(gu_c[1]))
+    small = np.minimum(np.abs(gu_c[0]), np.abs(gu_c[1]))
+    # (h/L) / tan(roll) = (h/L) * big / small; inf when the u axis runs along an image axis.
+    scan_margin = _safe_div(tg["aspect"][None, :] * big, small, np.inf)
+    uses_scan = cam["scanline"][:, None] & tg["scan_kind"][None, :] & computable
+    angle_margin = np.where(uses_scan, np.minimum(tilt_margin, scan_margin), tilt_margin)
+
+    # 6. defocus (thin lens + diffraction in quadrature), depth of the centre.
+    d = np.where(computable, zc, 1.0)
+    N = cam["N"][:, None]
+    f = cam["f"][:, None]
+    s = np.where(cam["auto"][:, None], np.clip(d, cam["focus_lo"][:, None], cam["focus_hi"][:, None]),
+                 cam["s_fixed"][:, None])
+    pitch = cam["pitch"][:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = f**2 * np.abs(d - s) / (N * d * (s - f))
+        b_geo = c / pitch
+        b_diff = 1.03 * cam["wavelength"][:, None] * N / pitch
+        blur = np.hypot(b_geo, b_diff)
+    blur = np.where((N > 0) & computable, blur, 0.0)
+
+    # 7. motion smear in pixels, and its projection on each module axis' image direction.
+    exposure = cam["exposure"][:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu, mv = _jacobian_apply(pc, v_cam, fx, fy)
+    mu = np.where(computable, mu * exposure, 0.0)
+    mv = np.where(computable, mv * exposure, 0.0)
+    motion_px = np.hypot(mu, mv)
+    norm_u = np.hypot(*gu_c)
+    norm_w = np.hypot(*gw_c)
+    m_u = _safe_div(np.abs(mu * gu_c[0] + mv * gu_c[1]), norm_u, 0.0)
+    m_w = _safe_div(np.abs(mu * gw_c[0] + mv * gw_c[1]), norm_w, 0.0)
+
+    # 8. sampling and blur combined per axis; the worst axis decides.
+    Tm = _thresholds(cam["profile"], tg["symbology"])
+    B = cam["B"][:, None]
+    p = LIMIT_NORM_P
+
+    def axis_terms(ppm: np.ndarray, m_a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r_s = _safe_div(Tm, ppm, np.inf)
+        r_b = _safe_div(np.sqrt(blur**2 + m_a**2) / B, ppm, np.inf)
+        with np.errstate(over="ignore"):
+            q = (r_s**p + r_b**p) ** (1.0 / p)
+        return r_s, r_b, q
+
+    rs_u, rb_u, q_u = axis_terms(ppm_u, m_u)
+    rs_w, rb_w, q_w = axis_terms(ppm_w, m_w)
+    use_w = ~lin & (q_w > q_u)
+    q = np.where(use_w, q_w, q_u)
+    r_s = np.where(use_w, rs_w, rs_u)
+    r_b = np.where(use_w, rb_w, rb_u)
+    ppm_worst = np.where(use_w, ppm_w, ppm_u)
+    m_worst = np.where(use_w, m_w, m_u)
+    combined = 1.0 / q  # q >= r_s > 0; inf -> 0
+
+    # 3. occlusion for pairs in view and front-facing: 9 rays each.
+    visible = np.zeros((C, T), dtype=np.float64)
+    cand = fov & front
+    ci, ti = np.nonzero(cand)
+    if len(ci):
+        samples = _planar_points(
+            {"R": tg["R"][ti], "pos": tg["pos"][ti]}, SAMPLE_POINTS, tg["half"][ti]
+        )  # (n, 9, 3)
+        origins = np.repeat(cam["pos"][ci], len(SAMPLE_POINTS), axis=0)
+        blocked = occ.blocked(origins, samples.reshape(-1, 3)).reshape(len(ci), len(SAMPLE_POINTS))
+        visible[ci, ti] = (~blocked).sum(axis=1) / len(SAMPLE_POINTS)
+
+    # Margins per factor.
+    margins = np.zeros((C, T, len(FACTORS)), dtype=np.float64)
+    margins[..., _F["fov"]] = np.where(fov, np.inf, 0.0)
+    margins[..., _F["backfacing"]] = np.where(front, np.inf, 0.0)
+    margins[..., _F["occluded"]] = visible
+    margins[..., _F["resolution"]] = ppm_worst / Tm
+    margins[..., _F["defocus"]] = np.where(computable, _safe_div(B * ppm_worst, blur, np.inf), 0.0)
+    margins[..., _F["motion"]] = np.where(computable, _safe_div(B * ppm_worst, m_worst, np.inf), 0.0)
+    margins[..., _F["angle"]] = angle_margin
+    margins[..., _F["glare"]] = np.inf
+    margins[..., _F["exposure"]] = np.inf
+
+    # 9. decodable, limiting factor, score.
+    decodable = fov & front & (visible == 1.0) & (combined >= 1.0) & (angle_margin >= 1.0)
+    sampling = np.where(r_s >= r_b, FACTOR_CODE["resolution"],
+                        np.where(blur >= m_worst, FACTOR_CODE["defocus"], FACTOR_CODE["motion"]))
+    limiting = np.select(
+        [decodable, ~fov, ~front, visible < 1.0, angle_margin < combined],
+        [0, FACTOR_CODE["fov"], FACTOR_CODE["backfacing"], FACTOR_CODE["occluded"], FACTOR_CODE["angle"]],
+        default=sampling,
+    ).astype(np.int32)
+    m = np.minimum(combined, angle_margin)
+    with np.errstate(over="ignore", invalid="ignore"):
+        score = np.where(decodable, 1.0 - np.exp(-SCORE_RATE * (m - 1.0)), 0.0)
+    score = np.where(decodable & np.isinf(m), 1.0, score)
+
+    return {
+        "decodable": decodable,
+        "limiting": limiting,
+        "score": score,
+        "ppm_u": ppm_u,
+        "ppm_w": ppm_w,
+        "tilt_deg": tilt,
+        "defocus_px": blur,
+        "motion_px": motion_px,
+        "visible_fraction": visible,
+        "distance": distance,
+        "combined_margin": combined,
+        "margins": margins,
+    }
+
+
+def evaluate_reference(
+    scene: Scene,
+    cameras: Sequence[int] | None = None,
+    targets: Sequence[int] | None = None,
+    *,
+    occlusion: ReferenceOcclusion | None = None,
+    max_pairs_per_chunk: int = 1 << 17,
+) -> PairResults:
+    """Evaluate the model for the selected cameras x targets (default all).
+
+    Returns a PairResults of shape (len(cameras), len(targets)), rows and columns in the order given.
+    ``occlusion`` lets a caller reuse the merged mesh + Embree BVH across calls (building it costs seconds
+    for a million triangles); by default it is built from ``scene.parts``.
+    """
+    cam_idx = np.arange(len(scene.cameras)) if cameras is None else np.asarray(cameras, dtype=np.int64)
+    tgt_idx = np.arange(len(scene.targets)) if targets is None else np.asarray(targets, dtype=np.int64)
+    out = PairResults.empty(len(cam_idx), len(tgt_idx))
+    if len(cam_idx) == 0 or len(tgt_idx) == 0:
+        return out
+    if occlusion is None:
+        occlusion = ReferenceOcclusion.from_parts(scene.parts)
+    cam_all = _camera_arrays([scene.cameras[i] for i in cam_idx])
+    tg = _target_arrays([scene.targets[i] for i in tgt_idx])
+    step = max(1, max_pairs_per_chunk // len(tgt_idx))
+    for start in range(0, len(cam_idx), step):
+        sl = slice(start, start + step)
+        cam = {k: v[sl] for k, v in cam_all.items()}
+        res = _evaluate_chunk(cam, tg, occlusion)
+        for name, value in res.items():
+            getattr(out, name)[sl] = value
+    return out

@@ -1,0 +1,296 @@
+"""A simulation: a user's stage composed under SWB's own layers, its Warp world, and live incremental updates.
+
+Layer stack of the simulation's (anonymous) root, strongest first:
+  ui       UI state on /SWB (active camera, selection, visualisation mode, viewer pose)
+  results  result arrays on /SWB/Results and a summary over each target
+  config   configuration edits made through SWB (the edit target)
+  scene    the user's file, never written to
+Every edit is authored into USD first; a Tf notice tells the simulation which prims changed, and only those are
+re-read into the scene model, re-uploaded into the Warp world and re-evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pxr import Gf, Sdf, Tf, Usd, UsdGeom
+
+from . import load_stage as loader
+from .errors import SwbError
+from .layers import copy_stage_metadata, open_layer, open_stage
+from .model import Scene
+from .pair_results import PairResults
+from .results import Results
+from .results_usd import SWB_PRIM, read_results, write_results
+from .ui_state import UiState, read_ui_state, write_ui_state
+from .world import World
+
+# Properties whose change alters which prims take part, not just where they are: re-read the whole scene.
+_STRUCTURAL_PROPERTIES = {"visibility", "purpose", "apiSchemas", "instanceable"}
+
+
+@dataclass
+class UpdateStats:
+    """What the last evaluate() recomputed: proof that a move touches only what it affects."""
+
+    full: bool = False
+    cameras: list[int] = field(default_factory=list)
+    targets: list[int] = field(default_factory=list)
+    parts: list[int] = field(default_factory=list)
+    pairs: int = 0
+
+
+class Simulation:
+    """Evaluate sensor cameras against barcode targets on one USD stage."""
+
+    def __init__(
+        self,
+        scene_path: str | Path,
+        *,
+        device: str | None = None,
+        threads: int | None = None,
+        config: Sdf.Layer | None = None,
+        ui: Sdf.Layer | None = None,
+        results: Sdf.Layer | None = None,
+    ) -> None:
+        self.scene_path = Path(scene_path).resolve()
+        self.device = device
+        self.threads = threads
+        scene_layer = open_layer(self.scene_path)
+        self.config_layer = _anonymous_copy(config, "config.usda")
+        self.results_layer = Sdf.Layer.CreateAnonymous("results.usdc")
+        self.ui_layer = _anonymous_copy(ui, "ui.usda")
+        self.root_layer = Sdf.Layer.CreateAnonymous("simulation.usda")
+        copy_stage_metadata(scene_layer, self.root_layer)
+        self.root_layer.subLayerPaths = [
+            self.ui_layer.identifier,
+            self.results_layer.identifier,
+            self.config_layer.identifier,
+            scene_layer.identifier,
+        ]
+        self._scene_layer = scene_layer  # keep the user's layer open for the stage's lifetime
+        self.stage = open_stage(self.root_layer)
+        self.stage.SetEditTarget(Usd.EditTarget(self.config_layer))
+        self.scene: Scene = loader.load_scene_from_stage(self.stage, str(self.scene_path))
+        self.ui = read_ui_state(self.ui_layer)
+        self._world: World | None = None
+        self._world_current = False  # device results cover every pair of the current scene
+        self._pairs: PairResults | None = None
+        self._dirty: set[Sdf.Path] = set()
+        self._structural = False
+        self._muted = False
+        self.last_update = UpdateStats()
+        if results is not None:
+            self._pairs = read_results(results, [c.path for c in self.scene.cameras],
+                                       [t.path for t in self.scene.targets])
+            self._write_results_layer()
+        self._listener = Tf.Notice.Register(Usd.Notice.ObjectsChanged, self._on_objects_changed, self.stage)
+
+    # ----- change tracking -------------------------------------------------------------------------------------
+    def _on_objects_changed(self, notice: Usd.Notice.ObjectsChanged, stage: Usd.Stage) -> None:
+        if self._muted:
+            return
+        for path in notice.GetResyncedPaths():
+            if path.HasPrefix(SWB_PRIM):
+                continue
+            if path.IsPrimPath() or path.IsAbsoluteRootPath():
+                self._structural = True
+            else:
+                self._note_property(path)
+        for path in notice.GetChangedInfoOnlyPaths():
+            # a prim path here means metadata or a new over spec (authoring creates overs for ancestors):
+            # nothing SWB reads; property paths are the values that matter
+            if path.IsPropertyPath() and not path.HasPrefix(SWB_PRIM):
+                self._note_property(path)
+
+    def _note_property(self, path: Sdf.Path) -> None:
+        if path.IsPropertyPath() and path.name in _STRUCTURAL_PROPERTIES:
+            self._structural = True
+        self._dirty.add(path.GetPrimPath())
+
+    # ----- evaluation ------------------------------------------------------------------------------------------
+    @property
+    def world(self) -> World:
+        """The Warp world, built on first use and kept for incremental updates."""
+        if self._world is None:
+            self._world = World(self.scene, device=self.device, threads=self.threads)
+            self._world_current = False
+        return self._world
+
+    @property
+    def results(self) -> Results | None:
+        """The latest results (evaluated or restored), or None before the first evaluation."""
+        return None if self._pairs is None else Results(self.scene.cameras, self.scene.targets, self._pairs)
+
+    def evaluate(self, *, full: bool = False) -> Results:
+        """Bring results up to date: everything on first use (or with full=True), afterwards only what changed."""
+        if full:
+            self._world_current = False
+        if self._dirty and not self._world_current:
+            self._structural = True  # edits before the first evaluation: read the scene afresh
+        if self._structural:
+            self.scene = loader.load_scene_from_stage(self.stage, str(self.scene_path))
+            self._world = None
+            self._structural = False
+            self._dirty.clear()
+        world = self.world
+        if not self._world_current:
+            self._dirty.clear()
+            world.evaluate()
+            self.last_update = UpdateStats(full=True, pairs=len(self.scene.cameras) * len(self.scene.targets))
+            self._world_current = True
+        elif self._dirty:
+            self._update_changed(world)
+        else:
+            self.last_update = UpdateStats()
+            if self._pairs is not None:
+                return self.results  # type: ignore[return-value]
+        self._pairs = world.results()
+        self._write_results_layer()
+        return self.results  # type: ignore[return-value]
+
+    def _update_changed(self, world: World) -> None:
+        changed = list(self._dirty)
+        self._dirty.clear()
+        ctx = loader.LoadContext.for_stage(self.stage, str(self.scene_path))
+        cams = _affected(changed, (c.path for c in self.scene.cameras))
+        tgts = _affected(changed, (t.path for t in self.scene.targets))
+        parts = _affected(changed, (p.path for p in self.scene.parts))
+        for i in cams:
+            cam = loader.read_camera(self.stage.GetPrimAtPath(self.scene.cameras[i].path), ctx)
+            self.scene.cameras[i] = cam
+            world.update_camera(i, cam)
+        for i in tgts:
+            tgt = loader.read_target(self.stage.GetPrimAtPath(self.scene.targets[i].path), ctx)
+            self.scene.targets[i] = tgt
+            world.update_target(i, tgt)
+        pair_cams: list[np.ndarray] = []
+        pair_tgts: list[np.ndarray] = []
+        for i in parts:
+            old = self.scene.parts[i]
+            new = _reread_part(self.stage, old.path, ctx)
+            if new is None or new.points.shape != old.points.shape or new.triangles.shape != old.triangles.shape:
+                # the part changed shape, not place: rebuild the world from a fresh read
+                self._structural = True
+                self.evaluate()
+                return
+            self.scene.parts[i] = new
+            c_idx, t_idx = world.pairs_affected_by_move(i, new)
+            world.update_part(i, new)
+            pair_cams.append(c_idx)
+            pair_tgts.append(t_idx)
+        n_pairs = 0
+        if pair_cams:
+            c_idx, t_idx = np.concatenate(pair_cams), np.concatenate(pair_tgts)
+            if len(c_idx):
+                world.evaluate_pairs(c_idx, t_idx)
+            n_pairs += len(c_idx)
+        if cams:
+            world.evaluate(cameras=cams)
+            n_pairs += len(cams) * len(self.scene.targets)
+        if tgts:
+            world.evaluate(targets=tgts)
+            n_pairs += len(tgts) * len(self.scene.cameras)
+        self.last_update = UpdateStats(False, cams, tgts, parts, n_pairs)
+
+    def _write_results_layer(self) -> None:
+        self._muted = True
+        try:
+            write_results(self.results_layer, self.results)  # type: ignore[arg-type]
+        finally:
+            self._muted = False
+
+    # ----- edits (authored into the config layer, picked up by the change listener) ---------------------------
+    def _prim(self, path: str) -> Usd.Prim:
+        prim = self.stage.GetPrimAtPath(path)
+        if not prim or not prim.IsValid():
+            raise SwbError("no such prim", file=str(self.scene_path), prim=path)
+        return prim
+
+    def set_attribute(self, path: str, name: str, value: Any) -> None:
+        """Author an attribute (a sensor setting, an optic, a barcode property) in the configuration layer."""
+        prim = self._prim(path)
+        attr = prim.GetAttribute(name)
+        if not attr:
+            raise SwbError("no such attribute", file=str(self.scene_path), prim=path, attribute=name,
+                           hint="apply the SWB API schema first or check the name")
+        try:
+            attr.Set(value)
+        except Tf.ErrorException as exc:
+            raise SwbError(f"cannot take value {value!r}: {' '.join(str(exc).split())[:200]}",
+                           file=str(self.scene_path), prim=path, attribute=name) from None
+
+    def set_transform(self, path: str, matrix: Gf.Matrix4d | Iterable[Iterable[float]]) -> None:
+        """Set a prim's local transform (USD row-vector convention, stage units) in the configuration layer."""
+        prim = self._prim(path)
+        xf = UsdGeom.Xformable(prim)
+        if not xf:
+            raise SwbError("is not transformable", file=str(self.scene_path), prim=path)
+        m = matrix if isinstance(matrix, Gf.Matrix4d) else Gf.Matrix4d(*[float(x) for r in matrix for x in r])
+        with Sdf.ChangeBlock():
+            xf.ClearXformOpOrder()
+            xf.AddTransformOp().Set(m)
+
+    def set_translation(self, path: str, xyz: Iterable[float]) -> None:
+        """Move a prim to a new local translation (stage units), keeping its rotation and scale."""
+        prim = self._prim(path)
+        xf = UsdGeom.Xformable(prim)
+        local = xf.GetLocalTransformation() if xf else None
+        if local is None:
+            raise SwbError("is not transformable", file=str(self.scene_path), prim=path)
+        m = Gf.Matrix4d(local)
+        m.SetTranslateOnly(Gf.Vec3d(*[float(v) for v in xyz]))
+        self.set_transform(path, m)
+
+    def set_ui(self, **changes: Any) -> UiState:
+        """Change UI state (active_camera, selection, visualisation_mode, viewer_camera_transform, viz_parameters)."""
+        for key, value in changes.items():
+            if not hasattr(self.ui, key):
+                raise SwbError(f"unknown UI state field {key!r}", hint="see swb.ui_state.UiState")
+            setattr(self.ui, key, value)
+        write_ui_state(self.ui_layer, self.ui)
+        return self.ui
+
+    # ----- persistence ------------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the whole state as a USD stage: a root layer with named sublayers (see swb.state_io)."""
+        from .state_io import save_simulation
+
+        return save_simulation(self, Path(path))
+
+
+def _anonymous_copy(layer: Sdf.Layer | None, tag: str) -> Sdf.Layer:
+    """A fresh anonymous layer, holding a copy of layer's content when given (the saved file stays untouched)."""
+    anon = Sdf.Layer.CreateAnonymous(tag)
+    if layer is not None:
+        anon.TransferContent(layer)
+    return anon
+
+
+def _affected(changed: list[Sdf.Path], paths: Iterable[str]) -> list[int]:
+    """Indices of entities at or below a changed prim (moving a parcel moves its labels)."""
+    hits = []
+    for i, p in enumerate(paths):
+        sp = Sdf.Path(p)
+        if any(sp.HasPrefix(c) for c in changed):
+            hits.append(i)
+    return hits
+
+
+def _reread_part(stage: Usd.Stage, path: str, ctx: Any):  # noqa: ANN202 - MeshPart | None
+    if not Sdf.Path.IsValidPathString(path):
+        return None
+    prim = stage.GetPrimAtPath(path)
+    if not prim:
+        return None
+    parts = loader.read_parts(prim, ctx)
+    return parts[0] if len(parts) == 1 else None
+
+
+def open_simulation(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:
+    """Open a user's stage for evaluation (the file itself is never modified)."""
+    return Simulation(path, device=device, threads=threads)

@@ -1,0 +1,86 @@
+"""Save a simulation as a layered USD stage and restore it exactly.
+
+A save of ``station.usda`` writes five files next to each other:
+  station.usda          root: the sublayers below (relative paths) and the stage metadata
+  station.ui.usda       UI state on /SWB
+  station.results.usdc  result arrays and target summaries
+  station.config.usda   configuration edits made through SWB
+  station.scene.usdc    the user's scene, flattened, so the save does not depend on the original file
+Each file is written under a temporary name and renamed into place; the root goes last, so a reader never sees a
+root that points at half-written layers. The roles are recorded in the root's customLayerData.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pxr import Sdf, Usd
+
+from .errors import SwbError
+from .layers import copy_stage_metadata, export_atomic, open_layer
+from .simulation import Simulation
+
+ROLES = ("ui", "results", "config", "scene")
+_SUFFIX = {"ui": ".usda", "results": ".usdc", "config": ".usda", "scene": ".usdc"}
+FORMAT_VERSION = 1
+
+
+def layer_paths(root: Path) -> dict[str, Path]:
+    """Where each role's layer goes for a save at root."""
+    return {role: root.with_name(f"{root.stem}.{role}{_SUFFIX[role]}") for role in ROLES}
+
+
+def save_simulation(sim: Simulation, root: Path) -> Path:
+    """Write sim's full state at root (see the module docstring); returns the root path."""
+    root = Path(root).resolve()
+    if root.suffix.lower() not in (".usda", ".usd", ".usdc"):
+        raise SwbError("a save needs a USD file name", file=str(root), hint="use e.g. station.swb.usda")
+    paths = layer_paths(root)
+    for target in (root, paths["ui"], paths["results"], paths["config"]):
+        if target == sim.scene_path:
+            raise SwbError("saving here would overwrite the scene the simulation was opened from",
+                           file=str(target), hint="save under another name")
+    if paths["scene"] != sim.scene_path:  # a restored save re-saved in place keeps its scene file as it is
+        export_atomic(Usd.Stage.Open(sim._scene_layer).Flatten(), paths["scene"])
+    export_atomic(sim.config_layer, paths["config"])
+    export_atomic(sim.results_layer, paths["results"])
+    export_atomic(sim.ui_layer, paths["ui"])
+    layer = Sdf.Layer.CreateAnonymous("root.usda")
+    copy_stage_metadata(sim.root_layer, layer)
+    layer.subLayerPaths = [f"./{paths[role].name}" for role in ROLES]
+    layer.customLayerData = {
+        "swb": {
+            "formatVersion": FORMAT_VERSION,
+            "source": str(sim.scene_path),
+            "hasResults": sim.results is not None,
+            **{role: paths[role].name for role in ROLES},
+        }
+    }
+    export_atomic(layer, root)
+    return root
+
+
+def restore_simulation(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:
+    """Rebuild a saved simulation: same scene, configuration, results (bit for bit) and UI state."""
+    root_path = Path(path).resolve()
+    root = open_layer(root_path)
+    info = root.customLayerData.get("swb")
+    if not isinstance(info, dict):
+        raise SwbError("is not an SWB save (no 'swb' entry in customLayerData)", file=str(root_path),
+                       hint="open a plain scene with `swb eval` instead")
+    layers: dict[str, Sdf.Layer] = {}
+    for role in ROLES:
+        name = info.get(role)
+        if not isinstance(name, str):
+            raise SwbError(f"the save names no {role} layer", file=str(root_path),
+                           attribute=f"customLayerData:swb:{role}")
+        layers[role] = open_layer(root_path.parent / name)
+    results = layers["results"] if info.get("hasResults") else None
+    return Simulation(
+        root_path.parent / info["scene"],
+        device=device,
+        threads=threads,
+        config=layers["config"],
+        ui=layers["ui"],
+        results=results,
+    )

@@ -1,0 +1,242 @@
+"""The fused Warp kernel against closed forms (DESIGN 5) on one-camera scenes built by hand, on the CPU."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from swb.model import CameraModel, MeshPart, Scene, TargetModel
+from swb.pair_results import PairResults
+from swb.profiles import FACTOR_CODE, FACTORS, PROFILES
+from swb.world import World
+
+F = 0.016  # focal length, m
+PITCH = 5e-6  # square pixels: 2000 x 1000 on a 10 x 5 mm sensor
+FX = F / PITCH
+M = {name: i for i, name in enumerate(FACTORS)}
+
+
+def camera_rotation(forward, up=(0.0, 0.0, 1.0)) -> np.ndarray:
+    """Camera -> world rotation looking along ``forward`` (camera -Z), image up towards ``up``."""
+    z = -np.asarray(forward, float) / np.linalg.norm(forward)
+    x = np.cross(up, z)
+    x /= np.linalg.norm(x)
+    return np.stack([x, np.cross(z, x), z], axis=1)
+
+
+def symbol_rotation(normal, u) -> np.ndarray:
+    n = np.asarray(normal, float) / np.linalg.norm(normal)
+    u = np.asarray(u, float) / np.linalg.norm(u)
+    return np.stack([u, np.cross(n, u), n], axis=1)
+
+
+def make_camera(**kw) -> CameraModel:
+    """At the origin looking along +Y, image x = world +X, image up = world +Z."""
+    args = dict(
+        path="/cam",
+        rotation=camera_rotation((0.0, 1.0, 0.0)),
+        position=np.zeros(3),
+        width=2000,
+        height=1000,
+        focal_length=F,
+        aperture=(0.010, 0.005),
+    )
+    args.update(kw)
+    return CameraModel(**args)
+
+
+def make_target(d: float = 0.5, **kw) -> TargetModel:
+    """Facing the camera square-on at distance d on the optical axis; u along world +X, w along +Z."""
+    args = dict(
+        path="/t",
+        rotation=symbol_rotation((0.0, -1.0, 0.0), (1.0, 0.0, 0.0)),
+        position=np.array([0.0, d, 0.0]),
+        symbology="code128",
+        module_size=0.0005,
+        modules=(60, 1),
+    )
+    args.update(kw)
+    return TargetModel(**args)
+
+
+def quad(path: str, centre, half_x: float, half_z: float) -> MeshPart:
+    """A wall in the plane y = centre_y, as two triangles in its local frame placed by a translation."""
+    pts = np.array([[-half_x, 0, -half_z], [half_x, 0, -half_z], [half_x, 0, half_z], [-half_x, 0, half_z]], float)
+    to_world = np.eye(4)
+    to_world[:3, 3] = centre
+    return MeshPart(path, pts, np.array([[0, 1, 2], [0, 2, 3]], np.int32), to_world)
+
+
+def evaluate(cameras, targets, parts=()) -> PairResults:
+    world = World(Scene("test", list(cameras), list(targets), list(parts)), device="cpu", threads=1)
+    world.evaluate()
+    res = world.results()
+    for name in ("score", "ppm_u", "ppm_w", "tilt_deg", "defocus_px", "motion_px", "distance", "margins"):
+        assert not np.isnan(getattr(res, name)).any(), name
+    return res
+
+
+def one(cam: CameraModel, tgt: TargetModel, parts=()) -> dict:
+    res = evaluate([cam], [tgt], parts)
+    return {name: getattr(res, name)[0, 0] for name in (
+        "decodable", "limiting", "score", "ppm_u", "ppm_w", "tilt_deg", "defocus_px", "motion_px",
+        "visible_fraction", "distance", "combined_margin", "margins")}
+
+
+def test_square_on_ppm_1d_and_2d():
+    d = 0.5
+    expected = 0.0005 * F / (PITCH * d)
+    r = one(make_camera(), make_target(d))
+    assert r["ppm_u"] == pytest.approx(expected, rel=1e-3)
+    assert r["decodable"] and r["limiting"] == 0 and 0 < r["score"] <= 1
+    assert r["tilt_deg"] == pytest.approx(0.0, abs=1e-3)
+    assert r["distance"] == pytest.approx(d, rel=1e-6)
+    assert r["margins"][M["resolution"]] == pytest.approx(expected / 1.5, rel=1e-3)
+    dm = one(make_camera(), make_target(d, symbology="datamatrix", modules=(20, 20)))
+    assert dm["ppm_u"] == pytest.approx(expected, rel=1e-2)
+    assert dm["ppm_w"] == pytest.approx(expected, rel=1e-2)
+
+
+@pytest.mark.parametrize("theta", [20.0, 45.0])
+def test_tilt_about_w_axis_foreshortens_u(theta):
+    d = 0.5
+    t = math.radians(theta)
+    normal = (math.sin(t), -math.cos(t), 0.0)  # rotated about world Z = the symbol's w axis
+    u = (math.cos(t), math.sin(t), 0.0)
+    r = one(make_camera(), make_target(d, rotation=symbol_rotation(normal, u)))
+    assert r["tilt_deg"] == pytest.approx(theta, abs=0.01)
+    assert r["ppm_u"] == pytest.approx(0.0005 * F * math.cos(t) / (PITCH * d), rel=1e-2)
+
+
+@pytest.mark.parametrize("with_diffraction", [False, True])
+def test_defocus_thin_lens(with_diffraction):
+    n, s, d = 2.8, 1.0, 0.6
+    wavelength = 625e-9 if with_diffraction else 0.0
+    cam = make_camera(f_number=n, focus_distance=s, wavelength=wavelength)
+    r = one(cam, make_target(d))
+    b_geo = F**2 * abs(d - s) / (n * d * (s - F)) / PITCH
+    b_diff = 1.03 * wavelength * n / PITCH
+    assert r["defocus_px"] == pytest.approx(math.hypot(b_geo, b_diff), rel=1e-3)
+    assert r["margins"][M["defocus"]] == pytest.approx(1.5 * r["ppm_u"] / r["defocus_px"], rel=1e-4)
+
+
+def test_pinhole_has_no_blur_and_autofocus_removes_defocus():
+    assert one(make_camera(f_number=0.0, focus_distance=5.0), make_target(0.5))["defocus_px"] == 0.0
+    fixed = make_camera(f_number=4.0, focus_distance=3.0, wavelength=0.0)
+    r_fixed = one(fixed, make_target(0.5))
+    assert r_fixed["defocus_px"] > 5.0 and r_fixed["limiting"] == FACTOR_CODE["defocus"]
+    auto = replace(fixed, focus_mode="autofocus", focus_range=(0.2, 4.0))
+    r_auto = one(auto, make_target(0.5))
+    assert r_auto["defocus_px"] == pytest.approx(0.0, abs=1e-3) and r_auto["decodable"]
+    clamped = one(replace(auto, focus_range=(1.0, 4.0)), make_target(0.5))  # focus stops at 1 m
+    assert clamped["defocus_px"] == pytest.approx(F**2 * 0.5 / (4.0 * 0.5 * (1.0 - F)) / PITCH, rel=1e-3)
+
+
+def test_motion_across_and_along_the_bars():
+    d, v, exposure = 0.5, 2.0, 1e-3
+    cam = make_camera(exposure=exposure)
+    across = one(cam, make_target(d, velocity=np.array([v, 0.0, 0.0])))
+    expected = v * exposure * F / (PITCH * d)
+    assert across["motion_px"] == pytest.approx(expected, rel=1e-3)
+    assert across["margins"][M["motion"]] == pytest.approx(1.5 * across["ppm_u"] / expected, rel=1e-3)
+    assert across["limiting"] == FACTOR_CODE["motion"]
+    along = one(cam, make_target(d, velocity=np.array([0.0, 0.0, v])))  # along the bars of a 1-D code
+    assert along["motion_px"] == pytest.approx(expected, rel=1e-3)
+    assert along["decodable"] and math.isinf(along["margins"][M["motion"]])
+
+
+def test_wall_occludes():
+    wall = quad("/wall", (0.0, 0.25, 0.0), 0.5, 0.5)
+    r = one(make_camera(), make_target(0.5), [wall])
+    assert r["limiting"] == FACTOR_CODE["occluded"] and r["visible_fraction"] == 0.0
+    assert not r["decodable"] and r["score"] == 0.0 and r["margins"][M["occluded"]] == 0.0
+    half = quad("/half", (0.5 + 0.0037, 0.25, 0.0), 0.5, 0.5)  # hides the right column of samples
+    r = one(make_camera(), make_target(0.5), [half])
+    assert r["limiting"] == FACTOR_CODE["occluded"] and r["visible_fraction"] == pytest.approx(6 / 9)
+    behind = quad("/backing", (0.0, 0.5, 0.0), 0.5, 0.5)  # the surface the label sits on
+    assert one(make_camera(), make_target(0.5), [behind])["visible_fraction"] == 1.0
+
+
+def test_outside_view_and_facing():
+    cam = make_camera()
+    behind = one(cam, make_target(-0.5, rotation=symbol_rotation((0, 1, 0), (1, 0, 0))))
+    assert behind["limiting"] == FACTOR_CODE["fov"] and behind["visible_fraction"] == 0.0
+    assert behind["ppm_u"] == 0.0 and behind["margins"][M["fov"]] == 0.0
+    aside = one(cam, make_target(0.5, position=np.array([0.5, 0.5, 0.0])))
+    assert aside["limiting"] == FACTOR_CODE["fov"] and aside["ppm_u"] > 0  # metrics still filled
+    away = one(cam, make_target(0.5, rotation=symbol_rotation((0, 1, 0), (1, 0, 0))))
+    assert away["limiting"] == FACTOR_CODE["backfacing"] and away["margins"][M["backfacing"]] == 0.0
+    assert math.isinf(away["margins"][M["fov"]])
+    too_close = one(make_camera(clipping=(0.6, 100.0)), make_target(0.5))
+    assert too_close["limiting"] == FACTOR_CODE["fov"]
+
+
+def test_tilt_beyond_max_is_angle():
+    t = math.radians(70.0)
+    tgt = make_target(0.3, rotation=symbol_rotation((math.sin(t), -math.cos(t), 0.0), (math.cos(t), math.sin(t), 0)))
+    r = one(make_camera(), tgt)
+    assert r["tilt_deg"] == pytest.approx(70.0, abs=0.01)
+    assert r["limiting"] == FACTOR_CODE["angle"]
+    assert r["margins"][M["angle"]] == pytest.approx(60.0 / 70.0, rel=1e-4)
+    assert r["combined_margin"] > 1.0
+    r = one(make_camera(max_tilt_deg=75.0), tgt)
+    assert r["decodable"]
+
+
+def test_far_target_is_resolution():
+    r = one(make_camera(clipping=(0.01, 1e3)), make_target(8.0))
+    assert r["limiting"] == FACTOR_CODE["resolution"]
+    ppm = 0.0005 * F / (PITCH * 8.0)
+    assert r["ppm_u"] == pytest.approx(ppm, rel=1e-3)
+    assert r["combined_margin"] == pytest.approx(ppm / 1.5, rel=1e-3)  # no blur: only the sampling term
+
+
+def test_thresholds_follow_the_decoder_profile():
+    d = 0.0005 * F / (PITCH * 1.0)  # PPM = 1.0: above engine (0.7), below industrial (1.5)
+    tgt = make_target(d)
+    for name, ok in (("engine", True), ("industrial", False), ("robust", False)):
+        r = one(make_camera(decoder_profile=name), tgt)
+        assert bool(r["decodable"]) is ok, name
+        assert r["margins"][M["resolution"]] == pytest.approx(1.0 / PROFILES[name].threshold("code128"), rel=1e-3)
+    qr = one(make_camera(decoder_profile="engine"), make_target(d, symbology="qrcode", modules=(21, 21)))
+    assert qr["limiting"] == FACTOR_CODE["resolution"]  # 2-D threshold 1.4 > 1.0
+
+
+def test_scanline_decoder_needs_small_roll():
+    roll = math.radians(30.0)
+    tgt = make_target(0.5, rotation=symbol_rotation((0, -1, 0), (math.cos(roll), 0.0, math.sin(roll))))
+    robust = one(make_camera(decoder_profile="robust"), tgt)  # h/L = 0.15 < tan(30 deg)
+    assert robust["limiting"] == FACTOR_CODE["angle"]
+    assert robust["margins"][M["angle"]] == pytest.approx(0.15 / math.tan(roll), rel=1e-3)
+    assert one(make_camera(decoder_profile="industrial"), tgt)["decodable"]  # imagers read any rotation
+
+
+def test_aperture_offset_moves_the_principal_point():
+    # Half width of the view at 0.5 m: 0.5 * 0.010 / 0.016 * 0.5 = 0.156 m; the padded symbol is 40 modules wide.
+    tgt = make_target(0.5, position=np.array([0.15, 0.5, 0.0]))
+    assert one(make_camera(), tgt)["limiting"] == FACTOR_CODE["fov"]
+    shifted = make_camera(aperture_offset=(0.002, 0.0))
+    assert shifted.cx < 1000.0
+    assert one(shifted, tgt)["decodable"]
+
+
+def test_unknown_profile_is_a_user_error():
+    from swb.errors import SwbError
+
+    with pytest.raises(SwbError, match="decoderProfile"):
+        World(Scene("s.usda", [make_camera(decoder_profile="zxing")], [make_target()], []), device="cpu")
+
+
+def test_degenerate_pairs_stay_finite():
+    """Edge-on symbols, a symbol at the camera's centre and empty scenes give numbers, never NaN."""
+    edge_on = make_target(0.5, rotation=symbol_rotation((1.0, 0.0, 0.0), (0.0, -1.0, 0.0)))
+    at_camera = make_target(0.0)
+    res = evaluate([make_camera(), make_camera(f_number=2.0, exposure=1e-3)], [edge_on, at_camera, make_target()])
+    assert res.limiting[0, 0] == FACTOR_CODE["backfacing"] and res.combined_margin[0, 0] == 0.0
+    assert res.limiting[0, 1] == FACTOR_CODE["fov"] and res.distance[0, 1] == 0.0
+    assert res.decodable[0, 2] and res.limiting[1, 2] == FACTOR_CODE["defocus"]
+    assert evaluate([], [make_target()]).shape == (0, 1)
+    assert evaluate([make_camera()], []).shape == (1, 0)
