@@ -2,7 +2,7 @@
 
     sim = swb.open("scenes/scan_tunnel.usda")
     res = sim.evaluate()
-    res.camera("/World/Cameras/TopLeft")   # one row per target
+    res.camera("/World/Cameras/TopWide")   # one row per target
     sim.save("out/tunnel.swb.usda"); swb.restore("out/tunnel.swb.usda")
 """
 

@@ -19,7 +19,7 @@ EXIT_USER_ERROR = 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one readable line, not a usage dump
-        self.exit(EXIT_USER_ERROR, f"swb: error: {message} (see `swb {self.prog.split()[-1]} --help`)\n")
+        self.exit(EXIT_USER_ERROR, f"swb: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _progress(message: str) -> None:
@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--json", action="store_true")
     rs.add_argument("--check", action="store_true", help="re-evaluate and verify the results are identical")
     _add_device(rs)
+
+    from .cli_import import add_import_commands
+
+    _COMMANDS.update(add_import_commands(sub))
     return parser
 
 

@@ -61,6 +61,7 @@ def export_atomic(layer: Sdf.Layer, path: Path) -> None:
     try:
         if not layer.Export(tmp):
             raise SwbError("could not be written", file=str(path), hint="check the disk and permissions")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are shared files
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -74,6 +75,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
