@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="evaluate the bundled scan tunnel and write its results")
     demo.add_argument("--out", type=Path, default=Path("swb-demo"), help="folder for results (default ./swb-demo)")
     _add_device(demo)
+    demo.set_defaults(handler=_cmd_demo)
 
     ev = sub.add_parser("eval", help="evaluate every sensor camera against every barcode target")
     ev.add_argument("scene", type=Path)
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, help="folder for results.json and a saved simulation (<scene>.swb.usda)")
     ev.add_argument("--save", type=Path, help="save the whole simulation state as this USD file")
     _add_device(ev)
+    ev.set_defaults(handler=_cmd_eval)
 
     q = sub.add_parser("query", help="one camera's view of every target, or every camera's view of one target")
     q.add_argument("scene", type=Path)
@@ -53,16 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--target", help="prim path of a barcode target")
     q.add_argument("--json", action="store_true")
     _add_device(q)
+    q.set_defaults(handler=_cmd_query)
 
     rs = sub.add_parser("restore", help="restore a saved simulation and show its results and UI state")
     rs.add_argument("save", type=Path)
     rs.add_argument("--json", action="store_true")
     rs.add_argument("--check", action="store_true", help="re-evaluate and verify the results are identical")
+    rs.add_argument("--viz", type=Path, metavar="DIR",
+                    help="re-create the saved picture (the UI state's visualisation mode) in DIR")
     _add_device(rs)
+    rs.set_defaults(handler=_cmd_restore)
 
     from .cli_import import add_import_commands
+    from .cli_viz import add_viz_commands
 
-    _COMMANDS.update(add_import_commands(sub))
+    add_import_commands(sub)
+    add_viz_commands(sub)
     return parser
 
 
@@ -156,17 +164,29 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         _progress("the save holds no results; evaluating")
         res = _evaluate(sim, "evaluated")
     ui = sim.ui
+    picture = None
+    if args.viz is not None:
+        from .viz_modes import regenerate
+
+        picture = regenerate(sim, args.viz)
+        if picture is None:
+            _progress(f"the saved UI state records no picture (visualisation mode {ui.visualisation_mode!r})")
     if args.json:
         doc = res.to_json()
         doc["ui"] = {"active_camera": ui.active_camera, "selection": ui.selection,
                      "visualisation_mode": ui.visualisation_mode,
                      "viewer_camera_transform": [list(r) for r in ui.viewer_camera_transform],
                      "viz_parameters": ui.viz_parameters}
+        if picture is not None:
+            doc["viz"] = picture.summary()
         print(json.dumps(doc, indent=1))
     else:
         print(full_report(res))
         print(f"\nUI state: active camera {ui.active_camera or '-'}, {len(ui.selection)} selected, "
               f"visualisation {ui.visualisation_mode}")
+        if picture is not None:
+            for kind, path in picture.files.items():
+                _progress(f"re-created {kind}: {path}")
     if args.check:
         stored = res.pairs.copy()
         t0 = time.perf_counter()
@@ -179,13 +199,10 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"demo": _cmd_demo, "eval": _cmd_eval, "query": _cmd_query, "restore": _cmd_restore}
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        return args.handler(args)
     except SwbError as exc:
         print(f"swb: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
