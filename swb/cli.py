@@ -67,10 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     rs.set_defaults(handler=_cmd_restore)
 
     from .cli_import import add_import_commands
+    from .cli_render import add_render_commands
     from .cli_viz import add_viz_commands
 
     add_import_commands(sub)
     add_viz_commands(sub)
+    add_render_commands(sub)
     return parser
 
 

@@ -86,6 +86,10 @@ PROFILES: dict[str, DecoderProfile] = {
     "robust": DecoderProfile(
         "robust", (2.0, 3.0, 3.5, 3.5), 1.0, True, "Skurowski et al. 2022 (Sensors 22:7230), Omron, Beckhoff"
     ),
+    "zxing": DecoderProfile(
+        "zxing", (1.15, 1.65, 1.75, 2.0), 1.6, True,
+        "fitted to zxing-cpp 3.1.1 on rendered symbols: swb validate --study 600 --seed 0 (docs/validation.md)",
+    ),
 }
 PROFILE_CODE: dict[str, int] = {name: i for i, name in enumerate(PROFILES)}
 

@@ -1,0 +1,724 @@
+"""The decodability model checked against a real decoder: render each camera x target, decode it with zxing-cpp.
+
+Two sources of cases:
+- ``validate_scene``: every camera x target of a user's scene whose label reaches into the image.
+- ``study_cases`` / ``run_study``: randomised single camera x single target scenes (a label on a parcel, an
+  optional wall), each designed to probe one factor near its limit (resolution, defocus, motion, angle, fov,
+  occluded, backfacing, or several at once), spread over every symbology.
+Each case is rendered in a window around the symbol (``swb.render``), decoded with zxing-cpp restricted to the
+symbology, and counted as read only when the decoded text equals the encoded text. The model's verdict comes
+from ``swb.world.World`` on the same ``Scene``.
+
+``fit_profile`` fits a decoder profile (T per class, B, scan-line trait) to study cases by maximising agreement,
+using the model's profile-independent metrics per case (``profile_verdict`` recomputes the verdict in numpy).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import warp as wp
+
+from .model import CameraModel, MeshPart, Scene, TargetModel
+from .profiles import (
+    CLASS_CODE,
+    FACTOR_CODE,
+    FACTORS,
+    LIMIT_NORM_P,
+    PROFILES,
+    SYMBOLOGIES,
+    DecoderProfile,
+    factor_name,
+    is_linear,
+)
+from .render import (
+    ZXING_FORMAT,
+    Renderer,
+    RenderSettings,
+    _zxing,
+    label_half_size,
+    project_points,
+    symbol_corners_world,
+)
+from .world import World
+
+# The profile fitted by ``fit_profile`` to ``swb validate --study 600 --seed 0`` (docs/validation.md).
+ZXING_PROFILE = PROFILES["zxing"]
+CLASSES: tuple[str, ...] = tuple(CLASS_CODE)  # linear, pdf417, datamatrix, qr
+DESIGNS: tuple[tuple[str, float], ...] = (
+    ("resolution", 0.22),
+    ("defocus", 0.15),
+    ("motion", 0.15),
+    ("angle", 0.12),
+    ("fov", 0.08),
+    ("occluded", 0.08),
+    ("backfacing", 0.04),
+    ("mixed", 0.16),
+)
+PITCH = 3.45e-6  # metres: a common global-shutter pixel
+RESOLUTIONS = ((1280, 1024), (1440, 1080), (1920, 1200), (2448, 2048))
+FOCAL_LENGTHS = (8e-3, 12e-3, 16e-3, 25e-3, 35e-3)
+BLUR_SPP = 32  # samples per pixel where defocus or motion blur matters; 16 otherwise
+SHARP_SPP = 16
+
+
+# --------------------------------------------------------------------------------------------- geometry
+
+
+def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    axis = np.asarray(axis, np.float64) / np.linalg.norm(axis)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * (k @ k)
+
+
+def _box_part(path: str, rot: np.ndarray, centre: np.ndarray, half: np.ndarray) -> MeshPart:
+    """A box (12 triangles, outward faces) with axes ``rot`` columns and half extents ``half``."""
+    signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], np.float64)
+    points = signs * np.asarray(half, np.float64)
+    tris = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                     [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]], np.int32)
+    m = np.eye(4)
+    m[:3, :3] = rot
+    m[:3, 3] = centre
+    return MeshPart(path, points, tris, m)
+
+
+def _axis_terms(cam: CameraModel, tgt: TargetModel) -> tuple[float, float, float]:
+    """Per-axis smear (m_u, m_w) in pixels and the scan-line margin, as the model defines them."""
+    rot_c = np.asarray(cam.rotation, np.float64)
+    rot_t = np.asarray(tgt.rotation, np.float64)
+    p = (np.asarray(tgt.position, np.float64) - cam.position) @ rot_c
+    x, y, d = p[0], p[1], -p[2]
+
+    def step(a_world: np.ndarray) -> np.ndarray:
+        a = a_world @ rot_c
+        ax, ay, ad = a[0], a[1], -a[2]
+        return np.array([cam.fx * (ax / d - x * ad / d**2), -cam.fy * (ay / d - y * ad / d**2)])
+
+    smear = step(np.asarray(tgt.velocity, np.float64)) * cam.exposure
+    gu, gw = step(rot_t[:, 0]), step(rot_t[:, 1])
+    m = [abs(float(smear @ g / np.linalg.norm(g))) if np.linalg.norm(g) > 0 else 0.0 for g in (gu, gw)]
+    big, small = max(abs(gu[0]), abs(gu[1])), min(abs(gu[0]), abs(gu[1]))
+    length, height = tgt.size
+    scan = math.inf if small <= 0 or big <= 0 else (height / length) / (small / big)
+    return m[0], m[1], scan
+
+
+# --------------------------------------------------------------------------------------------- cases
+
+
+@dataclass
+class Case:
+    """One camera x target check: the model's metrics and verdict, and what zxing-cpp made of the render."""
+
+    index: int
+    camera: str
+    target: str
+    symbology: str
+    design: str  # the factor the case was generated to probe ("scene" for user scenes)
+    content: str
+    module_size: float
+    modules: tuple[int, int]
+    ppm_u: float
+    ppm_w: float
+    defocus_px: float
+    smear_u: float
+    smear_w: float
+    tilt_deg: float
+    max_tilt: float
+    scan_margin: float
+    fov: bool
+    front: bool
+    visible_fraction: float
+    predicted: bool
+    limiting: str | None
+    decoded: bool = False
+    decoded_text: str | None = None
+    window: tuple[int, int, int, int] = (0, 0, 0, 0)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def cls(self) -> str:
+        return SYMBOLOGIES[self.symbology]
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["scan_margin"] = None if not math.isfinite(self.scan_margin) else self.scan_margin
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> Case:
+        d = dict(d)
+        d["scan_margin"] = math.inf if d["scan_margin"] is None else d["scan_margin"]
+        d["modules"] = tuple(d["modules"])
+        d["window"] = tuple(d["window"])
+        return cls(**d)
+
+
+def _window(cam: CameraModel, tgt: TargetModel, renderer: Renderer, t: int) -> tuple[int, int, int, int] | None:
+    """Pixel window around the label over the exposure, padded for blur and context; None when out of view."""
+    bm = renderer.bitmaps[t]
+    hu, hw = label_half_size(tgt, bm)
+    rot = np.asarray(tgt.rotation, np.float64)
+    pts = []
+    for time in (-0.5 * cam.exposure, 0.0, 0.5 * cam.exposure):
+        centre = np.asarray(tgt.position, np.float64) + time * np.asarray(tgt.velocity, np.float64)
+        for su, sw in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+            pts.append(centre + su * hu * rot[:, 0] + sw * hw * rot[:, 1])
+    px, depth = project_points(cam, np.array(pts))
+    if np.any(depth <= cam.clipping[0]):
+        px = px[depth > cam.clipping[0]]
+        if len(px) == 0:
+            return None
+    lo, hi = px.min(axis=0), px.max(axis=0)
+    pad = max(16.0, 0.1 * float(np.max(hi - lo)))
+    x0, y0 = math.floor(lo[0] - pad), math.floor(lo[1] - pad)
+    x1, y1 = math.ceil(hi[0] + pad), math.ceil(hi[1] + pad)
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(cam.width, x1), min(cam.height, y1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return x0, y0, x1, y1
+
+
+def decode(pixels: np.ndarray, symbology: str, text: str) -> tuple[bool, str | None]:
+    """zxing-cpp on an 8-bit image, restricted to the symbology: (read with the right text, first text found)."""
+    zx = _zxing()
+    fmt = getattr(zx.BarcodeFormat, ZXING_FORMAT[symbology])
+    found = zx.read_barcodes(np.ascontiguousarray(pixels), formats=fmt)
+    texts = [b.text for b in found]
+    return text in texts, (texts[0] if texts else None)
+
+
+def _spp(blur_px: float) -> int:
+    return BLUR_SPP if blur_px > 0.5 else SHARP_SPP
+
+
+def check_pairs(
+    scene: Scene,
+    pairs: Iterable[tuple[int, int]],
+    *,
+    device: str | None = None,
+    settings: RenderSettings | None = None,
+    design: str = "scene",
+    index: int = 0,
+    keep_pixels: bool = False,
+) -> list[Case]:
+    """Model verdict and zxing outcome for the given (camera, target) pairs of one scene."""
+    world = World(scene, device, threads=1)
+    try:
+        world.evaluate()
+        res = world.results()
+        renderer = Renderer(scene, settings=settings, world=world)
+        cases = []
+        for c, t in pairs:
+            cam, tgt = scene.cameras[c], scene.targets[t]
+            m_u, m_w, scan = _axis_terms(cam, tgt)
+            case = Case(
+                index=index + len(cases), camera=cam.path, target=tgt.path, symbology=tgt.symbology, design=design,
+                content=renderer.bitmaps[t].text, module_size=tgt.module_size,
+                modules=tuple(int(v) for v in renderer.bitmaps[t].dark.shape[::-1]),
+                ppm_u=float(res.ppm_u[c, t]), ppm_w=float(res.ppm_w[c, t]), defocus_px=float(res.defocus_px[c, t]),
+                smear_u=m_u, smear_w=m_w, tilt_deg=float(res.tilt_deg[c, t]), max_tilt=cam.max_tilt_deg,
+                scan_margin=scan, fov=bool(res.margins[c, t, FACTOR_CODE["fov"] - 1] > 0),
+                front=bool(res.margins[c, t, FACTOR_CODE["backfacing"] - 1] > 0),
+                visible_fraction=float(res.visible_fraction[c, t]), predicted=bool(res.decodable[c, t]),
+                limiting=factor_name(int(res.limiting[c, t])),
+            )
+            win = _window(cam, tgt, renderer, t)
+            if win is not None:
+                blur = max(case.defocus_px, float(res.motion_px[c, t]))
+                img = renderer.render(c, win, spp=_spp(blur))
+                case.window = win
+                case.decoded, case.decoded_text = decode(img.pixels, tgt.symbology, renderer.bitmaps[t].text)
+                if keep_pixels:
+                    case.extra["pixels"] = img.pixels
+            cases.append(case)
+        return cases
+    finally:
+        world.close()
+
+
+def scene_pairs(scene: Scene) -> list[tuple[int, int]]:
+    """Every camera x target whose label centre lies in front of the camera (others cannot be rendered)."""
+    out = []
+    for c, cam in enumerate(scene.cameras):
+        if not scene.targets:
+            break
+        _, depth = project_points(cam, np.array([t.position for t in scene.targets]))
+        out += [(c, t) for t in range(len(scene.targets)) if depth[t] > cam.clipping[0]]
+    return out
+
+
+def validate_scene(
+    scene: Scene, *, device: str | None = None, settings: RenderSettings | None = None, profile: str | None = None
+) -> list[Case]:
+    """Check every renderable camera x target of a scene (``profile`` overrides every camera's decoder)."""
+    if profile is not None:
+        scene = replace(scene, cameras=[replace(c, decoder_profile=profile) for c in scene.cameras])
+    return check_pairs(scene, scene_pairs(scene), device=device, settings=settings)
+
+
+# --------------------------------------------------------------------------------------------- the study
+
+
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_TEXT = _ALNUM + "abcdefghijklmnopqrstuvwxyz -./"
+
+
+def _random_content(rng: np.random.Generator, symbology: str) -> str:
+    def pick(alphabet: str, n: int) -> str:
+        return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), n))
+
+    if symbology == "ean13":
+        return pick("0123456789", 12)
+    if symbology == "upca":
+        return pick("0123456789", 11)
+    if symbology == "itf":
+        return pick("0123456789", 2 * int(rng.integers(3, 8)))
+    if symbology == "code39":
+        return pick(_ALNUM, int(rng.integers(4, 9)))
+    if symbology == "code128":
+        return pick(_ALNUM + "-", int(rng.integers(5, 13)))
+    return pick(_TEXT, int(rng.integers(6, 40)))
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def _focus_for_blur(d: float, f: float, n: float, blur_m: float, behind: bool) -> float:
+    """Focus distance s giving a geometric blur disk of ``blur_m`` metres on the sensor for an object at d."""
+    k = blur_m * n * d / (f * f)  # |d - s| / (s - f)
+    if behind and k < 0.9:
+        return (d - k * f) / (1.0 - k)
+    return (d + k * f) / (1.0 + k)
+
+
+def study_case(seed: int, index: int) -> tuple[Scene, str]:
+    """One randomised single camera x single target scene and the factor it was designed to probe."""
+    rng = np.random.default_rng([seed, index])
+    names, weights = zip(*DESIGNS, strict=True)
+    design = str(rng.choice(names, p=np.asarray(weights) / sum(weights)))
+    cls = CLASSES[int(rng.integers(0, len(CLASSES)))]
+    symbology = str(rng.choice([s for s, k in SYMBOLOGIES.items() if k == cls]))
+    content = _random_content(rng, symbology)
+    module = float(rng.uniform(0.25e-3, 0.6e-3))
+    zx = _zxing()
+    code = zx.create_barcode(content, getattr(zx.BarcodeFormat, ZXING_FORMAT[symbology]))
+    img = np.asarray(code.to_image(scale=1, add_quiet_zones=False))
+    linear = is_linear(symbology)
+    modules = (img.shape[1], 1) if linear else (img.shape[1], img.shape[0])
+    bar_height = float(rng.uniform(0.15, 0.4)) * modules[0] * module if linear else None
+
+    width, height = RESOLUTIONS[int(rng.integers(0, len(RESOLUTIONS)))]
+    f = float(FOCAL_LENGTHS[int(rng.integers(0, len(FOCAL_LENGTHS)))])
+    fx = f / PITCH
+
+    # Log-uniform over practical ranges (not only around the thresholds), so every factor is seen passing,
+    # failing and near its limit.
+    tilt = float(rng.uniform(0.0, 35.0))
+    blur_defocus = blur_motion = 0.0  # in modules
+    if design == "resolution":
+        ppm = _log_uniform(rng, 0.4, 8.0)
+    elif design in ("defocus", "motion"):
+        ppm = _log_uniform(rng, 1.5, 6.0)
+        blur = _log_uniform(rng, 0.2, 6.0)
+        blur_defocus, blur_motion = (blur, 0.0) if design == "defocus" else (0.0, blur)
+    elif design == "angle":
+        ppm = _log_uniform(rng, 2.5, 7.0)
+        tilt = float(rng.uniform(30.0, 85.0))
+    elif design == "mixed":
+        ppm = _log_uniform(rng, 0.5, 7.0)
+        blur_defocus = float(rng.uniform(0.0, 3.0))
+        blur_motion = float(rng.uniform(0.0, 3.0))
+        tilt = float(rng.uniform(0.0, 70.0))
+    elif design == "backfacing":
+        ppm = _log_uniform(rng, 2.5, 6.0)
+        tilt = float(rng.uniform(100.0, 170.0))
+    else:  # fov, occluded
+        ppm = _log_uniform(rng, 2.5, 6.0)
+    length_m = (modules[0] + 2 * (10 if linear else 2)) * module
+    # Keep the label (with some room) inside the frame: fewer pixels per module on a large symbol if needed.
+    ppm = min(ppm, 0.75 * min(width, height) / (length_m / module))
+    d = module * fx / ppm
+    d = max(d, 0.12)
+
+    # Optics: pinhole or a lens focused on the symbol; defocus cases move the focus away.
+    f_number, focus, focus_mode, focus_range = 0.0, d, "fixed", (0.0, math.inf)
+    if design in ("defocus", "mixed") and blur_defocus > 0 or rng.random() < 0.5:
+        f_number = float(rng.uniform(1.8, 8.0))
+    if blur_defocus > 0:
+        f_number = max(f_number, 1.8)
+        blur_px = blur_defocus * module * fx / d
+        focus = _focus_for_blur(d, f, f_number, blur_px * PITCH, bool(rng.random() < 0.5))
+        if rng.random() < 0.2:  # autofocus that cannot reach: clamped to its range
+            focus_mode, focus_range = "autofocus", (focus, focus * 1.5) if focus > d else (focus / 1.5, focus)
+    elif f_number > 0 and rng.random() < 0.3:
+        focus_mode, focus_range = "autofocus", (0.05, 20.0)
+
+    # Pose: the symbol faces the camera within ``tilt`` about a random in-plane axis, rolled at random.
+    cam = CameraModel(
+        "/Camera", np.eye(3), np.zeros(3), width, height, f, (width * PITCH, height * PITCH), f_number=f_number,
+        focus_distance=focus, focus_mode=focus_mode, focus_range=focus_range,
+        exposure=float(rng.uniform(0.3e-3, 2e-3)), decoder_profile="zxing",
+    )
+    margin = 0.5 * length_m * fx / d + 10
+    if design == "fov":
+        side = int(rng.integers(0, 4))
+        out_frac = float(rng.uniform(-0.05, 0.45))  # share of the label beyond the edge
+        half_px = 0.5 * (length_m if side < 2 else (bar_height or length_m)) * fx / d
+        along = half_px * (1 - 2 * out_frac)
+        cu = [along, width - along, 0.5 * width, 0.5 * width][side]
+        cv = [0.5 * height, 0.5 * height, along, height - along][side]
+        if side < 2:
+            cv = float(rng.uniform(0.3, 0.7)) * height
+        else:
+            cu = float(rng.uniform(0.3, 0.7)) * width
+    else:
+        cu = float(rng.uniform(min(margin, 0.5 * width), max(width - margin, 0.5 * width)))
+        cv = float(rng.uniform(min(margin, 0.5 * height), max(height - margin, 0.5 * height)))
+    centre = np.array([(cu - cam.cx) / cam.fx * d, -(cv - cam.cy) / cam.fy * d, -d])
+    n0 = -centre / np.linalg.norm(centre)
+    u0 = np.cross([0.0, 1.0, 0.0], n0)
+    u0 /= np.linalg.norm(u0)
+    base = np.stack([u0, np.cross(n0, u0), n0], axis=1)
+    # Half the symbols near an image axis (how 1-D codes are usually presented), half at any roll.
+    roll = float(rng.uniform(0, 2 * math.pi))
+    if rng.random() < 0.5:
+        roll = 0.5 * math.pi * int(rng.integers(0, 4)) + math.radians(float(rng.uniform(-8.0, 8.0)))
+    phi = float(rng.uniform(0, 2 * math.pi))
+    axis = base @ np.array([math.cos(phi), math.sin(phi), 0.0])
+    rot = _rotation(axis, math.radians(tilt)) @ base @ _rotation(np.array([0.0, 0.0, 1.0]), roll)
+
+    tgt = TargetModel("/Target", rot, centre, symbology, module, modules, bar_height=bar_height, content=content)
+    if blur_motion > 0:
+        psi = float(rng.uniform(0, 2 * math.pi))
+        direction = math.cos(psi) * rot[:, 0] + math.sin(psi) * rot[:, 1]
+        per_speed = math.hypot(*_image_smear(cam, replace(tgt, velocity=direction)))  # pixels per m/s
+        tgt = replace(tgt, velocity=direction * (blur_motion * module * fx / d / max(per_speed, 1e-12)))
+
+    lu, lw = tgt.size_with_quiet_zone
+    parcel_half = np.array([0.5 * lu + 0.02, 0.5 * lw + 0.02, 0.05])
+    parts = [_box_part("/Parcel", rot, centre - rot[:, 2] * (0.05 + 1e-3), parcel_half)]
+    if design == "occluded":
+        parts.append(_wall(cam, tgt, d, rng))
+    return Scene(f"study(seed={seed})#{index}", [cam], [tgt], parts), design
+
+
+def _image_smear(cam: CameraModel, tgt: TargetModel) -> np.ndarray:
+    p = (np.asarray(tgt.position) - cam.position) @ np.asarray(cam.rotation)
+    v = np.asarray(tgt.velocity) @ np.asarray(cam.rotation)
+    x, y, d = p[0], p[1], -p[2]
+    return np.array([cam.fx * (v[0] / d + x * v[2] / d**2), -cam.fy * (v[1] / d + y * v[2] / d**2)]) * cam.exposure
+
+
+def _wall(cam: CameraModel, tgt: TargetModel, d: float, rng: np.random.Generator) -> MeshPart:
+    """A wall at 40-80 % of the way that hides 5-100 % of the symbol's image from one side."""
+    corners, _ = project_points(cam, symbol_corners_world(tgt, _SizeOnly(tgt)))
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    frac = float(rng.uniform(0.05, 1.0))
+    side = int(rng.integers(0, 4))
+    dw = d * float(rng.uniform(0.4, 0.8))
+    axis = 0 if side < 2 else 1
+    edge = lo[axis] + frac * (hi[axis] - lo[axis]) if side % 2 == 0 else hi[axis] - frac * (hi[axis] - lo[axis])
+    big = 4.0 * dw
+    if axis == 0:
+        x_edge = (edge - cam.cx) / cam.fx * dw
+        x0, x1 = (x_edge - big, x_edge) if side % 2 == 0 else (x_edge, x_edge + big)
+        y0, y1 = -big, big
+    else:
+        y_edge = -(edge - cam.cy) / cam.fy * dw
+        y0, y1 = (y_edge, y_edge + big) if side % 2 == 0 else (y_edge - big, y_edge)
+        x0, x1 = -big, big
+    centre = np.array([0.5 * (x0 + x1), 0.5 * (y0 + y1), -dw])
+    return _box_part("/Wall", np.eye(3), centre, np.array([0.5 * (x1 - x0), 0.5 * (y1 - y0), 0.0025]))
+
+
+@dataclass(frozen=True)
+class _SizeOnly:
+    """A stand-in bitmap for ``symbol_corners_world`` with the target's declared size."""
+
+    tgt: TargetModel
+
+    @property
+    def half_size(self) -> tuple[float, float]:
+        return (0.5 * self.tgt.size[0], 0.5 * self.tgt.size[1])
+
+
+def run_study(
+    n: int,
+    seed: int = 0,
+    *,
+    device: str | None = None,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Case]:
+    """Generate, render and decode ``n`` study cases (deterministic for a seed on a given device)."""
+    dev = wp.get_device(device) if device is not None else wp.get_preferred_device()
+    for module in ("swb.kernels.evaluate", "swb.kernels.render"):
+        wp.load_module(module, device=dev)  # before any worker thread launches
+
+    def one(i: int) -> Case:
+        scene, design = study_case(seed, i)
+        settings = RenderSettings(seed=seed * 100003 + i)
+        return check_pairs(scene, [(0, 0)], device=str(dev), settings=settings, design=design, index=i)[0]
+
+    cases: list[Case] = []
+    if workers <= 1:
+        for i in range(n):
+            cases.append(one(i))
+            if progress:
+                progress(i + 1, n)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for k, case in enumerate(pool.map(one, range(n))):
+                cases.append(case)
+                if progress:
+                    progress(k + 1, n)
+    return cases
+
+
+# --------------------------------------------------------------------------------------------- verdicts
+
+
+def _arrays(cases: list[Case]) -> dict[str, np.ndarray]:
+    get = lambda name: np.array([getattr(c, name) for c in cases], dtype=np.float64)  # noqa: E731
+    return {
+        "cls": np.array([CLASS_CODE[c.cls] for c in cases], np.int64),
+        "ppm_u": get("ppm_u"), "ppm_w": get("ppm_w"), "b": get("defocus_px"),
+        "m_u": get("smear_u"), "m_w": get("smear_w"), "tilt": get("tilt_deg"), "max_tilt": get("max_tilt"),
+        "scan": get("scan_margin"), "ok": np.array([c.fov and c.front and c.visible_fraction >= 1 for c in cases]),
+        "fov": np.array([c.fov for c in cases]), "front": np.array([c.front for c in cases]),
+        "vis": get("visible_fraction"), "decoded": np.array([c.decoded for c in cases]),
+    }
+
+
+def profile_verdict(cases: list[Case], profile: DecoderProfile) -> tuple[np.ndarray, np.ndarray]:
+    """The model's (decodable, deciding factor code) per case under ``profile``, from the stored metrics.
+
+    The deciding factor is the model's limiting factor, and for decodable cases the factor that would limit
+    first (the one nearest its threshold), so agreement can be broken down by factor for every case.
+    """
+    return _verdict(_arrays(cases), profile)
+
+
+def _verdict(a: dict[str, np.ndarray], profile: DecoderProfile) -> tuple[np.ndarray, np.ndarray]:
+    thr = np.asarray(profile.ppm_threshold, np.float64)[a["cls"]]
+    b_lim = profile.blur_limit
+    p = LIMIT_NORM_P
+
+    def terms(ppm: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rs = np.where(ppm > 0, thr / ppm, np.inf)
+            rb = np.where(ppm > 0, np.sqrt(a["b"] ** 2 + m**2) / ppm / b_lim, np.inf)
+            q = (rs**p + rb**p) ** (1.0 / p)
+        return q, rs, rb
+
+    q_u, rs_u, rb_u = terms(a["ppm_u"], a["m_u"])
+    q_w, rs_w, rb_w = terms(a["ppm_w"], a["m_w"])
+    two_d = a["cls"] != CLASS_CODE["linear"]
+    use_w = two_d & (q_w > q_u)
+    q = np.where(use_w, q_w, q_u)
+    rs, rb = np.where(use_w, rs_w, rs_u), np.where(use_w, rb_w, rb_u)
+    m = np.where(use_w, a["m_w"], a["m_u"])
+    with np.errstate(divide="ignore"):
+        combined = np.where(q > 0, 1.0 / q, np.inf)
+        angle = np.where(a["tilt"] > 0, a["max_tilt"] / a["tilt"], np.inf)
+    if profile.scanline:
+        scan_cls = (a["cls"] == CLASS_CODE["linear"]) | (a["cls"] == CLASS_CODE["pdf417"])
+        angle = np.where(scan_cls, np.minimum(angle, a["scan"]), angle)
+    decodable = a["ok"] & (combined >= 1.0) & (angle >= 1.0)
+    code = np.where(rs >= rb, FACTOR_CODE["resolution"],
+                    np.where(a["b"] >= m, FACTOR_CODE["defocus"], FACTOR_CODE["motion"]))
+    code = np.where(angle < combined, FACTOR_CODE["angle"], code)
+    code = np.where(a["vis"] < 1, FACTOR_CODE["occluded"], code)
+    code = np.where(~a["front"], FACTOR_CODE["backfacing"], code)
+    code = np.where(~a["fov"], FACTOR_CODE["fov"], code)
+    return decodable, code
+
+
+@dataclass
+class Agreement:
+    """Model vs decoder: totals, confusion matrix and the breakdown by deciding factor and by design."""
+
+    n: int
+    agree: int
+    confusion: dict[str, int]  # tp: both read, fn: model no / decoder yes, fp: model yes / decoder no, tn
+    by_factor: dict[str, dict[str, int]]
+    by_design: dict[str, dict[str, int]]
+    by_class: dict[str, dict[str, int]]
+
+    @property
+    def rate(self) -> float:
+        return self.agree / self.n if self.n else 1.0
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["rate"] = self.rate
+        return d
+
+
+def _tally(pred: np.ndarray, dec: np.ndarray) -> dict[str, int]:
+    return {"n": int(len(pred)), "agree": int((pred == dec).sum()), "tp": int((pred & dec).sum()),
+            "fn": int((~pred & dec).sum()), "fp": int((pred & ~dec).sum()), "tn": int((~pred & ~dec).sum())}
+
+
+def agreement(cases: list[Case], profile: DecoderProfile | None = None) -> Agreement:
+    """Compare the model (as stored per case, or recomputed under ``profile``) with the decode outcomes."""
+    if not cases:
+        empty = {"n": 0, "agree": 0, "tp": 0, "fn": 0, "fp": 0, "tn": 0}
+        return Agreement(0, 0, {k: 0 for k in ("tp", "fn", "fp", "tn")}, {}, {}, {"all": empty})
+    dec = np.array([c.decoded for c in cases])
+    if profile is None:
+        pred = np.array([c.predicted for c in cases])
+        _, code = profile_verdict(cases, _stored_profile_guess(cases))
+        code = np.where(pred, code, [FACTOR_CODE[c.limiting] if c.limiting else 0 for c in cases])
+    else:
+        pred, code = profile_verdict(cases, profile)
+    total = _tally(pred, dec)
+    by_factor = {}
+    for k, name in enumerate(FACTORS, start=1):
+        sel = code == k
+        if sel.any():
+            by_factor[name] = _tally(pred[sel], dec[sel])
+    designs = np.array([c.design for c in cases])
+    by_design = {d: _tally(pred[designs == d], dec[designs == d]) for d in dict.fromkeys(designs.tolist())}
+    classes = np.array([c.cls for c in cases])
+    by_class = {k: _tally(pred[classes == k], dec[classes == k]) for k in CLASSES if (classes == k).any()}
+    conf = {k: total[k] for k in ("tp", "fn", "fp", "tn")}
+    return Agreement(total["n"], total["agree"], conf, by_factor, by_design, by_class)
+
+
+def _stored_profile_guess(cases: list[Case]) -> DecoderProfile:
+    """Deciding factors of decodable cases need a profile; the zxing one stands in (only ranks the terms)."""
+    return PROFILES.get("zxing", ZXING_PROFILE)
+
+
+# --------------------------------------------------------------------------------------------- fitting
+
+
+@dataclass(frozen=True)
+class Fit:
+    profile: DecoderProfile
+    train_agreement: float
+    test_agreement: float | None  # on the held-out half, fitted on the other half
+    method: str
+
+
+def _best_plateau(values: np.ndarray, scores: np.ndarray) -> float:
+    """Centre of the longest run of grid values reaching the best score (robust to a flat optimum)."""
+    best = scores.max()
+    runs, start = [], None
+    for i, hit in enumerate(scores == best):
+        if hit and start is None:
+            start = i
+        if not hit and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    if start is not None:
+        runs.append((start, len(scores) - 1))
+    a, b = max(runs, key=lambda r: r[1] - r[0])
+    return float(values[(a + b) // 2])
+
+
+T_GRID = np.round(np.arange(0.5, 5.001, 0.05), 2)
+B_GRID = np.round(np.arange(0.5, 3.001, 0.05), 2)
+
+
+def _fit_once(cases: list[Case]) -> DecoderProfile:
+    """Grid search: for each B and scan-line flag, each class's T maximising its agreement; then the best B."""
+    arrays = _arrays(cases)
+    dec, cls = arrays["decoded"], arrays["cls"]
+    best: tuple[int, float, bool, tuple[float, ...]] | None = None
+    results: dict[tuple[bool, float], tuple[int, tuple[float, ...]]] = {}
+    for scan in (False, True):
+        for b in B_GRID:
+            ts, total = [], 0
+            for k in range(len(CLASSES)):
+                sel = cls == k
+                if not sel.any():
+                    ts.append(float(ZXING_PROFILE.ppm_threshold[k]))
+                    continue
+                sub = {key: v[sel] for key, v in arrays.items()}
+                scores = np.array([
+                    int((_verdict(sub, DecoderProfile("fit", _with(ZXING_PROFILE.ppm_threshold, k, t), b, scan, ""))[0]
+                         == dec[sel]).sum())
+                    for t in T_GRID])
+                ts.append(_best_plateau(T_GRID, scores))
+                total += int(scores.max())
+            results[(scan, float(b))] = (total, tuple(ts))
+            if best is None or total > best[0]:
+                best = (total, float(b), scan, tuple(ts))
+    assert best is not None
+    scan = best[2]
+    b_scores = np.array([results[(scan, float(b))][0] for b in B_GRID])
+    b = _best_plateau(B_GRID, b_scores)
+    return DecoderProfile("zxing", results[(scan, b)][1], b, scan, "fit")
+
+
+def _with(values: tuple[float, ...], k: int, t: float) -> tuple[float, float, float, float]:
+    out = list(values)
+    out[k] = float(t)
+    return tuple(out)  # type: ignore[return-value]
+
+
+def fit_profile(cases: list[Case]) -> Fit:
+    """Fit T per class, B and the scan-line trait on all cases; cross-check by fitting on the even-indexed half
+    and scoring the odd half."""
+    usable = [c for c in cases if c.fov and c.front and c.visible_fraction >= 1]
+    even = [c for c in usable if c.index % 2 == 0]
+    odd = [c for c in cases if c.index % 2 == 1]
+    half = _fit_once(even) if even else None
+    test = agreement(odd, half).rate if half is not None and odd else None
+    full = _fit_once(usable) if usable else ZXING_PROFILE
+    method = ("grid search (T 0.5..5 step 0.05 per class, B 0.5..3 step 0.05, scan-line on/off) maximising the "
+              "number of cases where the model agrees with zxing-cpp; cases failing fov, facing or occlusion do not "
+              "depend on T or B and are left out; the centre of the best plateau is taken")
+    return Fit(full, agreement(cases, full).rate, test, method)
+
+
+# --------------------------------------------------------------------------------------------- reporting
+
+
+def format_report(cases: list[Case], ag: Agreement, title: str) -> str:
+    """Plain-text tables: totals, confusion matrix, by deciding factor, by design, by class."""
+    lines = [title, f"cases {ag.n}, agreement {ag.agree}/{ag.n} = {100 * ag.rate:.1f} %", "",
+             "confusion (rows: model, columns: zxing-cpp)",
+             "                     decoded   not decoded",
+             f"  decodable         {ag.confusion['tp']:7d}   {ag.confusion['fp']:11d}",
+             f"  not decodable     {ag.confusion['fn']:7d}   {ag.confusion['tn']:11d}", ""]
+
+    def table(name: str, rows: dict[str, dict[str, int]]) -> None:
+        lines.append(f"{name:<12} {'n':>5} {'agree %':>8} {'model+ dec-':>11} {'model- dec+':>11} {'bias':>7}")
+        for key, r in rows.items():
+            bias = (r["fp"] - r["fn"]) / r["n"] if r["n"] else 0.0
+            lines.append(f"{key:<12} {r['n']:5d} {100 * r['agree'] / max(r['n'], 1):8.1f} {r['fp']:11d} "
+                         f"{r['fn']:11d} {100 * bias:+6.1f}%")
+        lines.append("")
+
+    table("factor", ag.by_factor)
+    table("design", ag.by_design)
+    table("class", ag.by_class)
+    lines.append("factor: the model's limiting factor (for decodable cases, the one nearest its limit); "
+                 "bias = (model+ dec- minus model- dec+) / n")
+    return "\n".join(lines)
+
+
+def save_cases(path, cases: list[Case]) -> None:  # noqa: ANN001
+    from pathlib import Path
+
+    docs = [c.to_json() for c in cases]
+    for d in docs:
+        d["extra"] = {k: v for k, v in d["extra"].items() if k != "pixels"}
+    Path(path).write_text(json.dumps(docs, indent=0))
+
+
+def load_cases(path) -> list[Case]:  # noqa: ANN001
+    from pathlib import Path
+
+    return [Case.from_json(d) for d in json.loads(Path(path).read_text())]

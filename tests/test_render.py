@@ -1,0 +1,209 @@
+"""Synthetic images decoded by zxing-cpp, labels, determinism, and the validation / fitting machinery."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("zxingcpp")
+pytest.importorskip("PIL")
+
+from swb.cli_render import add_render_commands, cmd_validate  # noqa: E402
+from swb.errors import SwbError  # noqa: E402
+from swb.model import CameraModel, MeshPart, Scene, TargetModel  # noqa: E402
+from swb.profiles import DecoderProfile  # noqa: E402
+from swb.render import (  # noqa: E402
+    Renderer,
+    RenderSettings,
+    encode_symbol,
+    export,
+    project_points,
+    symbol_corners_world,
+)
+from swb.validate import (  # noqa: E402
+    Case,
+    _fit_once,
+    agreement,
+    decode,
+    profile_verdict,
+    run_study,
+    study_case,
+)
+
+PITCH = 5e-6
+W, H = 256, 192
+CONTENT = "SWB render test"
+
+
+def _box(path: str, centre, half) -> MeshPart:
+    signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], np.float64)
+    tris = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                     [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]], np.int32)
+    m = np.eye(4)
+    m[:3, 3] = centre
+    return MeshPart(path, signs * np.asarray(half, np.float64), tris, m)
+
+
+def _scene(*, f_number=0.0, focus=0.5, exposure=0.0, velocity=(0.0, 0.0, 0.0), wall=False) -> Scene:
+    """A camera 0.5 m above a QR code (about 4 px per module) on a parcel, looking straight down (-Z)."""
+    cam = CameraModel("/Cam", np.eye(3), np.array([0.0, 0.0, 0.5]), W, H, 0.016, (W * PITCH, H * PITCH),
+                      f_number=f_number, focus_distance=focus, exposure=exposure)
+    rot = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # rolled 90 degrees: u along world Y
+    tgt = TargetModel("/Label", rot, np.array([0.004, -0.003, 0.001]), "qrcode", 0.6e-3, (21, 21),
+                      velocity=np.asarray(velocity, np.float64), content=CONTENT)
+    parts = [_box("/Parcel", [0.0, 0.0, -0.05], [0.1, 0.1, 0.05])]
+    if wall:
+        parts.append(_box("/Wall", [0.0, 0.0, 0.25], [0.05, 0.05, 0.002]))
+    return Scene("test", [cam], [tgt], parts)
+
+
+def _render(scene: Scene, spp: int = 4, seed: int = 1):
+    r = Renderer(scene, "cpu", RenderSettings(spp=spp, seed=seed))
+    try:
+        return r, r.render(0)
+    finally:
+        r.close()
+
+
+def test_square_on_symbol_decodes_to_its_content():
+    r, img = _render(_scene())
+    assert img.pixels.shape == (H, W) and img.pixels.dtype == np.uint8
+    ok, text = decode(img.pixels, "qrcode", r.bitmaps[0].text)
+    assert ok and text == CONTENT
+
+
+def test_heavy_defocus_and_motion_blur_do_not_decode():
+    # Focused at 0.25 m with f/2: blur disk ~ 4 modules. Smear 1.5 m/s x 2 ms ~ 5 modules.
+    for scene in (_scene(f_number=2.0, focus=0.25), _scene(exposure=2e-3, velocity=(1.5, 0.0, 0.0))):
+        r, img = _render(scene, spp=16)
+        assert not decode(img.pixels, "qrcode", r.bitmaps[0].text)[0]
+
+
+def _edge_width(scene: Scene) -> float:
+    """10-90 % width in pixels of the label's left edge (label white on the parcel), from the radiance."""
+    r = Renderer(scene, "cpu", RenderSettings(spp=1024, seed=3, diffraction=False))
+    rad, _, _ = r.radiance(0, (70, 112, 112, 118))
+    row = rad.mean(axis=0)
+    e = np.maximum.accumulate((row - row[:5].mean()) / (row[34:38].max() - row[:5].mean()))
+    x = np.arange(70, 112) + 0.5
+    return float(np.interp(0.9, e, x) - np.interp(0.1, e, x))
+
+
+def test_rendered_blur_matches_the_model():
+    # Defocus: a disk of diameter b has a 10-90 % edge width of 0.687 b; a smear of length m: 0.8 m.
+    f, n, d, s = 0.016, 2.0, 0.499, 0.45
+    b = f * f * abs(d - s) / (n * d * (s - f)) / PITCH
+    assert _edge_width(_scene(f_number=n, focus=s)) == pytest.approx(0.687 * b, rel=0.1)
+    m = 1.0 * 1e-3 * (0.016 / PITCH) / d
+    assert _edge_width(_scene(exposure=1e-3, velocity=(1.0, 0.0, 0.0))) == pytest.approx(0.8 * m, rel=0.1)
+    assert _edge_width(_scene(exposure=1e-3, velocity=(0.0, 1.0, 0.0))) < 1.5  # smear along the edge
+
+
+def test_symbol_behind_a_wall_is_absent():
+    r, img = _render(_scene(wall=True))
+    assert not (img.ids == 0).any()
+    assert not decode(img.pixels, "qrcode", r.bitmaps[0].text)[0]
+
+
+def test_rendered_corners_match_projected_corners():
+    scene = _scene()
+    r, img = _render(scene)
+    cam, tgt = scene.cameras[0], scene.targets[0]
+    corners, _ = project_points(cam, symbol_corners_world(tgt, r.bitmaps[0]))
+    # The pixels whose sample lands on the bitmap span the projected rectangle to within a pixel.
+    ys, xs = np.nonzero(img.ids == 0)
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    assert abs(xs.min() - lo[0]) <= 1 and abs(xs.max() + 1 - hi[0]) <= 1
+    assert abs(ys.min() - lo[1]) <= 1 and abs(ys.max() + 1 - hi[1]) <= 1
+    # zxing-cpp's own corner estimate agrees too, to its whole-pixel precision.
+    import zxingcpp
+
+    found = zxingcpp.read_barcodes(img.pixels, formats=zxingcpp.BarcodeFormat.QRCode)
+    pos = found[0].position
+    zx = np.array([[p.x, p.y] for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)], float)
+    dist = np.linalg.norm(zx[:, None, :] - corners[None, :, :], axis=2).min(axis=1)
+    assert dist.max() <= 1.5
+
+
+def test_cpu_render_is_deterministic_for_a_seed_and_windows_match():
+    scene = _scene(f_number=2.8, focus=0.45, exposure=1e-3, velocity=(0.2, 0.0, 0.0))
+    r = Renderer(scene, "cpu", RenderSettings(spp=4, seed=7))
+    a, b = r.render(0), r.render(0)
+    assert np.array_equal(a.pixels, b.pixels)
+    full, _, _ = r.radiance(0)
+    win, _, origin = r.radiance(0, (100, 60, 180, 130))
+    assert origin == (100, 60) and np.array_equal(win, full[60:130, 100:180])
+    other = Renderer(scene, "cpu", RenderSettings(spp=4, seed=8)).render(0)
+    assert not np.array_equal(a.pixels, other.pixels)
+
+
+def test_export_writes_png_and_labels(tmp_path):
+    from PIL import Image
+
+    scene = _scene()
+    written = export(scene, tmp_path, device="cpu", settings=RenderSettings(spp=2))
+    assert sorted(p.name for p in written) == ["Cam.json", "Cam.png"]
+    assert Image.open(tmp_path / "Cam.png").size == (W, H)
+    doc = json.loads((tmp_path / "Cam.json").read_text())
+    assert doc["image"] == "Cam.png" and doc["width"] == W
+    (sym,) = doc["symbols"]
+    assert sym["content"] == CONTENT and sym["symbology"] == "qrcode" and sym["decodable"] is True
+    assert len(sym["corners_px"]) == 4 and sym["metrics"]["ppm_u"] > 3
+    assert sym["margins"]["fov"] is None  # passing: infinite margin written as null
+
+
+def test_encoder_rejects_bad_content_naming_the_prim():
+    tgt = TargetModel("/Bad", np.eye(3), np.zeros(3), "ean13", 0.33e-3, (95, 1), content="not digits")
+    with pytest.raises(SwbError, match="/Bad.*swb:barcode:content"):
+        encode_symbol(tgt)
+    assert encode_symbol(replace(tgt, content="")).dark.shape == (1, 95)  # default content is valid
+
+
+def _case(i: int, cls_symbology: str, ppm: float, blur: float, decoded: bool) -> Case:
+    return Case(index=i, camera="/c", target="/t", symbology=cls_symbology, design="resolution", content="x",
+                module_size=5e-4, modules=(21, 21), ppm_u=ppm, ppm_w=ppm, defocus_px=blur, smear_u=0.0, smear_w=0.0,
+                tilt_deg=0.0, max_tilt=60.0, scan_margin=math.inf, fov=True, front=True, visible_fraction=1.0,
+                predicted=False, limiting=None, decoded=decoded)
+
+
+def test_fit_recovers_a_known_threshold_and_blur_limit():
+    rng = np.random.default_rng(0)
+    cases = []
+    for i in range(300):
+        ppm, blur = float(rng.uniform(0.8, 5.0)), float(rng.uniform(0.0, 6.0))
+        q = ((2.0 / ppm) ** 4 + (blur / ppm / 1.2) ** 4) ** 0.25  # truth: T = 2.0 for QR, B = 1.2
+        cases.append(_case(i, "qrcode", ppm, blur, q <= 1.0))
+    fit = _fit_once(cases)
+    assert abs(fit.ppm_threshold[3] - 2.0) <= 0.1 and abs(fit.blur_limit - 1.2) <= 0.1
+    assert agreement(cases, fit).rate >= 0.98
+
+
+def test_study_prediction_matches_the_numpy_verdict_and_cli_reads_saved_cases(tmp_path, capsys):
+    from swb.validate import ZXING_PROFILE, save_cases
+
+    scene, design = study_case(0, 3)
+    assert len(scene.cameras) == 1 and len(scene.targets) == 1 and design
+    cases = run_study(2, seed=5, device="cpu")
+    assert [c.index for c in cases] == [0, 1]
+    pred, _ = profile_verdict(cases, ZXING_PROFILE)
+    assert pred.tolist() == [c.predicted for c in cases]  # World (kernels) and the fitting replica agree
+    save_cases(tmp_path / "cases.json", cases)
+    parser = argparse.ArgumentParser()
+    add_render_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["validate", "--cases", str(tmp_path / "cases.json"), "--json"])
+    assert args.handler(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["agreement"]["n"] == 2
+    with pytest.raises(SwbError, match="exactly one"):
+        cmd_validate(parser.parse_args(["validate"]))
+
+
+def test_profile_verdict_applies_thresholds():
+    cases = [_case(0, "qrcode", 3.0, 0.0, True), _case(1, "qrcode", 1.0, 0.0, False)]
+    pred, code = profile_verdict(cases, DecoderProfile("t", (1.5, 2.0, 2.0, 2.0), 1.5, False, ""))
+    assert pred.tolist() == [True, False] and code.tolist() == [4, 4]  # resolution decides both
