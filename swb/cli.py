@@ -68,8 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cli_import import add_import_commands
     from .cli_render import add_render_commands
+    from .cli_sweep import add_sweep_commands
     from .cli_viz import add_viz_commands
 
+    add_sweep_commands(sub)
     add_import_commands(sub)
     add_viz_commands(sub)
     add_render_commands(sub)
@@ -129,8 +131,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     scene = swb.bundled_scene("scan_tunnel")
     sim = _open(scene, args)
     res = _evaluate(sim, "evaluated")
-    written = _write_outputs(sim, res, args.out, None, scene.stem)
     print(full_report(res))
+    from .cli_sweep import run_demo_sweep
+
+    print()
+    print(run_demo_sweep(sim))
+    written = _write_outputs(sim, res, args.out, None, scene.stem)
     for path in written:
         _progress(f"wrote {path}")
     print(f"\nresults: {written[0]} (open it in a USD viewer; `swb restore {written[0]}` brings it back)")

@@ -3,7 +3,8 @@
 Layer stack of the simulation's (anonymous) root, strongest first:
   ui       UI state on /SWB (active camera, selection, visualisation mode, viewer pose)
   results  result arrays on /SWB/Results and a summary over each target
-  config   configuration edits made through SWB (the edit target)
+  sweep    sweep result arrays on /SWB/SweepResults/<name> (see swb.sweep_results)
+  config   configuration edits made through SWB (the edit target), sweep specs on /SWB/Sweeps included
   scene    the user's file, never written to
 Every edit is authored into USD first; a Tf notice tells the simulation which prims changed, and only those are
 re-read into the scene model, re-uploaded into the Warp world and re-evaluated.
@@ -56,6 +57,7 @@ class Simulation:
         config: Sdf.Layer | None = None,
         ui: Sdf.Layer | None = None,
         results: Sdf.Layer | None = None,
+        sweep: Sdf.Layer | None = None,
     ) -> None:
         self.scene_path = Path(scene_path).resolve()
         self.device = device
@@ -63,12 +65,14 @@ class Simulation:
         scene_layer = open_layer(self.scene_path)
         self.config_layer = _anonymous_copy(config, "config.usda")
         self.results_layer = Sdf.Layer.CreateAnonymous("results.usdc")
+        self.sweep_layer = _anonymous_copy(sweep, "sweep.usdc")
         self.ui_layer = _anonymous_copy(ui, "ui.usda")
         self.root_layer = Sdf.Layer.CreateAnonymous("simulation.usda")
         copy_stage_metadata(scene_layer, self.root_layer)
         self.root_layer.subLayerPaths = [
             self.ui_layer.identifier,
             self.results_layer.identifier,
+            self.sweep_layer.identifier,
             self.config_layer.identifier,
             scene_layer.identifier,
         ]
@@ -254,6 +258,22 @@ class Simulation:
             setattr(self.ui, key, value)
         write_ui_state(self.ui_layer, self.ui)
         return self.ui
+
+    # ----- sweeps ------------------------------------------------------------------------------------------------
+    def sweep(self, name: str | None = None, *, spec: Any = None, samples: int | None = None,
+              seed: int | None = None, sampler: str | None = None, chunk: int | None = None,
+              progress: Any = None) -> Any:
+        """Run a configuration sweep and write its arrays into ``sweep_layer`` (returns a SweepResult).
+
+        ``spec``: a TOML file, a dict shaped like one, or a SweepSpec; it is authored into the configuration layer
+        (USD stays the ground truth). Without it the stage's sweep called ``name`` (or its only sweep) runs.
+        ``samples``/``seed``/``sampler`` override the spec's and are authored too. ``progress(done, total)`` is
+        called after each chunk; Ctrl-C keeps the configurations already done. See swb.sweep_api.
+        """
+        from .sweep_api import sweep_simulation
+
+        return sweep_simulation(self, name, spec=spec, samples=samples, seed=seed, sampler=sampler, chunk=chunk,
+                                progress=progress)
 
     # ----- persistence ------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

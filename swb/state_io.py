@@ -4,6 +4,7 @@ A save of ``station.usda`` writes five files next to each other:
   station.usda          root: the sublayers below (relative paths) and the stage metadata
   station.ui.usda       UI state on /SWB
   station.results.usdc  result arrays and target summaries
+  station.sweep.usdc    sweep result arrays (only when the simulation ran a sweep)
   station.config.usda   configuration edits made through SWB
   station.scene.usdc    the user's scene, flattened, so the save does not depend on the original file
 Each file is written under a temporary name and renamed into place; the root goes last, so a reader never sees a
@@ -21,6 +22,7 @@ from .layers import copy_stage_metadata, export_atomic, open_layer
 from .simulation import Simulation
 
 ROLES = ("ui", "results", "config", "scene")
+SWEEP_ROLE = "sweep"  # optional: written only when the simulation holds sweep results
 _SUFFIX = {"ui": ".usda", "results": ".usdc", "config": ".usda", "scene": ".usdc"}
 FORMAT_VERSION = 1
 
@@ -36,7 +38,8 @@ def save_simulation(sim: Simulation, root: Path) -> Path:
     if root.suffix.lower() not in (".usda", ".usd", ".usdc"):
         raise SwbError("a save needs a USD file name", file=str(root), hint="use e.g. station.swb.usda")
     paths = layer_paths(root)
-    for target in (root, paths["ui"], paths["results"], paths["config"]):
+    sweep_path = root.with_name(f"{root.stem}.{SWEEP_ROLE}.usdc")
+    for target in (root, paths["ui"], paths["results"], paths["config"], sweep_path):
         if target == sim.scene_path:
             raise SwbError("saving here would overwrite the scene the simulation was opened from",
                            file=str(target), hint="save under another name")
@@ -45,15 +48,20 @@ def save_simulation(sim: Simulation, root: Path) -> Path:
     export_atomic(sim.config_layer, paths["config"])
     export_atomic(sim.results_layer, paths["results"])
     export_atomic(sim.ui_layer, paths["ui"])
+    roles = list(ROLES)
+    if sim.sweep_layer.rootPrims:  # optional role: saves without sweeps keep their five files
+        export_atomic(sim.sweep_layer, sweep_path)
+        paths[SWEEP_ROLE] = sweep_path
+        roles.insert(roles.index("config"), SWEEP_ROLE)
     layer = Sdf.Layer.CreateAnonymous("root.usda")
     copy_stage_metadata(sim.root_layer, layer)
-    layer.subLayerPaths = [f"./{paths[role].name}" for role in ROLES]
+    layer.subLayerPaths = [f"./{paths[role].name}" for role in roles]
     layer.customLayerData = {
         "swb": {
             "formatVersion": FORMAT_VERSION,
             "source": str(sim.scene_path),
             "hasResults": sim.results is not None,
-            **{role: paths[role].name for role in ROLES},
+            **{role: paths[role].name for role in roles},
         }
     }
     export_atomic(layer, root)
@@ -76,6 +84,7 @@ def restore_simulation(path: str | Path, *, device: str | None = None, threads: 
                            attribute=f"customLayerData:swb:{role}")
         layers[role] = open_layer(root_path.parent / name)
     results = layers["results"] if info.get("hasResults") else None
+    sweep = info.get(SWEEP_ROLE)
     return Simulation(
         root_path.parent / info["scene"],
         device=device,
@@ -83,4 +92,5 @@ def restore_simulation(path: str | Path, *, device: str | None = None, threads: 
         config=layers["config"],
         ui=layers["ui"],
         results=results,
+        sweep=open_layer(root_path.parent / sweep) if isinstance(sweep, str) else None,
     )

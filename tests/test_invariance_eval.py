@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pxr import Gf, Usd, UsdGeom
+from swb.scenes.build_scenes import build_scan_tunnel
 
 import swb
 from swb.pair_results import SCALAR_FIELDS
-from swb.scenes.build_scenes import build_scan_tunnel
 
 
 @pytest.fixture(scope="module")

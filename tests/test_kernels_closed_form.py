@@ -227,7 +227,7 @@ def test_unknown_profile_is_a_user_error():
     from swb.errors import SwbError
 
     with pytest.raises(SwbError, match="decoderProfile"):
-        World(Scene("s.usda", [make_camera(decoder_profile="zxing")], [make_target()], []), device="cpu")
+        World(Scene("s.usda", [make_camera(decoder_profile="no-such-decoder")], [make_target()], []), device="cpu")
 
 
 def test_degenerate_pairs_stay_finite():

@@ -1,0 +1,310 @@
+"""Sweep kernels: many candidate configurations x cameras x parcel-orientation samples in a few launches.
+
+Each camera x sample runs the pair model of ``evaluate_pair`` (so a configuration decodes exactly what ``swb eval``
+finds for the same cameras), with early exits for symbols out of view or facing away; occlusion rays are cast only
+for pairs that pass everything else. A sample turned or moved with its parcel ignores that parcel's own
+geometry (its labels sit on the parcel's convex faces, so facing already decides self-occlusion); every other
+triangle still occludes.
+
+Weights are integers and sums use integer atomics, so results do not depend on launch order, chunking or device.
+Per configuration and sample a thread loops over the varied cameras and stops as soon as two cameras read the
+sample (coverage and per-camera unique contribution are settled then); the fixed cameras are evaluated once per
+sample by ``fixed_pass``.
+
+The camera that explains an unread sample is the one that comes closest to reading it, by ``Verdict.key``:
+0 outside the view, 1 facing away, 2 + visible share when it has every margin but is occluded, 3 + min(combined,
+angle margin) when it lacks margin. Its factor is the sample's limiting factor; for a camera that lacks margin that
+is the margin's factor (resolution, defocus, motion, angle) whether or not it is also occluded, which is what
+would have to change first; checking its rays too would cost more than the rest of the sweep.
+"""
+
+from __future__ import annotations
+
+import warp as wp
+
+from .camera import Camera, Target, to_camera
+from .evaluate import evaluate_pair
+from .scoring import ANGLE, BACKFACING, FOV, OCCLUDED
+from .visibility import (
+    N_SAMPLES,
+    RAY_SHORTEN_ABS,
+    RAY_SHORTEN_REL,
+    SAMPLE_INSET,
+    front_facing,
+    in_fov,
+    symbol_point,
+    visible_samples,
+)
+
+wp.set_module_options({"enable_backward": False})
+
+MAX_SKIPS = wp.constant(16)  # own-parcel triangles a ray may pass through before it counts as blocked
+SKIP_EPS = wp.constant(1.0e-4)  # metres: restart a ray this far beyond an ignored hit
+KEY_DECODES = wp.constant(4.0)
+CULL_GROW = wp.constant(1.01)  # bounding-sphere margin of the view pre-test (relative, and metres)
+CULL_PAD = wp.constant(1.0e-5)
+
+
+@wp.struct
+class Verdict:
+    """One camera x sample: decodable, the limiting factor, the closeness key and the score."""
+
+    decodable: int
+    limiting: int
+    key: float
+    score: float
+
+
+@wp.func
+def visible_ignoring(cam: Camera, tgt: Target, mesh: wp.uint64, face_group: wp.array(dtype=wp.int32),
+                     group: int) -> int:
+    """Like ``visible_samples``, but hits on faces of ``group`` (the sample's own parcel) do not block."""
+    half = tgt.half_size * SAMPLE_INSET
+    seen = wp.int32(0)
+    for k in range(N_SAMPLES):
+        su = float(k % 3 - 1)
+        sw = float(k // 3 - 1)
+        seg = symbol_point(tgt, su, sw, half) - cam.pos
+        length = wp.length(seg)
+        max_t = length * (1.0 - RAY_SHORTEN_REL) - RAY_SHORTEN_ABS
+        if max_t <= 0.0:
+            seen += 1
+        else:
+            d = seg / length
+            start = cam.pos
+            left = max_t
+            clear = wp.int32(0)
+            hops = wp.int32(0)
+            while hops < MAX_SKIPS:
+                q = wp.mesh_query_ray(mesh, start, d, left)
+                if not q.result:
+                    clear = 1
+                    hops = MAX_SKIPS
+                elif face_group[q.face] != group:
+                    hops = MAX_SKIPS
+                else:
+                    step = q.t + SKIP_EPS
+                    start = start + d * step
+                    left = left - step
+                    hops += 1
+                    if left <= 0.0:
+                        clear = 1
+                        hops = MAX_SKIPS
+            seen += clear
+    return seen
+
+
+@wp.func
+def seen_samples(cam: Camera, tgt: Target, mesh: wp.uint64, face_group: wp.array(dtype=wp.int32),
+                 group: int) -> int:
+    """Occlusion samples the camera sees: exactly ``visible_samples`` for samples as authored (group < 0)."""
+    if group < 0:
+        return visible_samples(cam, tgt, mesh)
+    return visible_ignoring(cam, tgt, mesh, face_group, group)
+
+
+@wp.func
+def beyond_plane(nx: float, ny: float, nd: float, c: wp.vec3, r: float) -> bool:
+    """The sphere (centre c, radius r) lies wholly on the outer side of the plane n . p = 0 through the eye."""
+    return nx * c[0] + ny * c[1] + nd * c[2] < -r * wp.sqrt(nx * nx + ny * ny + nd * nd)
+
+
+@wp.func
+def surely_outside(cam: Camera, tgt: Target) -> bool:
+    """A cheap test that implies ``not in_fov``: the symbol's bounding sphere (quiet zone included, grown by a
+    margin for rounding) lies beyond the clipping range or beyond one of the four planes through the eye and
+    an image edge (u >= 0: fx x + cx d >= 0, u <= W, v >= 0, v <= H in camera (x, y, depth))."""
+    c = to_camera(cam, tgt.pos)
+    r = wp.length(tgt.half_size_qz) * CULL_GROW + CULL_PAD
+    if c[2] + r < cam.clip_near or c[2] - r > cam.clip_far:
+        return True
+    if beyond_plane(cam.fx, 0.0, cam.cx, c, r) or beyond_plane(-cam.fx, 0.0, cam.width - cam.cx, c, r):
+        return True
+    return beyond_plane(0.0, -cam.fy, cam.cy, c, r) or beyond_plane(0.0, cam.fy, cam.height - cam.cy, c, r)
+
+
+@wp.func
+def sweep_verdict(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, face_group: wp.array(dtype=wp.int32),
+                  group: int) -> Verdict:
+    """The pair model with early exits (out of view, facing away: the verdict ``evaluate_pair`` would give, at a
+    fraction of the cost) and lazy occlusion: rays only when everything else passes."""
+    v = Verdict()
+    if surely_outside(cam, tgt):
+        v.limiting = FOV
+        return v
+    if not in_fov(cam, tgt):
+        v.limiting = FOV
+        return v
+    if not front_facing(cam, tgt):
+        v.limiting = BACKFACING
+        v.key = 1.0
+        return v
+    r = evaluate_pair(cam, tgt, mesh, 0)
+    v.limiting = r.limiting
+    if r.limiting == 0:
+        seen = N_SAMPLES
+        if has_mesh != 0:
+            seen = seen_samples(cam, tgt, mesh, face_group, group)
+        if seen == N_SAMPLES:
+            v.decodable = 1
+            v.key = KEY_DECODES
+            v.score = r.score
+        else:
+            v.limiting = OCCLUDED
+            v.key = 2.0 + float(seen) / float(N_SAMPLES)
+    elif r.limiting == FOV:
+        v.key = 0.0
+    elif r.limiting == BACKFACING:
+        v.key = 1.0
+    else:
+        v.key = 3.0 + wp.min(wp.min(r.combined_margin, r.margins[ANGLE - 1]), 1.0)
+    return v
+
+
+@wp.kernel
+def fixed_pass(
+    cameras: wp.array(dtype=Camera),
+    samples: wp.array(dtype=Target),
+    groups: wp.array(dtype=wp.int32),
+    face_group: wp.array(dtype=wp.int32),
+    mesh: wp.uint64,
+    has_mesh: int,
+    offset: int,
+    count: wp.array(dtype=wp.int32),
+    sole: wp.array(dtype=wp.int32),
+    best_key: wp.array(dtype=wp.float32),
+    best_limiting: wp.array(dtype=wp.int32),
+):
+    """Per sample, the cameras every configuration shares: how many read it (stopping at 2), which one when only
+    one does, and the closest camera's key and limiting factor when none does."""
+    s = wp.tid() + offset
+    tgt = samples[s]
+    g = groups[s]
+    n = wp.int32(0)
+    only = wp.int32(-1)
+    key = wp.float32(-1.0)
+    lim = wp.int32(0)
+    for c in range(cameras.shape[0]):
+        if n < 2:
+            v = sweep_verdict(cameras[c], tgt, mesh, has_mesh, face_group, g)
+            if v.decodable != 0:
+                n += 1
+                only = c
+            elif v.key > key:
+                key = v.key
+                lim = v.limiting
+    count[s] = n
+    sole[s] = only
+    best_key[s] = key
+    best_limiting[s] = lim
+
+
+@wp.kernel
+def sweep_configs(
+    cameras: wp.array2d(dtype=Camera),
+    samples: wp.array(dtype=Target),
+    groups: wp.array(dtype=wp.int32),
+    weights: wp.array(dtype=wp.int64),
+    face_group: wp.array(dtype=wp.int32),
+    mesh: wp.uint64,
+    has_mesh: int,
+    fixed_count: wp.array(dtype=wp.int32),
+    fixed_sole: wp.array(dtype=wp.int32),
+    fixed_key: wp.array(dtype=wp.float32),
+    fixed_limiting: wp.array(dtype=wp.int32),
+    offset: int,
+    covered: wp.array(dtype=wp.int64),
+    redundant: wp.array(dtype=wp.int64),
+    unique: wp.array2d(dtype=wp.int64),
+    limiting: wp.array2d(dtype=wp.int64),
+):
+    """Thread (i, s): configuration offset + i (row of ``cameras``, its varied cameras) against sample s.
+
+    Accumulates per configuration the weight read by any camera (``covered``), by two or more (``redundant``),
+    by exactly one camera (``unique``: varied cameras first, then the fixed ones), and the weight nobody reads by
+    the limiting factor of the closest camera (``limiting``, slot code - 1)."""
+    i0, s = wp.tid()
+    i = i0 + offset
+    w = weights[s]
+    fc = fixed_count[s]
+    if fc >= 2:
+        wp.atomic_add(covered, i, w)
+        wp.atomic_add(redundant, i, w)
+        return
+    tgt = samples[s]
+    g = groups[s]
+    n_var = cameras.shape[1]
+    n = fc
+    only = wp.int32(-1)
+    key = wp.float32(-1.0)
+    best = wp.int32(-1)
+    lim = wp.int32(0)
+    for c in range(n_var):
+        if n < 2:
+            v = sweep_verdict(cameras[i, c], tgt, mesh, has_mesh, face_group, g)
+            if v.decodable != 0:
+                n += 1
+                only = c
+            elif v.key > key:
+                key = v.key
+                best = c
+                lim = v.limiting
+    if n >= 1:
+        wp.atomic_add(covered, i, w)
+        if n >= 2:
+            wp.atomic_add(redundant, i, w)
+        elif only >= 0:
+            wp.atomic_add(unique, i, only, w)
+        else:
+            wp.atomic_add(unique, i, n_var + fixed_sole[s], w)
+    else:
+        factor = fixed_limiting[s]
+        if best >= 0 and key >= fixed_key[s]:  # the varied camera wins ties (it comes first)
+            factor = lim
+        if factor > 0:
+            wp.atomic_add(limiting, i, factor - 1, w)
+
+
+@wp.kernel
+def detail_pass(
+    cameras: wp.array(dtype=Camera),
+    samples: wp.array(dtype=Target),
+    groups: wp.array(dtype=wp.int32),
+    face_group: wp.array(dtype=wp.int32),
+    mesh: wp.uint64,
+    has_mesh: int,
+    offset: int,
+    decodable: wp.array2d(dtype=wp.uint8),
+    best_camera: wp.array(dtype=wp.int32),
+    best_score: wp.array(dtype=wp.float32),
+    best_limiting: wp.array(dtype=wp.int32),
+):
+    """One configuration in full: every camera x sample decodable, and per sample the best camera (highest score
+    among those that read it, else the closest) with its score and limiting factor."""
+    s = wp.tid() + offset
+    tgt = samples[s]
+    g = groups[s]
+    n = wp.int32(0)
+    top = wp.float32(-1.0)
+    key = wp.float32(-1.0)
+    best = wp.int32(-1)
+    lim = wp.int32(0)
+    for c in range(cameras.shape[0]):
+        v = sweep_verdict(cameras[c], tgt, mesh, has_mesh, face_group, g)
+        decodable[s, c] = wp.uint8(v.decodable)
+        if v.decodable != 0:
+            n += 1
+            if v.score > top:
+                top = v.score
+                best = c
+        elif n == 0 and v.key > key:
+            key = v.key
+            best = c
+            lim = v.limiting
+    if n > 0:
+        lim = 0
+    else:
+        top = 0.0
+    best_camera[s] = best
+    best_score[s] = top
+    best_limiting[s] = lim
