@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 from pxr import Gf, Sdf
 
-from .cad_layers import JointPlan, build_layers, layer_paths, write_layers
+from .cad_layers import JointPlan, build_layers, layer_paths
 from .cad_tree import ImportPlan, SourceModel, build_plan, load_source, make_identifier
 from .errors import SwbError
+from .layers import export_layers_atomic
 
 USD_SUFFIXES = (".usda", ".usd", ".usdc")
 JOINT_KINDS = ("revolute", "prismatic", "fixed")
@@ -95,7 +96,7 @@ def import_model(
         if existing:
             raise SwbError("already exists", file=str(existing[0]), hint="pass --force to replace the import")
     pairs = build_layers(plan, out, joint_plans, float(meters_per_unit), up_axis, _info(model, plan))
-    write_layers(pairs)
+    export_layers_atomic(pairs)
     return ImportResult(out, files, model, plan, joint_plans)
 
 

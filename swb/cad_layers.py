@@ -16,16 +16,13 @@ Sdf is used directly (no stage): it writes exactly the specs meant for each laye
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pxr import Gf, Sdf, Tf, Vt
+from pxr import Gf, Sdf, Vt
 
 from .cad_tree import ImportPlan, MeshPlan
-from .errors import SwbError
 
 LAYER_KINDS = ("joints", "materials", "transforms", "geometry")  # strongest first
 LAYER_SUFFIX = {"geometry": ".usdc", "materials": ".usda", "transforms": ".usda", "joints": ".usda"}
@@ -236,42 +233,3 @@ def build_layers(plan: ImportPlan, out: Path, joints: list[JointPlan], meters_pe
     pairs = [(built[kind], files[kind]) for kind in reversed(LAYER_KINDS) if kind in files]
     pairs.append((root_layer(plan, sublayers, meters_per_unit, up_axis, info), out))
     return pairs
-
-
-def write_layers(pairs: list[tuple[Sdf.Layer, Path]]) -> None:
-    """Export every layer to a temporary file beside its destination, then rename them in order.
-
-    On any failure the temporary files, and destinations this call created, are removed: nothing new is left.
-    """
-    temps: list[tuple[str, Path]] = []
-    moved: list[Path] = []
-    try:
-        for layer, dest in pairs:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=dest.suffix, dir=dest.parent)
-            os.close(fd)
-            temps.append((tmp, dest))
-            try:
-                ok = layer.Export(tmp)
-            except Tf.ErrorException as exc:
-                raise SwbError(f"could not be written: {' '.join(str(exc).split())[:200]}", file=str(dest)) from None
-            if not ok:
-                raise SwbError("could not be written", file=str(dest), hint="check the disk and permissions")
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; layers are shared files
-        existed = {dest: dest.exists() for _, dest in temps}
-        for tmp, dest in temps:
-            os.replace(tmp, dest)
-            if not existed[dest]:
-                moved.append(dest)
-    except BaseException:
-        for tmp, _ in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        for dest in moved:
-            if dest.exists():
-                dest.unlink()
-        raise
-    for _, dest in pairs:  # a stage opened earlier in this process must see the new files
-        cached = Sdf.Layer.Find(str(dest.resolve()))
-        if cached is not None:
-            cached.Reload(force=True)

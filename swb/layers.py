@@ -53,19 +53,48 @@ def copy_stage_metadata(src: Sdf.Layer, dst: Sdf.Layer) -> None:
             dst.pseudoRoot.SetInfo(key, src.pseudoRoot.GetInfo(key))
 
 
-def export_atomic(layer: Sdf.Layer, path: Path) -> None:
-    """Export a layer to path through a temporary file in the same folder, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+def export_layers_atomic(pairs: list[tuple[Sdf.Layer, Path]]) -> None:
+    """Export every layer to a temporary file beside its destination, then rename them in order.
+
+    On any failure the temporary files, and destinations this call created, are removed: nothing new is left.
+    """
+    temps: list[tuple[str, Path]] = []
+    moved: list[Path] = []
     try:
-        if not layer.Export(tmp):
-            raise SwbError("could not be written", file=str(path), hint="check the disk and permissions")
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are shared files
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for layer, dest in pairs:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=dest.suffix, dir=dest.parent)
+            os.close(fd)
+            temps.append((tmp, dest))
+            try:
+                ok = layer.Export(tmp)
+            except Tf.ErrorException as exc:
+                raise SwbError(f"could not be written: {' '.join(str(exc).split())[:200]}", file=str(dest)) from None
+            if not ok:
+                raise SwbError("could not be written", file=str(dest), hint="check the disk and permissions")
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; layers are shared files
+        existed = {dest: dest.exists() for _, dest in temps}
+        for tmp, dest in temps:
+            os.replace(tmp, dest)
+            if not existed[dest]:
+                moved.append(dest)
+    except BaseException:
+        for tmp, _ in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        for dest in moved:
+            if dest.exists():
+                dest.unlink()
+        raise
+    for _, dest in pairs:  # a stage opened earlier in this process must see the new files
+        cached = Sdf.Layer.Find(str(dest.resolve()))
+        if cached is not None:
+            cached.Reload(force=True)
+
+
+def export_atomic(layer: Sdf.Layer, path: Path) -> None:
+    """Export one layer through a temporary file in the same folder, then rename it over the target."""
+    export_layers_atomic([(layer, Path(path))])
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -7,8 +7,8 @@ A save of ``station.usda`` writes five files next to each other:
   station.sweep.usdc    sweep result arrays (only when the simulation ran a sweep)
   station.config.usda   configuration edits made through SWB
   station.scene.usdc    the user's scene, flattened, so the save does not depend on the original file
-Each file is written under a temporary name and renamed into place; the root goes last, so a reader never sees a
-root that points at half-written layers. The roles are recorded in the root's customLayerData.
+All files are exported under temporary names first and renamed into place only when every one was written (the
+root last), so a failed save leaves nothing half-written. The roles are recorded in the root's customLayerData.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from pxr import Sdf, Usd
 
 from .errors import SwbError
-from .layers import copy_stage_metadata, export_atomic, open_layer
+from .layers import copy_stage_metadata, export_layers_atomic, open_layer
 from .simulation import Simulation
 
 ROLES = ("ui", "results", "config", "scene")
@@ -43,14 +43,13 @@ def save_simulation(sim: Simulation, root: Path) -> Path:
         if target == sim.scene_path:
             raise SwbError("saving here would overwrite the scene the simulation was opened from",
                            file=str(target), hint="save under another name")
+    pending: list[tuple[Sdf.Layer, Path]] = []
     if paths["scene"] != sim.scene_path:  # a restored save re-saved in place keeps its scene file as it is
-        export_atomic(Usd.Stage.Open(sim._scene_layer).Flatten(), paths["scene"])
-    export_atomic(sim.config_layer, paths["config"])
-    export_atomic(sim.results_layer, paths["results"])
-    export_atomic(sim.ui_layer, paths["ui"])
+        pending.append((Usd.Stage.Open(sim._scene_layer).Flatten(), paths["scene"]))
+    pending += [(sim.config_layer, paths["config"]), (sim.results_layer, paths["results"]), (sim.ui_layer, paths["ui"])]
     roles = list(ROLES)
     if sim.sweep_layer.rootPrims:  # optional role: saves without sweeps keep their five files
-        export_atomic(sim.sweep_layer, sweep_path)
+        pending.append((sim.sweep_layer, sweep_path))
         paths[SWEEP_ROLE] = sweep_path
         roles.insert(roles.index("config"), SWEEP_ROLE)
     layer = Sdf.Layer.CreateAnonymous("root.usda")
@@ -64,7 +63,8 @@ def save_simulation(sim: Simulation, root: Path) -> Path:
             **{role: paths[role].name for role in roles},
         }
     }
-    export_atomic(layer, root)
+    # all files or none; the root is renamed last, so a reader never sees it point at missing layers
+    export_layers_atomic([*pending, (layer, root)])
     return root
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from pxr import Gf, Sdf, Usd, UsdGeom
 
 from .errors import SwbError
-from .layers import copy_stage_metadata, export_atomic, open_layer
+from .layers import copy_stage_metadata, export_layers_atomic, open_layer
 from .simulation import Simulation
 from .stage_units import LoadContext, gf_to_numpy
 from .sweep_api import baseline_result, stage_frame
@@ -114,8 +114,7 @@ def apply_configuration(sim: Simulation, result: SweepResult, out: str | Path, i
     root.customLayerData = {"swb": {"appliedSweep": result.spec.path, "configuration": int(index),
                                     "coverage": float(result.coverage[index]),
                                     "parameters": result.parameters(index)}}
-    export_atomic(layer, apply_path)
-    export_atomic(root, out)
+    export_layers_atomic([(layer, apply_path), (root, out)])
     return out
 
 

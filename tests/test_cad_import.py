@@ -298,16 +298,16 @@ def test_a_part_without_triangles_is_named(tmp_path: Path) -> None:
 
 
 def test_failed_write_leaves_nothing_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import swb.cad_layers as cad_layers
+    import swb.layers as layers
 
-    real = cad_layers.os.replace
+    real = layers.os.replace
 
     def replace(src: str, dst: str | Path) -> None:
         if str(dst).endswith("station.usda"):  # the root, renamed last
             raise OSError("disk full")
         real(src, dst)
 
-    monkeypatch.setattr(cad_layers.os, "replace", replace)
+    monkeypatch.setattr(layers.os, "replace", replace)
     with pytest.raises(OSError):
         import_model(STEP, tmp_path / "station.usda")
     assert _listing(tmp_path) == set()

@@ -146,3 +146,21 @@ def test_results_layer_is_in_the_composed_stage(tunnel):
             assert prim.GetAttribute("swb:summary:decodable").Get() == s.decodable
     arr = sim.stage.GetPrimAtPath("/SWB/Results").GetAttribute("swb:results:score").Get()
     assert np.array_equal(np.array(arr, dtype=np.float32), res.pairs.score.ravel())
+
+
+def test_failed_save_leaves_nothing_behind(tunnel, tmp_path, monkeypatch):
+    import swb.layers as layers
+
+    sim = swb.open(tunnel, device="cpu")
+    sim.evaluate()
+    real = layers.os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith("broken.usda"):  # the root, renamed last
+            raise OSError("disk full")
+        real(src, dst)
+
+    monkeypatch.setattr(layers.os, "replace", replace)
+    with pytest.raises(OSError):
+        sim.save(tmp_path / "out" / "broken.usda")
+    assert list((tmp_path / "out").iterdir()) == []
