@@ -10,6 +10,9 @@ import warp as wp
 
 wp.set_module_options({"enable_backward": False})
 
+# One value per threshold class (swb.profiles.CLASS_CODE): linear, pdf417, datamatrix, qr, aztec.
+vec5 = wp.types.vector(length=5, dtype=wp.float32)
+
 
 @wp.struct
 class Camera:
@@ -35,9 +38,12 @@ class Camera:
     pitch: float  # sqrt(pitch_u * pitch_v), metres per pixel
     wavelength: float  # metres
     max_tilt: float  # degrees
-    thresholds: wp.vec4  # T in pixels per module by class: linear, pdf417, datamatrix, qr
-    blur_limit: float  # B in modules
+    thresholds: vec5  # T in pixels per module by class: linear, pdf417, datamatrix, qr, aztec
+    blur_limits: vec5  # B in modules by class
+    min_visible: vec5  # share of the occlusion samples that must be seen, by class (1: all)
     scanline: int  # 1: reads 1-D / PDF417 only while a pixel row or column crosses the whole symbol
+    scan_cover: vec5  # share of the symbol height the rows crossing it whole must cover, by class (scanline)
+    clear_row: int  # 1: a 1-D symbol reads while one full row of occlusion samples across u is visible
 
 
 @wp.struct
@@ -48,8 +54,9 @@ class Target:
     pos: wp.vec3  # centre
     half_size: wp.vec2  # symbol without quiet zone, half extents along u, w
     half_size_qz: wp.vec2  # with the quiet zone
-    module_size: float
-    cls: int  # threshold class: 0 linear, 1 pdf417, 2 datamatrix, 3 qr
+    module_size: float  # X, the module width along u
+    module_size_w: float  # the module along w: X times the symbology's module aspect (PDF417 rows: 3X)
+    cls: int  # threshold class: 0 linear, 1 pdf417, 2 datamatrix, 3 qr, 4 aztec
     velocity: wp.vec3  # m/s, world
 
 

@@ -37,7 +37,15 @@ from .scoring import (
     score_of,
     vec9,
 )
-from .visibility import N_SAMPLES, front_facing, in_fov, visible_samples
+from .visibility import (
+    ALL_SEEN,
+    N_SAMPLES,
+    front_facing,
+    in_fov,
+    readable_despite_occlusion,
+    samples_seen,
+    visible_samples,
+)
 
 wp.set_module_options({"enable_backward": False})
 
@@ -97,18 +105,20 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int) -> P
         computable = min_corner_depth(cam, tgt) > 0.0
     if computable:
         if scan:
-            angle_margin = wp.min(angle_margin, scanline_margin(cam, tgt, centre))
+            cover = 1.0 - cam.scan_cover[tgt.cls]
+            angle_margin = wp.min(angle_margin, cover * scanline_margin(cam, tgt, centre))
         ppm = pixels_per_module(cam, tgt, centre)
         blur = defocus_pixels(cam, centre[2])
         smear = motion_smear(cam, tgt, centre)
         smear_axes = smear_along_axes(cam, tgt, centre, smear)
         threshold = cam.thresholds[tgt.cls]
-        terms = limit_terms(threshold, cam.blur_limit, ppm[0], blur, smear_axes[0])
+        blur_limit = cam.blur_limits[tgt.cls]
+        terms = limit_terms(threshold, blur_limit, ppm[0], blur, smear_axes[0])
         q = limit_norm(terms)
         ppm_worst = ppm[0]
         smear_worst = smear_axes[0]
         if tgt.cls != LINEAR:
-            terms_w = limit_terms(threshold, cam.blur_limit, ppm[1], blur, smear_axes[1])
+            terms_w = limit_terms(threshold, blur_limit, ppm[1], blur, smear_axes[1])
             q_w = limit_norm(terms_w)
             if q_w > q:
                 q = q_w
@@ -119,8 +129,8 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int) -> P
         r_b = terms[1]
         combined = ratio_or_inf(1.0, q)
         m[RESOLUTION - 1] = ppm_worst / threshold
-        m[DEFOCUS - 1] = ratio_or_inf(cam.blur_limit * ppm_worst, blur)
-        m[MOTION - 1] = ratio_or_inf(cam.blur_limit * ppm_worst, smear_worst)
+        m[DEFOCUS - 1] = ratio_or_inf(blur_limit * ppm_worst, blur)
+        m[MOTION - 1] = ratio_or_inf(blur_limit * ppm_worst, smear_worst)
         r.ppm_u = ppm[0]
         r.ppm_w = ppm[1]
         r.defocus_px = blur
@@ -128,14 +138,14 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int) -> P
     m[ANGLE - 1] = angle_margin
     r.combined_margin = combined
 
-    seen = wp.int32(0)
+    mask = wp.int32(0)
     if fov and front:
         if has_mesh != 0:
-            seen = visible_samples(cam, tgt, mesh)
+            mask = visible_samples(cam, tgt, mesh)
             r.rays = N_SAMPLES
         else:
-            seen = N_SAMPLES
-    r.visible_fraction = float(seen) / float(N_SAMPLES)
+            mask = ALL_SEEN
+    r.visible_fraction = float(samples_seen(mask)) / float(N_SAMPLES)
     m[OCCLUDED - 1] = r.visible_fraction
     r.margins = m
 
@@ -143,7 +153,7 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int) -> P
         r.limiting = FOV
     elif not front:
         r.limiting = BACKFACING
-    elif seen < N_SAMPLES:
+    elif not readable_despite_occlusion(cam, tgt, mask):
         r.limiting = OCCLUDED
     elif combined >= 1.0 and angle_margin >= 1.0:
         r.decodable = 1

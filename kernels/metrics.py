@@ -8,11 +8,9 @@ from __future__ import annotations
 import warp as wp
 
 from .camera import Camera, Target, image_step, to_camera, vector_to_camera
-from .visibility import symbol_point, target_normal
+from .visibility import LINEAR, symbol_point, target_normal
 
 wp.set_module_options({"enable_backward": False})
-
-LINEAR = wp.constant(0)  # threshold class of 1-D symbols
 PDF417 = wp.constant(1)
 DIFFRACTION_FWHM = wp.constant(1.03)  # Airy core FWHM in units of wavelength * N (DESIGN 4.4)
 RAD2DEG = wp.constant(57.29577951308232)
@@ -26,8 +24,9 @@ def module_u(cam: Camera, tgt: Target) -> wp.vec3:
 
 @wp.func
 def module_w(cam: Camera, tgt: Target) -> wp.vec3:
-    """Camera-frame (x, y, depth) components of the module vector X * w (along the bars / rows)."""
-    return vector_to_camera(cam, wp.vec3(tgt.rot[0, 1], tgt.rot[1, 1], tgt.rot[2, 1]) * tgt.module_size)
+    """Camera-frame (x, y, depth) components of the module vector along w (along the bars / across the rows):
+    X * w for square modules, the row height 3X * w for PDF417."""
+    return vector_to_camera(cam, wp.vec3(tgt.rot[0, 1], tgt.rot[1, 1], tgt.rot[2, 1]) * tgt.module_size_w)
 
 
 @wp.func
@@ -43,7 +42,7 @@ def min_corner_depth(cam: Camera, tgt: Target) -> float:
 
 @wp.func
 def pixels_per_module(cam: Camera, tgt: Target, centre: wp.vec3) -> wp.vec2:
-    """(PPM_u, PPM_w) = |J . X a|: 1-D at the centre, 2-D the minimum over the symbol corners."""
+    """(PPM_u, PPM_w) = |J . X_a a| (X_w: the module along w): 1-D at the centre, 2-D the minimum over the corners."""
     u = module_u(cam, tgt)
     w = module_w(cam, tgt)
     if tgt.cls == LINEAR:

@@ -12,7 +12,8 @@ sample (coverage and per-camera unique contribution are settled then); the fixed
 sample by ``fixed_pass``.
 
 The camera that explains an unread sample is the one that comes closest to reading it, by ``Verdict.key``:
-0 outside the view, 1 facing away, 2 + visible share when it has every margin but is occluded, 3 + min(combined,
+0 outside the view, 1 facing away, 2 + visible share when it has every margin but is occluded (beyond what the
+decoder's occlusion trait tolerates), 3 + min(combined,
 angle margin) when it lacks margin. Its factor is the sample's limiting factor; for a camera that lacks margin that
 is the margin's factor (resolution, defocus, motion, angle) whether or not it is also occluded, which is what
 would have to change first; checking its rays too would cost more than the rest of the sweep.
@@ -26,12 +27,15 @@ from .camera import Camera, Target, to_camera
 from .evaluate import evaluate_pair
 from .scoring import ANGLE, BACKFACING, FOV, OCCLUDED
 from .visibility import (
+    ALL_SEEN,
     N_SAMPLES,
     RAY_SHORTEN_ABS,
     RAY_SHORTEN_REL,
     SAMPLE_INSET,
     front_facing,
     in_fov,
+    readable_despite_occlusion,
+    samples_seen,
     symbol_point,
     visible_samples,
 )
@@ -58,7 +62,8 @@ class Verdict:
 @wp.func
 def visible_ignoring(cam: Camera, tgt: Target, mesh: wp.uint64, face_group: wp.array(dtype=wp.int32),
                      group: int) -> int:
-    """Like ``visible_samples``, but hits on faces of ``group`` (the sample's own parcel) do not block."""
+    """Like ``visible_samples`` (a bit mask), but hits on faces of ``group`` (the sample's own parcel) do not
+    block."""
     half = tgt.half_size * SAMPLE_INSET
     seen = wp.int32(0)
     for k in range(N_SAMPLES):
@@ -68,7 +73,7 @@ def visible_ignoring(cam: Camera, tgt: Target, mesh: wp.uint64, face_group: wp.a
         length = wp.length(seg)
         max_t = length * (1.0 - RAY_SHORTEN_REL) - RAY_SHORTEN_ABS
         if max_t <= 0.0:
-            seen += 1
+            seen = seen | (1 << k)
         else:
             d = seg / length
             start = cam.pos
@@ -90,14 +95,15 @@ def visible_ignoring(cam: Camera, tgt: Target, mesh: wp.uint64, face_group: wp.a
                     if left <= 0.0:
                         clear = 1
                         hops = MAX_SKIPS
-            seen += clear
+            seen = seen | (clear << k)
     return seen
 
 
 @wp.func
 def seen_samples(cam: Camera, tgt: Target, mesh: wp.uint64, face_group: wp.array(dtype=wp.int32),
                  group: int) -> int:
-    """Occlusion samples the camera sees: exactly ``visible_samples`` for samples as authored (group < 0)."""
+    """Mask of the occlusion samples the camera sees: exactly ``visible_samples`` for samples as authored
+    (group < 0)."""
     if group < 0:
         return visible_samples(cam, tgt, mesh)
     return visible_ignoring(cam, tgt, mesh, face_group, group)
@@ -142,16 +148,16 @@ def sweep_verdict(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, face
     r = evaluate_pair(cam, tgt, mesh, 0)
     v.limiting = r.limiting
     if r.limiting == 0:
-        seen = N_SAMPLES
+        mask = wp.int32(ALL_SEEN)
         if has_mesh != 0:
-            seen = seen_samples(cam, tgt, mesh, face_group, group)
-        if seen == N_SAMPLES:
+            mask = seen_samples(cam, tgt, mesh, face_group, group)
+        if readable_despite_occlusion(cam, tgt, mask):
             v.decodable = 1
             v.key = KEY_DECODES
             v.score = r.score
         else:
             v.limiting = OCCLUDED
-            v.key = 2.0 + float(seen) / float(N_SAMPLES)
+            v.key = 2.0 + float(samples_seen(mask)) / float(N_SAMPLES)
     elif r.limiting == FOV:
         v.key = 0.0
     elif r.limiting == BACKFACING:

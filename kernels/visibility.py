@@ -14,7 +14,10 @@ SAMPLE_INSET = wp.constant(0.98)
 # (coplanar with the symbol) does not count as an occluder.
 RAY_SHORTEN_REL = wp.constant(1.0e-4)
 RAY_SHORTEN_ABS = wp.constant(1.0e-4)  # metres
-N_SAMPLES = wp.constant(9)
+N_SAMPLES = wp.constant(9)  # a 3 x 3 grid; sample k sits at (k % 3 - 1, k // 3 - 1) half-sizes, bit k of a mask
+ALL_SEEN = wp.constant(511)
+ROW = wp.constant(7)  # the three samples of one row across u (constant w)
+LINEAR = wp.constant(0)  # threshold class of 1-D symbols
 
 
 @wp.func
@@ -48,7 +51,7 @@ def front_facing(cam: Camera, tgt: Target) -> bool:
 
 @wp.func
 def visible_samples(cam: Camera, tgt: Target, mesh: wp.uint64) -> int:
-    """How many of the 9 symbol samples (centre, corners, edge midpoints, inset) the camera sees."""
+    """Bit mask of the 9 symbol samples (3 x 3 grid, inset) the camera sees: bit k for sample k."""
     half = tgt.half_size * SAMPLE_INSET
     seen = wp.int32(0)
     for k in range(N_SAMPLES):
@@ -58,7 +61,31 @@ def visible_samples(cam: Camera, tgt: Target, mesh: wp.uint64) -> int:
         length = wp.length(seg)
         max_t = length * (1.0 - RAY_SHORTEN_REL) - RAY_SHORTEN_ABS
         if max_t <= 0.0:
-            seen += 1
+            seen = seen | (1 << k)
         elif not wp.mesh_query_ray_anyhit(mesh, cam.pos, seg / length, max_t):
-            seen += 1
+            seen = seen | (1 << k)
     return seen
+
+
+@wp.func
+def samples_seen(mask: int) -> int:
+    """How many samples a visibility mask marks as seen."""
+    n = wp.int32(0)
+    for k in range(N_SAMPLES):
+        n += (mask >> k) & 1
+    return n
+
+
+@wp.func
+def readable_despite_occlusion(cam: Camera, tgt: Target, mask: int) -> bool:
+    """The decoder's occlusion trait: the whole symbol seen; or, for 1-D symbols with ``clear_row``, one full row
+    of samples across the bars (an unobstructed scan line); or at least the class's ``min_visible`` share of the
+    samples (error correction restores the hidden codewords)."""
+    if mask == ALL_SEEN:
+        return True
+    if cam.clear_row != 0 and tgt.cls == LINEAR:
+        for row in range(3):
+            if (mask >> (3 * row)) & ROW == ROW:
+                return True
+    need = wp.ceil(cam.min_visible[tgt.cls] * float(N_SAMPLES) - 1.0e-3)
+    return float(samples_seen(mask)) >= need

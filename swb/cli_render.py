@@ -131,12 +131,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.fit:
         fit = fit_profile(cases)
         p = fit.profile
-        report["fit"] = {"ppm_threshold": list(p.ppm_threshold), "blur_limit": p.blur_limit, "scanline": p.scanline,
+        report["fit"] = {"ppm_threshold": list(p.ppm_threshold), "blur_limit": list(p.blur_limit),
+                         "scanline": p.scanline, "min_visible": list(p.min_visible), "clear_row": p.clear_row,
                          "agreement": fit.train_agreement, "held_out_agreement": fit.test_agreement,
                          "method": fit.method}
         held = "n/a" if fit.test_agreement is None else f"{100 * fit.test_agreement:.1f} %"
-        text += (f"\n\nfitted profile: T linear/pdf417/datamatrix/qr = {p.ppm_threshold}, B = {p.blur_limit}, "
-                 f"scanline = {p.scanline}\n  agreement {100 * fit.train_agreement:.1f} % "
+        text += (f"\n\nfitted profile (classes linear/pdf417/datamatrix/qr/aztec): T = {p.ppm_threshold}, "
+                 f"B = {p.blur_limit}, scanline = {p.scanline}, min_visible = "
+                 f"{tuple(round(v, 3) for v in p.min_visible)}, clear_row = {p.clear_row}\n"
+                 f"  agreement {100 * fit.train_agreement:.1f} % "
                  f"(fitted on the even half, the odd half agrees {held})\n  method: {fit.method}")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,8 @@ def factor_name(code: int) -> str | None:
     return None if code == 0 else FACTORS[code - 1]
 
 
-# Symbology -> threshold class. 1-D codes share one class; Aztec is read like QR.
+# Symbology -> threshold class. 1-D codes share one class; Aztec has its own (its bull's-eye finder and compact
+# layers are read differently from QR's three finders; zxing-cpp needs more pixels per module for it).
 SYMBOLOGIES: dict[str, str] = {
     "code128": "linear",
     "code39": "linear",
@@ -37,10 +38,21 @@ SYMBOLOGIES: dict[str, str] = {
     "pdf417": "pdf417",
     "datamatrix": "datamatrix",
     "qrcode": "qr",
-    "aztec": "qr",
+    "aztec": "aztec",
 }
 SYMBOLOGY_CODE: dict[str, int] = {name: i for i, name in enumerate(SYMBOLOGIES)}
-CLASS_CODE: dict[str, int] = {"linear": 0, "pdf417": 1, "datamatrix": 2, "qr": 3}
+CLASS_CODE: dict[str, int] = {"linear": 0, "pdf417": 1, "datamatrix": 2, "qr": 3, "aztec": 4}
+N_CLASSES = len(CLASS_CODE)
+
+# Height of one module along the symbol's w axis in units of X. PDF417 rows are 3X tall (ISO 15438 default row
+# height Y = 3X; zxing-cpp's writer uses it), so along w a PDF417 symbol is sampled in rows of 3X: its pixels per
+# "module" and its blur in module units along w use 3X. Every other symbology has square modules.
+MODULE_ASPECT: dict[str, float] = {"pdf417": 3.0}
+
+
+def module_aspect(symbology: str) -> float:
+    """Module height along w over the module width X (1 for square modules, 3 for PDF417 rows)."""
+    return MODULE_ASPECT.get(symbology, 1.0)
 
 # Default quiet zone in modules (DESIGN 4.1: 1-D >= 10X, QR 4X, DataMatrix 1X; PDF417 2X per ISO 15438;
 # Aztec needs none by ISO 24778, one module is kept as a margin).
@@ -62,36 +74,89 @@ def is_linear(symbology: str) -> bool:
     return SYMBOLOGIES[symbology] == "linear"
 
 
+Classes = tuple[float, float, float, float, float]  # one value per class: linear, pdf417, datamatrix, qr, aztec
+
+
+def _per_class(value: float | tuple[float, ...], what: str) -> Classes:
+    """A value for every class: a scalar for all, 4 values (Aztec takes QR's) or 5."""
+    if isinstance(value, int | float):
+        return (float(value),) * N_CLASSES  # type: ignore[return-value]
+    v = tuple(float(x) for x in value)
+    if len(v) == N_CLASSES - 1:
+        v = (*v, v[CLASS_CODE["qr"]])
+    if len(v) != N_CLASSES:
+        raise ValueError(f"{what}: give one value or one per class {tuple(CLASS_CODE)}, got {len(v)}")
+    return v  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class DecoderProfile:
-    """Thresholds of one decoder family: T in pixels per module by class, B in modules of blur."""
+    """Thresholds and traits of one decoder family, per threshold class (linear, pdf417, datamatrix, qr, aztec).
+
+    ``ppm_threshold`` T in pixels per module and ``blur_limit`` B in modules of blur; either may be given as 4
+    values (Aztec then takes QR's) and ``blur_limit`` as one value for every class.
+    ``min_visible``: the share of the symbol (of its occlusion samples) the decoder must see: 1 needs the whole
+    symbol; below 1 models error correction that restores hidden codewords. ``clear_row``: a 1-D symbol still
+    reads when one full row of samples across its bars is visible (one unobstructed scan line suffices).
+    ``scan_cover`` (scan-line decoders, 1-D and PDF417): the share of the symbol's height that the pixel rows
+    (or columns) crossing the whole symbol must cover; 0 means one such line suffices (a 1-D reader), about 0.5
+    models a PDF417 reader that must find the start and stop patterns on many of the same rows.
+    """
 
     name: str
-    ppm_threshold: tuple[float, float, float, float]  # linear, pdf417, datamatrix, qr
-    blur_limit: float
+    ppm_threshold: Classes
+    blur_limit: Classes
     scanline: bool  # reads 1-D/PDF417 only while a pixel row or column crosses the whole symbol
     source: str
+    min_visible: Classes = (1.0, 1.0, 1.0, 1.0, 1.0)
+    clear_row: bool = False
+    scan_cover: Classes = (0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ppm_threshold", _per_class(self.ppm_threshold, "ppm_threshold"))
+        object.__setattr__(self, "blur_limit", _per_class(self.blur_limit, "blur_limit"))
+        object.__setattr__(self, "min_visible", _per_class(self.min_visible, "min_visible"))
+        object.__setattr__(self, "scan_cover", _per_class(self.scan_cover, "scan_cover"))
 
     def threshold(self, symbology: str) -> float:
         return self.ppm_threshold[CLASS_CODE[SYMBOLOGIES[symbology]]]
 
+    def blur(self, symbology: str) -> float:
+        return self.blur_limit[CLASS_CODE[SYMBOLOGIES[symbology]]]
 
+    def cover(self, symbology: str) -> float:
+        return self.scan_cover[CLASS_CODE[SYMBOLOGIES[symbology]]]
+
+    def visible_share(self, symbology: str) -> float:
+        return self.min_visible[CLASS_CODE[SYMBOLOGIES[symbology]]]
+
+
+# Every profile but zxing keeps one B for all classes, Aztec at its QR threshold, the strict occlusion rule and
+# the geometric scan-line rule (scan_cover 0).
 PROFILES: dict[str, DecoderProfile] = {
     "engine": DecoderProfile(
-        "engine", (0.7, 1.0, 1.4, 1.4), 1.5, False, "far limits implied by vendor read-range tables"
+        "engine", (0.7, 1.0, 1.4, 1.4, 1.4), 1.5, False, "far limits implied by vendor read-range tables"
     ),
     "industrial": DecoderProfile(
-        "industrial", (1.5, 2.0, 2.5, 2.5), 1.5, False, "Cognex, Omron, Dynamsoft, SICK application notes"
+        "industrial", (1.5, 2.0, 2.5, 2.5, 2.5), 1.5, False, "Cognex, Omron, Dynamsoft, SICK application notes"
     ),
     "robust": DecoderProfile(
-        "robust", (2.0, 3.0, 3.5, 3.5), 1.0, True, "Skurowski et al. 2022 (Sensors 22:7230), Omron, Beckhoff"
+        "robust", (2.0, 3.0, 3.5, 3.5, 3.5), 1.0, True, "Skurowski et al. 2022 (Sensors 22:7230), Omron, Beckhoff"
     ),
+    # Fitted per class; error correction reads DataMatrix with 2 and Aztec with 3 of 9 samples hidden (QR needs
+    # all three finders, PDF417 its start and stop columns); one clear row reads a 1-D code; PDF417 needs the rows
+    # crossing it whole to cover 45 % of its height.
     "zxing": DecoderProfile(
-        "zxing", (1.15, 1.65, 1.75, 2.0), 1.6, True,
-        "fitted to zxing-cpp 3.1.1 on rendered symbols: swb validate --study 600 --seed 0 (docs/validation.md)",
+        "zxing", (1.15, 1.2, 1.75, 1.55, 2.25), (1.55, 1.8, 1.6, 1.8, 1.1), True,
+        "fitted to zxing-cpp 3.1.1 on rendered symbols: swb validate --study 600 --seed 0 --fit (docs/validation.md)",
+        min_visible=(1.0, 1.0, 7 / 9, 1.0, 6 / 9), clear_row=True, scan_cover=(0.0, 0.45, 0.0, 0.0, 0.0),
     ),
 }
 PROFILE_CODE: dict[str, int] = {name: i for i, name in enumerate(PROFILES)}
+
+# Occlusion samples: a 3 x 3 grid over the symbol (row-major from (-1, -1): k = 3 * (w + 1) + (u + 1)), so a
+# sample stands for 1/9 of the symbol's area and each row of 3 spans the symbol along u.
+N_OCCLUSION_SAMPLES = 9
 
 # p-norm that combines the sampling and blur limits (DESIGN 4.6, fitted against zxing-cpp).
 LIMIT_NORM_P = 4.0

@@ -15,13 +15,22 @@ import trimesh
 
 from .model import CameraModel, MeshPart, Scene, TargetModel
 from .pair_results import PairResults
-from .profiles import FACTOR_CODE, FACTORS, LIMIT_NORM_P, PROFILES, SCORE_RATE, SYMBOLOGIES
-
-# Occlusion sample points in units of the symbol half-size (centre, 4 corners, 4 edge midpoints), inset 2 %.
-_INSET = 0.98
-SAMPLE_POINTS: np.ndarray = _INSET * np.array(
-    [[0, 0], [-1, -1], [1, -1], [1, 1], [-1, 1], [0, -1], [1, 0], [0, 1], [-1, 0]], dtype=np.float64
+from .profiles import (
+    FACTOR_CODE,
+    FACTORS,
+    LIMIT_NORM_P,
+    PROFILES,
+    SCORE_RATE,
+    SYMBOLOGIES,
+    DecoderProfile,
+    module_aspect,
 )
+
+# Occlusion sample points in units of the symbol half-size: a 3 x 3 grid (centre, 4 corners, 4 edge midpoints),
+# inset 2 %, row by row: sample k at (k % 3 - 1, k // 3 - 1), so samples 3r..3r+2 form row r across u.
+_INSET = 0.98
+SAMPLE_POINTS: np.ndarray = _INSET * np.array([[k % 3 - 1, k // 3 - 1] for k in range(9)], dtype=np.float64)
+_ROWS = np.arange(9).reshape(3, 3)
 _CORNERS: np.ndarray = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float64)
 # max_t = |segment| * (1 - REL) - ABS: the surface a label sits on must not hide it.
 OCCLUSION_REL_EPS = 1e-4
@@ -114,8 +123,8 @@ def _camera_arrays(cams: Sequence[CameraModel]) -> dict[str, np.ndarray]:
         "exposure": col(lambda c: c.exposure),
         "pitch": col(lambda c: float(np.sqrt(c.pixel_pitch[0] * c.pixel_pitch[1]))),
         "wavelength": col(lambda c: c.wavelength),
-        "B": col(lambda c: PROFILES[c.decoder_profile].blur_limit),
         "scanline": np.array([PROFILES[c.decoder_profile].scanline for c in cams], dtype=bool),
+        "clear_row": np.array([PROFILES[c.decoder_profile].clear_row for c in cams], dtype=bool),
         "max_tilt": col(lambda c: c.max_tilt_deg),
         "profile": np.array([list(PROFILES).index(c.decoder_profile) for c in cams], dtype=np.int64),
     }
@@ -130,6 +139,7 @@ def _target_arrays(tgts: Sequence[TargetModel]) -> dict[str, np.ndarray]:
         "half": 0.5 * sizes,
         "half_q": 0.5 * sizes_q,
         "X": np.array([t.module_size for t in tgts], dtype=np.float64),
+        "aspect_w": np.array([module_aspect(t.symbology) for t in tgts], dtype=np.float64),  # PDF417 rows: 3
         "linear": np.array([t.linear for t in tgts], dtype=bool),
         "scan_kind": np.array([SYMBOLOGIES[t.symbology] in ("linear", "pdf417") for t in tgts], dtype=bool),
         "aspect": sizes[:, 1] / np.maximum(sizes[:, 0], 1e-300),  # height / length
@@ -138,10 +148,10 @@ def _target_arrays(tgts: Sequence[TargetModel]) -> dict[str, np.ndarray]:
     }
 
 
-def _thresholds(cam_profile: np.ndarray, symbologies: np.ndarray) -> np.ndarray:
-    """T[c, t]: pixels-per-module threshold for each camera's profile and each target's symbology."""
+def _per_pair(cam_profile: np.ndarray, symbologies: np.ndarray, value) -> np.ndarray:
+    """value(profile, symbology)[c, t] for each camera's profile and each target's symbology."""
     kinds, inverse = np.unique(symbologies.astype(str), return_inverse=True)
-    table = np.array([[prof.threshold(str(s)) for s in kinds] for prof in PROFILES.values()], dtype=np.float64)
+    table = np.array([[value(prof, str(s)) for s in kinds] for prof in PROFILES.values()], dtype=np.float64)
     return table[cam_profile][:, inverse.ravel()]
 
 
@@ -231,9 +241,10 @@ def _evaluate_chunk(
         gu_c = _jacobian_apply(pc, u_cam, fx, fy)
         gw_c = _jacobian_apply(pc, w_cam, fx, fy)
         ppm_u_centre = X * np.hypot(*gu_c)
-        ppm_w_centre = X * np.hypot(*gw_c)
+        Xw = X * tg["aspect_w"][None, :]  # the module along w (PDF417: the row height)
+        ppm_w_centre = Xw * np.hypot(*gw_c)
         ppm_u_corner = X * np.hypot(*_jacobian_apply(sc, u_cam[:, :, None, :], fx4, fy4)).min(axis=2)
-        ppm_w_corner = X * np.hypot(*_jacobian_apply(sc, w_cam[:, :, None, :], fx4, fy4)).min(axis=2)
+        ppm_w_corner = Xw * np.hypot(*_jacobian_apply(sc, w_cam[:, :, None, :], fx4, fy4)).min(axis=2)
     lin = tg["linear"][None, :]
     ppm_u = np.where(computable, np.where(lin, ppm_u_centre, ppm_u_corner), 0.0)
     ppm_w = np.where(computable, np.where(lin, ppm_w_centre, ppm_w_corner), 0.0)
@@ -246,7 +257,9 @@ def _evaluate_chunk(
     big = np.maximum(np.abs(gu_c[0]), np.abs(gu_c[1]))
     small = np.minimum(np.abs(gu_c[0]), np.abs(gu_c[1]))
     # (h/L) / tan(roll) = (h/L) * big / small; inf when the u axis runs along an image axis.
-    scan_margin = _safe_div(tg["aspect"][None, :] * big, small, np.inf)
+    # A decoder that needs the rows crossing the whole symbol to cover a share c of its height: (1 - c) (h/L) / tan.
+    cover = 1.0 - _per_pair(cam["profile"], tg["symbology"], DecoderProfile.cover)
+    scan_margin = cover * _safe_div(tg["aspect"][None, :] * big, small, np.inf)
     uses_scan = cam["scanline"][:, None] & tg["scan_kind"][None, :] & computable
     angle_margin = np.where(uses_scan, np.minimum(tilt_margin, scan_margin), tilt_margin)
 
@@ -277,8 +290,8 @@ def _evaluate_chunk(
     m_w = _safe_div(np.abs(mu * gw_c[0] + mv * gw_c[1]), norm_w, 0.0)
 
     # 8. sampling and blur combined per axis; the worst axis decides.
-    Tm = _thresholds(cam["profile"], tg["symbology"])
-    B = cam["B"][:, None]
+    Tm = _per_pair(cam["profile"], tg["symbology"], DecoderProfile.threshold)
+    B = _per_pair(cam["profile"], tg["symbology"], DecoderProfile.blur)
     p = LIMIT_NORM_P
 
     def axis_terms(ppm: np.ndarray, m_a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -298,8 +311,10 @@ def _evaluate_chunk(
     m_worst = np.where(use_w, m_w, m_u)
     combined = 1.0 / q  # q >= r_s > 0; inf -> 0
 
-    # 3. occlusion for pairs in view and front-facing: 9 rays each.
+    # 3. occlusion for pairs in view and front-facing: 9 rays each. Readable when all are seen, or (1-D with the
+    # clear-row trait) one full row across u is seen, or at least the class's min_visible share is seen.
     visible = np.zeros((C, T), dtype=np.float64)
+    readable = np.zeros((C, T), dtype=bool)
     cand = fov & front
     ci, ti = np.nonzero(cand)
     if len(ci):
@@ -308,7 +323,12 @@ def _evaluate_chunk(
         )  # (n, 9, 3)
         origins = np.repeat(cam["pos"][ci], len(SAMPLE_POINTS), axis=0)
         blocked = occ.blocked(origins, samples.reshape(-1, 3)).reshape(len(ci), len(SAMPLE_POINTS))
-        visible[ci, ti] = (~blocked).sum(axis=1) / len(SAMPLE_POINTS)
+        seen = ~blocked
+        n_seen = seen.sum(axis=1)
+        visible[ci, ti] = n_seen / len(SAMPLE_POINTS)
+        share = _per_pair(cam["profile"], tg["symbology"], DecoderProfile.visible_share)[ci, ti]
+        row = seen[:, _ROWS].all(axis=2).any(axis=1) & cam["clear_row"][ci] & tg["linear"][ti]
+        readable[ci, ti] = (n_seen == len(SAMPLE_POINTS)) | row | (n_seen >= np.ceil(share * 9 - 1e-3))
 
     # Margins per factor.
     margins = np.zeros((C, T, len(FACTORS)), dtype=np.float64)
@@ -323,11 +343,11 @@ def _evaluate_chunk(
     margins[..., _F["exposure"]] = np.inf
 
     # 9. decodable, limiting factor, score.
-    decodable = fov & front & (visible == 1.0) & (combined >= 1.0) & (angle_margin >= 1.0)
+    decodable = fov & front & readable & (combined >= 1.0) & (angle_margin >= 1.0)
     sampling = np.where(r_s >= r_b, FACTOR_CODE["resolution"],
                         np.where(blur >= m_worst, FACTOR_CODE["defocus"], FACTOR_CODE["motion"]))
     limiting = np.select(
-        [decodable, ~fov, ~front, visible < 1.0, angle_margin < combined],
+        [decodable, ~fov, ~front, ~readable, angle_margin < combined],
         [0, FACTOR_CODE["fov"], FACTOR_CODE["backfacing"], FACTOR_CODE["occluded"], FACTOR_CODE["angle"]],
         default=sampling,
     ).astype(np.int32)

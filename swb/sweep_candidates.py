@@ -39,7 +39,7 @@ from .sweep_spec import (
     ParamSpec,
     SweepSpec,
 )
-from .world import pack_cameras
+from .world import pack_cameras, pack_profiles
 
 
 @dataclass(frozen=True)
@@ -309,8 +309,5 @@ class _CameraState:
                 rec[key] = o[key]
         if "profile" in o:
             profiles = [PROFILES[name] for name in self.profiles]
-            idx = o["profile"]
-            rec["thresholds"] = np.array([p.ppm_threshold for p in profiles], dtype=np.float64)[idx]
-            rec["blur_limit"] = np.array([p.blur_limit for p in profiles], dtype=np.float64)[idx]
-            rec["scanline"] = np.array([1 if p.scanline else 0 for p in profiles], dtype=np.int32)[idx]
+            pack_profiles(rec, profiles, o["profile"])
 

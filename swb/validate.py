@@ -9,8 +9,9 @@ Each case is rendered in a window around the symbol (``swb.render``), decoded wi
 symbology, and counted as read only when the decoded text equals the encoded text. The model's verdict comes
 from ``swb.world.World`` on the same ``Scene``.
 
-``fit_profile`` fits a decoder profile (T per class, B, scan-line trait) to study cases by maximising agreement,
-using the model's profile-independent metrics per case (``profile_verdict`` recomputes the verdict in numpy).
+``fit_profile`` fits a decoder profile (T and B per class, the scan-line traits, the occlusion traits) to study
+cases by maximising agreement, using the model's profile-independent metrics per case, the occlusion samples'
+visibility mask included (``profile_verdict`` recomputes the verdict in numpy).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from .profiles import (
     FACTOR_CODE,
     FACTORS,
     LIMIT_NORM_P,
+    N_OCCLUSION_SAMPLES,
     PROFILES,
     SYMBOLOGIES,
     DecoderProfile,
     factor_name,
     is_linear,
 )
+from .reference import SAMPLE_POINTS, ReferenceOcclusion
 from .render import (
     ZXING_FORMAT,
     Renderer,
@@ -47,9 +50,16 @@ from .render import (
 )
 from .world import World
 
+ALL_SEEN = (1 << N_OCCLUSION_SAMPLES) - 1
 # The profile fitted by ``fit_profile`` to ``swb validate --study 600 --seed 0`` (docs/validation.md).
 ZXING_PROFILE = PROFILES["zxing"]
-CLASSES: tuple[str, ...] = tuple(CLASS_CODE)  # linear, pdf417, datamatrix, qr
+CLASSES: tuple[str, ...] = tuple(CLASS_CODE)  # linear, pdf417, datamatrix, qr, aztec
+# The study draws one of these groups with equal chance, then a symbology in it (QR and Aztec share a group, as
+# when Aztec was read like QR, so the same seed gives the same cases).
+STUDY_GROUPS: dict[str, tuple[str, ...]] = {
+    "linear": tuple(s for s, k in SYMBOLOGIES.items() if k == "linear"),
+    "pdf417": ("pdf417",), "datamatrix": ("datamatrix",), "qr": ("qrcode", "aztec"),
+}
 DESIGNS: tuple[tuple[str, float], ...] = (
     ("resolution", 0.22),
     ("defocus", 0.15),
@@ -65,6 +75,7 @@ RESOLUTIONS = ((1280, 1024), (1440, 1080), (1920, 1200), (2448, 2048))
 FOCAL_LENGTHS = (8e-3, 12e-3, 16e-3, 25e-3, 35e-3)
 BLUR_SPP = 32  # samples per pixel where defocus or motion blur matters; 16 otherwise
 SHARP_SPP = 16
+NEAR_LIMIT = (0.8, 1.25)  # min(combined, angle margin) in this open range: a case near its limit
 
 
 # --------------------------------------------------------------------------------------------- geometry
@@ -141,6 +152,7 @@ class Case:
     decoded_text: str | None = None
     window: tuple[int, int, int, int] = (0, 0, 0, 0)
     extra: dict = field(default_factory=dict)
+    visible_mask: int = ALL_SEEN  # occlusion samples seen (bit k: sample k of the 3 x 3 grid, as in the model)
 
     @property
     def cls(self) -> str:
@@ -157,6 +169,7 @@ class Case:
         d["scan_margin"] = math.inf if d["scan_margin"] is None else d["scan_margin"]
         d["modules"] = tuple(d["modules"])
         d["window"] = tuple(d["window"])
+        d.setdefault("visible_mask", ALL_SEEN if d["visible_fraction"] >= 1 else 0)
         return cls(**d)
 
 
@@ -183,6 +196,16 @@ def _window(cam: CameraModel, tgt: TargetModel, renderer: Renderer, t: int) -> t
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     return x0, y0, x1, y1
+
+
+def visible_mask(occlusion: ReferenceOcclusion, cam: CameraModel, tgt: TargetModel) -> int:
+    """Which of the model's occlusion samples the camera sees (bit k for sample k), from the numpy reference."""
+    rot = np.asarray(tgt.rotation, np.float64)
+    half = 0.5 * np.asarray(tgt.size, np.float64)
+    pts = (np.asarray(tgt.position, np.float64) + SAMPLE_POINTS[:, :1] * half[0] * rot[:, 0]
+           + SAMPLE_POINTS[:, 1:] * half[1] * rot[:, 1])
+    blocked = occlusion.blocked(np.repeat(np.asarray(cam.position, np.float64)[None], len(pts), axis=0), pts)
+    return int(sum(1 << k for k in range(len(pts)) if not blocked[k]))
 
 
 def decode(pixels: np.ndarray, symbology: str, text: str) -> tuple[bool, str | None]:
@@ -214,6 +237,7 @@ def check_pairs(
         world.evaluate()
         res = world.results()
         renderer = Renderer(scene, settings=settings, world=world)
+        occlusion = ReferenceOcclusion.from_parts(scene.parts)
         cases = []
         for c, t in pairs:
             cam, tgt = scene.cameras[c], scene.targets[t]
@@ -229,6 +253,7 @@ def check_pairs(
                 visible_fraction=float(res.visible_fraction[c, t]), predicted=bool(res.decodable[c, t]),
                 limiting=factor_name(int(res.limiting[c, t])),
             )
+            case.visible_mask = visible_mask(occlusion, cam, tgt) if case.fov and case.front else 0
             win = _window(cam, tgt, renderer, t)
             if win is not None:
                 blur = max(case.defocus_px, float(res.motion_px[c, t]))
@@ -304,8 +329,8 @@ def study_case(seed: int, index: int) -> tuple[Scene, str]:
     rng = np.random.default_rng([seed, index])
     names, weights = zip(*DESIGNS, strict=True)
     design = str(rng.choice(names, p=np.asarray(weights) / sum(weights)))
-    cls = CLASSES[int(rng.integers(0, len(CLASSES)))]
-    symbology = str(rng.choice([s for s, k in SYMBOLOGIES.items() if k == cls]))
+    group = list(STUDY_GROUPS)[int(rng.integers(0, len(STUDY_GROUPS)))]
+    symbology = str(rng.choice(list(STUDY_GROUPS[group])))
     content = _random_content(rng, symbology)
     module = float(rng.uniform(0.25e-3, 0.6e-3))
     zx = _zxing()
@@ -492,8 +517,9 @@ def _arrays(cases: list[Case]) -> dict[str, np.ndarray]:
         "cls": np.array([CLASS_CODE[c.cls] for c in cases], np.int64),
         "ppm_u": get("ppm_u"), "ppm_w": get("ppm_w"), "b": get("defocus_px"),
         "m_u": get("smear_u"), "m_w": get("smear_w"), "tilt": get("tilt_deg"), "max_tilt": get("max_tilt"),
-        "scan": get("scan_margin"), "ok": np.array([c.fov and c.front and c.visible_fraction >= 1 for c in cases]),
-        "fov": np.array([c.fov for c in cases]), "front": np.array([c.front for c in cases]),
+        "scan": get("scan_margin"), "fov": np.array([c.fov for c in cases]),
+        "front": np.array([c.front for c in cases]),
+        "mask": np.array([c.visible_mask for c in cases], np.int64),
         "vis": get("visible_fraction"), "decoded": np.array([c.decoded for c in cases]),
     }
 
@@ -504,23 +530,50 @@ def profile_verdict(cases: list[Case], profile: DecoderProfile) -> tuple[np.ndar
     The deciding factor is the model's limiting factor, and for decodable cases the factor that would limit
     first (the one nearest its threshold), so agreement can be broken down by factor for every case.
     """
-    return _verdict(_arrays(cases), profile)
+    return _verdict(_arrays(cases), profile)[:2]
 
 
-def _verdict(a: dict[str, np.ndarray], profile: DecoderProfile) -> tuple[np.ndarray, np.ndarray]:
-    thr = np.asarray(profile.ppm_threshold, np.float64)[a["cls"]]
-    b_lim = profile.blur_limit
+def profile_margin(cases: list[Case], profile: DecoderProfile) -> np.ndarray:
+    """min(combined margin, angle margin) per case under ``profile`` (how near the case sits to a limit)."""
+    return _verdict(_arrays(cases), profile)[2]
+
+
+def readable_despite_occlusion(a: dict[str, np.ndarray], min_visible: np.ndarray, clear_row: bool) -> np.ndarray:
+    """The occlusion trait of the model (kernels/visibility.py) on stored sample masks, per case."""
+    mask = a["mask"]
+    bits = (mask[:, None] >> np.arange(N_OCCLUSION_SAMPLES)) & 1
+    n_seen = bits.sum(axis=1)
+    row = bits.reshape(-1, 3, 3).all(axis=2).any(axis=1) & clear_row & (a["cls"] == CLASS_CODE["linear"])
+    need = np.ceil(min_visible * N_OCCLUSION_SAMPLES - 1e-3)
+    return a["fov"] & a["front"] & ((mask == ALL_SEEN) | row | (n_seen >= need))
+
+
+def _axis_q(a: dict[str, np.ndarray], thr: np.ndarray, b_lim: np.ndarray, ppm: np.ndarray, m: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(q, r_s, r_b) on one module axis; thr and b_lim broadcast against the cases (last axis)."""
     p = LIMIT_NORM_P
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        rs = np.where(ppm > 0, thr / ppm, np.inf)
+        rb = np.where(ppm > 0, np.sqrt(a["b"] ** 2 + m**2) / ppm / b_lim, np.inf)
+        q = (rs**p + rb**p) ** (1.0 / p)
+    return q, rs, rb
 
-    def terms(ppm: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rs = np.where(ppm > 0, thr / ppm, np.inf)
-            rb = np.where(ppm > 0, np.sqrt(a["b"] ** 2 + m**2) / ppm / b_lim, np.inf)
-            q = (rs**p + rb**p) ** (1.0 / p)
-        return q, rs, rb
 
-    q_u, rs_u, rb_u = terms(a["ppm_u"], a["m_u"])
-    q_w, rs_w, rb_w = terms(a["ppm_w"], a["m_w"])
+def _angle_margin(a: dict[str, np.ndarray], scanline: bool, scan_cover: np.ndarray | float = 0.0) -> np.ndarray:
+    """Tilt margin, and for scan-line decoders on 1-D / PDF417 the scan-line margin (1 - cover) (h/L) / tan(roll)."""
+    with np.errstate(divide="ignore"):
+        angle = np.where(a["tilt"] > 0, a["max_tilt"] / a["tilt"], np.inf)
+    if scanline:
+        scan_cls = (a["cls"] == CLASS_CODE["linear"]) | (a["cls"] == CLASS_CODE["pdf417"])
+        angle = np.where(scan_cls, np.minimum(angle, (1.0 - scan_cover) * a["scan"]), angle)
+    return angle
+
+
+def _verdict(a: dict[str, np.ndarray], profile: DecoderProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    thr = np.asarray(profile.ppm_threshold, np.float64)[a["cls"]]
+    b_lim = np.asarray(profile.blur_limit, np.float64)[a["cls"]]
+    q_u, rs_u, rb_u = _axis_q(a, thr, b_lim, a["ppm_u"], a["m_u"])
+    q_w, rs_w, rb_w = _axis_q(a, thr, b_lim, a["ppm_w"], a["m_w"])
     two_d = a["cls"] != CLASS_CODE["linear"]
     use_w = two_d & (q_w > q_u)
     q = np.where(use_w, q_w, q_u)
@@ -528,18 +581,16 @@ def _verdict(a: dict[str, np.ndarray], profile: DecoderProfile) -> tuple[np.ndar
     m = np.where(use_w, a["m_w"], a["m_u"])
     with np.errstate(divide="ignore"):
         combined = np.where(q > 0, 1.0 / q, np.inf)
-        angle = np.where(a["tilt"] > 0, a["max_tilt"] / a["tilt"], np.inf)
-    if profile.scanline:
-        scan_cls = (a["cls"] == CLASS_CODE["linear"]) | (a["cls"] == CLASS_CODE["pdf417"])
-        angle = np.where(scan_cls, np.minimum(angle, a["scan"]), angle)
-    decodable = a["ok"] & (combined >= 1.0) & (angle >= 1.0)
+    angle = _angle_margin(a, profile.scanline, np.asarray(profile.scan_cover, np.float64)[a["cls"]])
+    readable = readable_despite_occlusion(a, np.asarray(profile.min_visible, np.float64)[a["cls"]], profile.clear_row)
+    decodable = readable & (combined >= 1.0) & (angle >= 1.0)
     code = np.where(rs >= rb, FACTOR_CODE["resolution"],
                     np.where(a["b"] >= m, FACTOR_CODE["defocus"], FACTOR_CODE["motion"]))
     code = np.where(angle < combined, FACTOR_CODE["angle"], code)
-    code = np.where(a["vis"] < 1, FACTOR_CODE["occluded"], code)
+    code = np.where(~readable, FACTOR_CODE["occluded"], code)
     code = np.where(~a["front"], FACTOR_CODE["backfacing"], code)
     code = np.where(~a["fov"], FACTOR_CODE["fov"], code)
-    return decodable, code
+    return decodable, code, np.minimum(combined, angle)
 
 
 @dataclass
@@ -552,6 +603,7 @@ class Agreement:
     by_factor: dict[str, dict[str, int]]
     by_design: dict[str, dict[str, int]]
     by_class: dict[str, dict[str, int]]
+    by_margin: dict[str, dict[str, int]] = field(default_factory=dict)  # near a limit (0.8..1.25) or not
 
     @property
     def rate(self) -> float:
@@ -590,8 +642,11 @@ def agreement(cases: list[Case], profile: DecoderProfile | None = None) -> Agree
     by_design = {d: _tally(pred[designs == d], dec[designs == d]) for d in dict.fromkeys(designs.tolist())}
     classes = np.array([c.cls for c in cases])
     by_class = {k: _tally(pred[classes == k], dec[classes == k]) for k in CLASSES if (classes == k).any()}
+    margin = profile_margin(cases, profile or _stored_profile_guess(cases))
+    near = (margin > NEAR_LIMIT[0]) & (margin < NEAR_LIMIT[1])
+    by_margin = {"near": _tally(pred[near], dec[near]), "elsewhere": _tally(pred[~near], dec[~near])}
     conf = {k: total[k] for k in ("tp", "fn", "fp", "tn")}
-    return Agreement(total["n"], total["agree"], conf, by_factor, by_design, by_class)
+    return Agreement(total["n"], total["agree"], conf, by_factor, by_design, by_class, by_margin)
 
 
 def _stored_profile_guess(cases: list[Case]) -> DecoderProfile:
@@ -630,55 +685,98 @@ T_GRID = np.round(np.arange(0.5, 5.001, 0.05), 2)
 B_GRID = np.round(np.arange(0.5, 3.001, 0.05), 2)
 
 
-def _fit_once(cases: list[Case]) -> DecoderProfile:
-    """Grid search: for each B and scan-line flag, each class's T maximising its agreement; then the best B."""
-    arrays = _arrays(cases)
-    dec, cls = arrays["decoded"], arrays["cls"]
-    best: tuple[int, float, bool, tuple[float, ...]] | None = None
-    results: dict[tuple[bool, float], tuple[int, tuple[float, ...]]] = {}
+V_GRID = np.arange(1, N_OCCLUSION_SAMPLES + 1) / N_OCCLUSION_SAMPLES  # min_visible: 1/9 .. 9/9
+
+
+C_GRID = np.round(np.arange(0.0, 0.801, 0.05), 2)  # scan_cover of scan-line classes
+
+
+def _class_scores(a: dict[str, np.ndarray], sel: np.ndarray, scanline: bool, covers: np.ndarray) -> np.ndarray:
+    """Agreeing cases among ``sel`` for every (scan_cover, B, T) of the grids: (len(covers), len(B), len(T))."""
+    sub = {k: v[sel] for k, v in a.items()}
+    thr = T_GRID[None, None, :, None]
+    b_lim = B_GRID[None, :, None, None]
+    ok = np.stack([_angle_margin(sub, scanline, c) >= 1.0 for c in covers])[:, None, None, :]
+    q_u = _axis_q(sub, thr, b_lim, sub["ppm_u"], sub["m_u"])[0]
+    q_w = _axis_q(sub, thr, b_lim, sub["ppm_w"], sub["m_w"])[0]
+    q = np.where(sub["cls"] != CLASS_CODE["linear"], np.maximum(q_u, q_w), q_u)
+    decodable = ok & (q <= 1.0)
+    return (decodable == sub["decoded"]).sum(axis=3)
+
+
+def _fit_once(cases: list[Case], base: DecoderProfile | None = None) -> DecoderProfile:
+    """Fit per class T and B (and the scan-line traits) on the cases seen whole, then the occlusion traits
+    (min_visible per 2-D class, clear_row for 1-D) on the partly hidden cases with T and B fixed.
+
+    Per class, each choice is the centre of the longest plateau of best agreement: the scan_cover (scan-line
+    classes only), then B (by the best agreement over T), then T at that B. The scan-line trait (on/off) is the
+    one with more agreeing cases over all classes. Occlusion: the largest min_visible (the strictest rule)
+    reaching the best agreement; clear_row only when it agrees with more cases than without. Classes without
+    cases keep ``base``'s values.
+    """
+    base = base or ZXING_PROFILE
+    a = _arrays(cases)
+    whole = a["fov"] & a["front"] & (a["mask"] == ALL_SEEN)
+    scan_classes = (CLASS_CODE["linear"], CLASS_CODE["pdf417"])
+    fits: dict[bool, tuple[int, list[float], list[float], list[float]]] = {}
     for scan in (False, True):
-        for b in B_GRID:
-            ts, total = [], 0
-            for k in range(len(CLASSES)):
-                sel = cls == k
-                if not sel.any():
-                    ts.append(float(ZXING_PROFILE.ppm_threshold[k]))
-                    continue
-                sub = {key: v[sel] for key, v in arrays.items()}
-                scores = np.array([
-                    int((_verdict(sub, DecoderProfile("fit", _with(ZXING_PROFILE.ppm_threshold, k, t), b, scan, ""))[0]
-                         == dec[sel]).sum())
-                    for t in T_GRID])
-                ts.append(_best_plateau(T_GRID, scores))
-                total += int(scores.max())
-            results[(scan, float(b))] = (total, tuple(ts))
-            if best is None or total > best[0]:
-                best = (total, float(b), scan, tuple(ts))
-    assert best is not None
-    scan = best[2]
-    b_scores = np.array([results[(scan, float(b))][0] for b in B_GRID])
-    b = _best_plateau(B_GRID, b_scores)
-    return DecoderProfile("zxing", results[(scan, b)][1], b, scan, "fit")
+        ts, bs, cs, total = list(base.ppm_threshold), list(base.blur_limit), list(base.scan_cover), 0
+        for k in range(len(CLASSES)):
+            sel = whole & (a["cls"] == k)
+            if not sel.any():
+                continue
+            covers = C_GRID if scan and k in scan_classes else np.array([cs[k]])
+            scores = _class_scores(a, sel, scan, covers)
+            ci = int(np.flatnonzero(covers == _best_plateau(covers, scores.max(axis=(1, 2))))[0])
+            cs[k] = float(covers[ci])
+            bs[k] = _best_plateau(B_GRID, scores[ci].max(axis=1))
+            ts[k] = _best_plateau(T_GRID, scores[ci, int(np.flatnonzero(B_GRID == bs[k])[0])])
+            total += int(scores.max())
+        fits[scan] = (total, ts, bs, cs)
+    scan = fits[True][0] > fits[False][0]
+    _, ts, bs, cs = fits[scan]
+    fitted = DecoderProfile("zxing", tuple(ts), tuple(bs), scan, "fit", scan_cover=tuple(cs))  # type: ignore[arg-type]
+
+    partial = a["fov"] & a["front"] & (a["mask"] != ALL_SEEN)
+    dec = a["decoded"]
+    visible, clear_row = list(base.min_visible), False
+    for k in range(len(CLASSES)):
+        sel = partial & (a["cls"] == k)
+        if not sel.any() or k == CLASS_CODE["linear"]:
+            continue
+        scores = np.array([(_verdict(a, replace(fitted, min_visible=_with(visible, k, v)))[0][sel] == dec[sel]).sum()
+                           for v in V_GRID])
+        visible[k] = float(V_GRID[np.flatnonzero(scores == scores.max())[-1]])
+    fitted = replace(fitted, min_visible=tuple(visible))
+    lin = partial & (a["cls"] == CLASS_CODE["linear"])
+    if lin.any():
+        agree = [(_verdict(a, replace(fitted, clear_row=row))[0][lin] == dec[lin]).sum() for row in (False, True)]
+        clear_row = bool(agree[1] > agree[0])
+    return replace(fitted, clear_row=clear_row)
 
 
-def _with(values: tuple[float, ...], k: int, t: float) -> tuple[float, float, float, float]:
+def _with(values: tuple[float, ...] | list[float], k: int, v: float) -> tuple[float, ...]:
     out = list(values)
-    out[k] = float(t)
-    return tuple(out)  # type: ignore[return-value]
+    out[k] = float(v)
+    return tuple(out)
 
 
 def fit_profile(cases: list[Case]) -> Fit:
-    """Fit T per class, B and the scan-line trait on all cases; cross-check by fitting on the even-indexed half
-    and scoring the odd half."""
-    usable = [c for c in cases if c.fov and c.front and c.visible_fraction >= 1]
+    """Fit the profile (T and B per class, scan-line and occlusion traits) on all cases; cross-check by fitting
+    on the even-indexed half and scoring the odd half."""
+    usable = [c for c in cases if c.fov and c.front]
     even = [c for c in usable if c.index % 2 == 0]
     odd = [c for c in cases if c.index % 2 == 1]
     half = _fit_once(even) if even else None
     test = agreement(odd, half).rate if half is not None and odd else None
     full = _fit_once(usable) if usable else ZXING_PROFILE
-    method = ("grid search (T 0.5..5 step 0.05 per class, B 0.5..3 step 0.05, scan-line on/off) maximising the "
-              "number of cases where the model agrees with zxing-cpp; cases failing fov, facing or occlusion do not "
-              "depend on T or B and are left out; the centre of the best plateau is taken")
+    method = ("per class: grid search (T 0.5..5 step 0.05, B 0.5..3 step 0.05) maximising the number of cases where "
+              "the model agrees with zxing-cpp, on cases seen whole (for each B the centre of the best T plateau, "
+              "then the centre of the best B plateau; for 1-D and PDF417 first scan_cover 0..0.8 step 0.05, the "
+              "plateau centre); scan-line trait on/off by total agreement; then, with T and B "
+              "fixed, on partly hidden cases: min_visible per 2-D class (1/9..9/9, the strictest of the best) and "
+              "clear_row for 1-D (only if it agrees more); cases failing fov or facing do not depend on the profile "
+              "and are left out")
     return Fit(full, agreement(cases, full).rate, test, method)
 
 
@@ -704,8 +802,10 @@ def format_report(cases: list[Case], ag: Agreement, title: str) -> str:
     table("factor", ag.by_factor)
     table("design", ag.by_design)
     table("class", ag.by_class)
+    table("margin", ag.by_margin)
     lines.append("factor: the model's limiting factor (for decodable cases, the one nearest its limit); "
-                 "bias = (model+ dec- minus model- dec+) / n")
+                 "bias = (model+ dec- minus model- dec+) / n; margin: near = min(combined, angle margin) in "
+                 f"({NEAR_LIMIT[0]}, {NEAR_LIMIT[1]})")
     return "\n".join(lines)
 
 

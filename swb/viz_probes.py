@@ -20,7 +20,7 @@ from swb.kernels.camera import Target
 
 from .errors import SwbError
 from .model import TargetModel
-from .profiles import CLASS_CODE, SYMBOLOGIES
+from .profiles import CLASS_CODE, SYMBOLOGIES, module_aspect
 
 _EPS = 1.0e-9
 
@@ -95,6 +95,7 @@ def pack_probes(symbol: ProbeSymbol, positions: np.ndarray, rotations: np.ndarra
     out["half_size"] = 0.5 * np.asarray(tm.size, dtype=np.float64)
     out["half_size_qz"] = 0.5 * np.asarray(tm.size_with_quiet_zone, dtype=np.float64)
     out["module_size"] = tm.module_size
+    out["module_size_w"] = tm.module_size * module_aspect(tm.symbology)
     out["cls"] = CLASS_CODE[SYMBOLOGIES[tm.symbology]]
     return out
 

@@ -21,7 +21,7 @@ from swb.kernels.transform import pairs_near_boxes, transform_points
 from .errors import SwbError
 from .model import CameraModel, MeshPart, Scene, TargetModel
 from .pair_results import SCALAR_FIELDS, PairResults
-from .profiles import CLASS_CODE, FACTORS, PROFILES, SYMBOLOGIES
+from .profiles import CLASS_CODE, FACTORS, PROFILES, SYMBOLOGIES, DecoderProfile, module_aspect
 
 # Below this many pairs a CPU launch is not worth splitting across threads.
 MIN_SPLIT_PAIRS = 4096
@@ -77,10 +77,24 @@ def pack_cameras(cams: Sequence[CameraModel], source: str = "") -> np.ndarray:
     out["pitch"] = col(lambda c: math.sqrt(c.pixel_pitch[0] * c.pixel_pitch[1]))
     out["wavelength"] = col(lambda c: c.wavelength)
     out["max_tilt"] = col(lambda c: c.max_tilt_deg)
-    out["thresholds"] = np.array([p.ppm_threshold for p in profiles], dtype=np.float64)
-    out["blur_limit"] = [p.blur_limit for p in profiles]
-    out["scanline"] = [1 if p.scanline else 0 for p in profiles]
+    pack_profiles(out, profiles)
     return out
+
+
+def pack_profiles(out: np.ndarray, profiles: Sequence[DecoderProfile], index: np.ndarray | None = None) -> None:
+    """Write decoder profiles' per-class thresholds, blur limits and traits into ``Camera`` rows: row i gets
+    ``profiles[index[i]]`` (``profiles[i]`` without an index). Shared by the world and the sweep's candidates."""
+    idx = np.arange(len(profiles)) if index is None else np.asarray(index, dtype=np.int64)
+
+    def table(get) -> np.ndarray:
+        return np.array([get(p) for p in profiles], dtype=np.float64).reshape(len(profiles), -1)[idx]
+
+    out["thresholds"] = table(lambda p: p.ppm_threshold)
+    out["blur_limits"] = table(lambda p: p.blur_limit)
+    out["min_visible"] = table(lambda p: p.min_visible)
+    out["scan_cover"] = table(lambda p: p.scan_cover)
+    out["scanline"] = table(lambda p: float(p.scanline))[:, 0].astype(np.int32)
+    out["clear_row"] = table(lambda p: float(p.clear_row))[:, 0].astype(np.int32)
 
 
 def pack_targets(tgts: Sequence[TargetModel], source: str = "") -> np.ndarray:
@@ -95,6 +109,7 @@ def pack_targets(tgts: Sequence[TargetModel], source: str = "") -> np.ndarray:
     out["half_size"] = 0.5 * np.array([t.size for t in tgts], dtype=np.float64)
     out["half_size_qz"] = 0.5 * np.array([t.size_with_quiet_zone for t in tgts], dtype=np.float64)
     out["module_size"] = [t.module_size for t in tgts]
+    out["module_size_w"] = [t.module_size * module_aspect(t.symbology) for t in tgts]
     out["cls"] = [CLASS_CODE[SYMBOLOGIES[t.symbology]] for t in tgts]
     out["velocity"] = np.array([np.asarray(t.velocity, np.float64) for t in tgts]).reshape(-1, 3)
     return out

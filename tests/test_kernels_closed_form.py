@@ -10,7 +10,7 @@ import pytest
 
 from swb.model import CameraModel, MeshPart, Scene, TargetModel
 from swb.pair_results import PairResults
-from swb.profiles import FACTOR_CODE, FACTORS, PROFILES
+from swb.profiles import CLASS_CODE, FACTOR_CODE, FACTORS, PROFILES, DecoderProfile
 from swb.world import World
 
 F = 0.016  # focal length, m
@@ -240,3 +240,86 @@ def test_degenerate_pairs_stay_finite():
     assert res.decodable[0, 2] and res.limiting[1, 2] == FACTOR_CODE["defocus"]
     assert evaluate([], [make_target()]).shape == (0, 1)
     assert evaluate([make_camera()], []).shape == (1, 0)
+
+
+# ------------------------------------------------------------------ module aspect, classes and decoder traits
+
+
+def test_pdf417_rows_are_three_modules_tall():
+    """PPM_w of a PDF417 symbol counts pixels per row (3X); a smear along the rows' height is judged in rows."""
+    d = 0.5
+    ppm = 0.0005 * F / (PITCH * d)
+    tgt = make_target(d, symbology="pdf417", modules=(103, 27))
+    r = one(make_camera(), tgt)
+    assert r["ppm_u"] == pytest.approx(ppm, rel=1e-2)
+    assert r["ppm_w"] == pytest.approx(3.0 * ppm, rel=1e-2)
+    # 12 px of smear along w: 12 / (3 ppm) = 1.25 rows, within B = 1.5 (it would be 3.75 modules at X).
+    smear = 12.0
+    v = smear * PITCH * d / (F * 1e-3)
+    moving = one(make_camera(exposure=1e-3), replace(tgt, velocity=np.array([0.0, 0.0, v])))
+    assert moving["motion_px"] == pytest.approx(smear, rel=1e-3)
+    T, B = PROFILES["industrial"].threshold("pdf417"), PROFILES["industrial"].blur("pdf417")
+    q_w = ((T / (3 * ppm)) ** 4 + (smear / (3 * ppm) / B) ** 4) ** 0.25
+    assert moving["decodable"] and moving["combined_margin"] == pytest.approx(1.0 / q_w, rel=1e-2)
+    square = one(make_camera(), make_target(d, symbology="datamatrix", modules=(20, 20)))
+    assert square["ppm_w"] == pytest.approx(ppm, rel=1e-2)  # other 2-D symbols keep square modules
+
+
+def test_aztec_is_its_own_threshold_class(monkeypatch):
+    assert CLASS_CODE["aztec"] != CLASS_CODE["qr"]
+    for name in ("engine", "industrial", "robust"):  # the built-in profiles read Aztec like QR
+        p = PROFILES[name]
+        assert p.threshold("aztec") == p.threshold("qrcode") and p.blur("aztec") == p.blur("qrcode")
+    monkeypatch.setitem(PROFILES, "split", DecoderProfile("split", (1.0, 1.0, 1.0, 1.0, 3.0), 1.5, False, "test"))
+    d = 0.0005 * F / (PITCH * 2.0)  # PPM = 2
+    qr = one(make_camera(decoder_profile="split"), make_target(d, symbology="qrcode", modules=(21, 21)))
+    az = one(make_camera(decoder_profile="split"), make_target(d, symbology="aztec", modules=(19, 19)))
+    assert qr["decodable"] and qr["margins"][M["resolution"]] == pytest.approx(2.0, rel=1e-2)
+    assert az["limiting"] == FACTOR_CODE["resolution"]
+    assert az["margins"][M["resolution"]] == pytest.approx(2.0 / 3.0, rel=1e-2)
+
+
+def test_blur_limit_per_class(monkeypatch):
+    monkeypatch.setitem(PROFILES, "blur", DecoderProfile("blur", 1.0, (1.5, 1.5, 0.5, 1.5, 1.5), False, "test"))
+    d = 0.0005 * F / (PITCH * 4.0)  # PPM = 4, smear 4 px = 1 module along u
+    v = 4.0 * PITCH * d / (F * 1e-3)
+    cam = make_camera(decoder_profile="blur", exposure=1e-3)
+    qr = one(cam, make_target(d, symbology="qrcode", modules=(21, 21), velocity=np.array([v, 0.0, 0.0])))
+    dm = one(cam, make_target(d, symbology="datamatrix", modules=(20, 20), velocity=np.array([v, 0.0, 0.0])))
+    assert qr["decodable"] and qr["margins"][M["motion"]] == pytest.approx(1.5, rel=2e-2)
+    assert dm["limiting"] == FACTOR_CODE["motion"] and dm["margins"][M["motion"]] == pytest.approx(0.5, rel=2e-2)
+
+
+def test_partial_occlusion_follows_the_decoder_trait():
+    """One hidden corner sample (8 of 9 seen): error correction reads it (zxing), the strict rule does not."""
+    corner = quad("/corner", (0.5015, 0.25, 0.5015), 0.5, 0.5)  # x, z > 1.5 mm at y = 0.25: the (+u, +w) sample
+    tgt = make_target(0.5, symbology="aztec", modules=(19, 19))
+    strict = one(make_camera(decoder_profile="industrial"), tgt, [corner])
+    assert strict["visible_fraction"] == pytest.approx(8 / 9) and strict["limiting"] == FACTOR_CODE["occluded"]
+    assert PROFILES["zxing"].visible_share("aztec") <= 8 / 9
+    ec = one(make_camera(decoder_profile="zxing"), tgt, [corner])
+    assert ec["decodable"] and ec["visible_fraction"] == pytest.approx(8 / 9)
+    assert ec["margins"][M["occluded"]] == pytest.approx(8 / 9)
+
+
+def test_one_clear_row_reads_a_1d_code(monkeypatch):
+    """A 1-D code with its top row of samples hidden still has a clear scan line; hiding its right end does not."""
+    monkeypatch.setitem(PROFILES, "rows", DecoderProfile("rows", 1.0, 1.5, False, "test", clear_row=True))
+    top = quad("/top", (0.0, 0.25, 0.5005), 1.0, 0.5)  # z > 0.5 mm: the top row (z = 2.2 mm, 1.1 mm at the wall)
+    side = quad("/side", (0.5037, 0.25, 0.0), 0.5, 0.5)  # the +u column
+    tgt = make_target(0.5)  # code128, bars 4.5 mm tall
+    for wall, ok in ((top, True), (side, False)):
+        r = one(make_camera(decoder_profile="rows"), tgt, [wall])
+        assert r["visible_fraction"] == pytest.approx(6 / 9)
+        assert bool(r["decodable"]) is ok and r["limiting"] == (0 if ok else FACTOR_CODE["occluded"])
+        assert one(make_camera(decoder_profile="industrial"), tgt, [wall])["limiting"] == FACTOR_CODE["occluded"]
+
+
+def test_scan_cover_shrinks_the_scanline_margin(monkeypatch):
+    monkeypatch.setitem(PROFILES, "cover", DecoderProfile("cover", 1.0, 1.5, True, "test", scan_cover=0.5))
+    roll = math.radians(5.0)
+    tgt = make_target(0.5, rotation=symbol_rotation((0, -1, 0), (math.cos(roll), 0.0, math.sin(roll))))
+    r = one(make_camera(decoder_profile="cover"), tgt)  # h/L = 0.15: (1 - 0.5) * 0.15 / tan(5 deg) = 0.857
+    assert r["limiting"] == FACTOR_CODE["angle"]
+    assert r["margins"][M["angle"]] == pytest.approx(0.5 * 0.15 / math.tan(roll), rel=1e-3)
+    assert one(make_camera(decoder_profile="robust"), tgt)["decodable"]  # one crossing line is enough there

@@ -10,7 +10,7 @@ import pytest
 
 from swb.model import CameraModel, MeshPart, Scene, TargetModel
 from swb.pair_results import SCALAR_FIELDS
-from swb.profiles import FACTOR_CODE, FACTORS, PROFILES, SCORE_RATE
+from swb.profiles import FACTOR_CODE, FACTORS, PROFILES, SCORE_RATE, SYMBOLOGIES, DecoderProfile
 from swb.reference import evaluate_reference
 from swb.station_generator import box_mesh, generate_station
 
@@ -239,3 +239,48 @@ def test_world_agrees_with_reference(small_station):
     for name in ("ppm_u", "ppm_w"):
         x, y = getattr(a, name)[both].astype(np.float64), getattr(b, name)[both].astype(np.float64)
         assert np.max(np.abs(x - y) / y) <= 1e-3
+
+
+def test_pdf417_ppm_w_counts_rows():
+    r = run([camera(1.0)], [target("pdf417", 0.5e-3, (103, 27))])
+    assert r.ppm_u[0, 0] == pytest.approx(square_on_ppm(0.5e-3, 1.0), rel=0.01)
+    assert r.ppm_w[0, 0] == pytest.approx(3.0 * square_on_ppm(0.5e-3, 1.0), rel=0.01)
+
+
+def test_world_agrees_with_reference_on_decoder_traits(monkeypatch):
+    """Every symbology, rolled and tilted, some partly behind walls, under strict and tolerant profiles."""
+    monkeypatch.setitem(PROFILES, "traits", DecoderProfile(
+        "traits", (1.0, 1.2, 1.5, 1.8, 2.2), (1.2, 0.9, 1.4, 1.6, 1.1), True, "test",
+        min_visible=(1.0, 5 / 9, 7 / 9, 6 / 9, 1 / 3), clear_row=True, scan_cover=(0.1, 0.45, 0.0, 0.0, 0.0)))
+    rng = np.random.default_rng(3)
+    tgts, parts = [], []
+    modules = {"pdf417": (103, 27), "datamatrix": (20, 20), "qrcode": (25, 25), "aztec": (19, 19)}
+    for i in range(72):
+        sym = list(SYMBOLOGIES)[i % len(SYMBOLOGIES)]
+        pos = np.array([0.025 * (i % 9 - 4), 0.025 * (i // 9 - 4), 0.0])
+        rot = rot_z(float(rng.uniform(0, 360))) @ rot_y(float(rng.uniform(0, 40)))
+        tgts.append(target(sym, float(rng.uniform(0.25e-3, 0.5e-3)), modules.get(sym, (90, 1)), pos, rot,
+                           velocity=np.array([float(rng.uniform(-1, 1)), 0.0, 0.0])))
+        if i % 3:  # a thin plate over part of the label, 5 cm above it
+            off = rng.uniform(-0.012, 0.012, size=2)
+            parts.append(box_part((0.015, 0.015, 0.001), (pos[0] + 0.008 + off[0], pos[1] + 0.008 + off[1], 0.05),
+                                  path=f"/Plate{i}"))
+    cams = [camera(0.6, path=f"/{p}", decoder_profile=p, f_number=4.0, focus_distance=0.6, exposure=5e-4)
+            for p in ("traits", "zxing", "industrial")]
+    scene = Scene("traits", cams, tgts, parts)
+    from swb.world import World
+
+    world = World(scene, device="cpu", threads=1)
+    world.evaluate()
+    a = world.results()
+    world.close()
+    b = evaluate_reference(scene)
+    assert np.array_equal(np.round(a.visible_fraction * 9), np.round(b.visible_fraction * 9))
+    assert np.array_equal(a.limiting, b.limiting) and np.array_equal(a.decodable, b.decodable)
+    partly = (b.visible_fraction > 0) & (b.visible_fraction < 1)
+    assert (partly & b.decodable).any() and (partly & ~b.decodable.astype(bool)).any()  # the traits matter here
+    for name in ("ppm_u", "ppm_w", "combined_margin"):
+        x, y = getattr(a, name).astype(np.float64), getattr(b, name).astype(np.float64)
+        assert np.allclose(x, y, rtol=1e-3), name
+    angle = FACTORS.index("angle")
+    assert np.allclose(a.margins[..., angle], b.margins[..., angle], rtol=1e-3)

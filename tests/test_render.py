@@ -16,7 +16,7 @@ pytest.importorskip("PIL")
 from swb.cli_render import add_render_commands, cmd_validate  # noqa: E402
 from swb.errors import SwbError  # noqa: E402
 from swb.model import CameraModel, MeshPart, Scene, TargetModel  # noqa: E402
-from swb.profiles import DecoderProfile  # noqa: E402
+from swb.profiles import FACTOR_CODE, DecoderProfile  # noqa: E402
 from swb.render import (  # noqa: E402
     Renderer,
     RenderSettings,
@@ -26,6 +26,7 @@ from swb.render import (  # noqa: E402
     symbol_corners_world,
 )
 from swb.validate import (  # noqa: E402
+    ZXING_PROFILE,
     Case,
     _fit_once,
     agreement,
@@ -179,12 +180,29 @@ def test_fit_recovers_a_known_threshold_and_blur_limit():
         q = ((2.0 / ppm) ** 4 + (blur / ppm / 1.2) ** 4) ** 0.25  # truth: T = 2.0 for QR, B = 1.2
         cases.append(_case(i, "qrcode", ppm, blur, q <= 1.0))
     fit = _fit_once(cases)
-    assert abs(fit.ppm_threshold[3] - 2.0) <= 0.1 and abs(fit.blur_limit - 1.2) <= 0.1
+    assert abs(fit.ppm_threshold[3] - 2.0) <= 0.1 and abs(fit.blur_limit[3] - 1.2) <= 0.1
     assert agreement(cases, fit).rate >= 0.98
+    assert fit.ppm_threshold[4] == ZXING_PROFILE.ppm_threshold[4]  # no Aztec cases: Aztec keeps its value
+
+
+def test_fit_finds_the_occlusion_traits():
+    """Partly hidden 2-D symbols read down to 6 of 9 samples; 1-D symbols read with one clear row of samples."""
+    cases = []
+    masks = [0b111111110, 0b111111000, 0b111000000, 0b000000111, 0b110110110, 0b011011011]
+    for mask in masks * 4:
+        n_seen = bin(mask).count("1")
+        row = any((mask >> (3 * r)) & 0b111 == 0b111 for r in range(3))
+        for sym, decoded in (("datamatrix", n_seen >= 6), ("code128", row)):
+            c = _case(len(cases), sym, 6.0, 0.0, decoded)
+            c.visible_mask, c.visible_fraction = mask, n_seen / 9
+            cases.append(c)
+    fit = _fit_once(cases)
+    assert fit.min_visible[2] == pytest.approx(6 / 9) and fit.clear_row
+    assert agreement(cases, fit).rate == 1.0
 
 
 def test_study_prediction_matches_the_numpy_verdict_and_cli_reads_saved_cases(tmp_path, capsys):
-    from swb.validate import ZXING_PROFILE, save_cases
+    from swb.validate import save_cases
 
     scene, design = study_case(0, 3)
     assert len(scene.cameras) == 1 and len(scene.targets) == 1 and design
@@ -203,7 +221,12 @@ def test_study_prediction_matches_the_numpy_verdict_and_cli_reads_saved_cases(tm
         cmd_validate(parser.parse_args(["validate"]))
 
 
-def test_profile_verdict_applies_thresholds():
+def test_profile_verdict_applies_thresholds_and_the_occlusion_trait():
     cases = [_case(0, "qrcode", 3.0, 0.0, True), _case(1, "qrcode", 1.0, 0.0, False)]
     pred, code = profile_verdict(cases, DecoderProfile("t", (1.5, 2.0, 2.0, 2.0), 1.5, False, ""))
     assert pred.tolist() == [True, False] and code.tolist() == [4, 4]  # resolution decides both
+    hidden = _case(2, "qrcode", 3.0, 0.0, True)
+    hidden.visible_mask, hidden.visible_fraction = 0b011111111, 8 / 9
+    strict = DecoderProfile("t", 1.5, 1.5, False, "")
+    assert profile_verdict([hidden], strict)[1].tolist() == [FACTOR_CODE["occluded"]]
+    assert profile_verdict([hidden], replace(strict, min_visible=8 / 9))[0].tolist() == [True]

@@ -88,8 +88,8 @@ def test_barcode_api_fallbacks_and_allowed_tokens():
     profiles = sensor.GetAttributeDefinition(S.SENSOR_DECODER_PROFILE).GetMetadata("allowedTokens")
     from swb.profiles import PROFILES
 
-    # Other code may register extra profiles at run time; the schema names the built-in three.
-    assert set(profiles) == {"engine", "industrial", "robust"} <= set(PROFILES)
+    # Other code may register extra profiles at run time; the schema names the built-in four.
+    assert set(profiles) == {"engine", "industrial", "robust", "zxing"} <= set(PROFILES)
 
 
 def test_target_summary_api():
