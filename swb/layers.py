@@ -57,9 +57,11 @@ def export_layers_atomic(pairs: list[tuple[Sdf.Layer, Path]]) -> None:
     """Export every layer to a temporary file beside its destination, then rename them in order.
 
     On any failure the temporary files, and destinations this call created, are removed: nothing new is left.
+    File-system errors (a full disk, a folder in the way) become a one-line SwbError naming the file.
     """
     temps: list[tuple[str, Path]] = []
     moved: list[Path] = []
+    dest = pairs[0][1] if pairs else Path()
     try:
         for layer, dest in pairs:
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +71,7 @@ def export_layers_atomic(pairs: list[tuple[Sdf.Layer, Path]]) -> None:
             try:
                 ok = layer.Export(tmp)
             except Tf.ErrorException as exc:
-                raise SwbError(f"could not be written: {' '.join(str(exc).split())[:200]}", file=str(dest)) from None
+                raise SwbError(f"could not be written: {_first_line(exc)}", file=str(dest)) from None
             if not ok:
                 raise SwbError("could not be written", file=str(dest), hint="check the disk and permissions")
             os.chmod(tmp, 0o644)  # mkstemp makes 0600; layers are shared files
@@ -78,13 +80,15 @@ def export_layers_atomic(pairs: list[tuple[Sdf.Layer, Path]]) -> None:
             os.replace(tmp, dest)
             if not existed[dest]:
                 moved.append(dest)
-    except BaseException:
+    except BaseException as exc:
         for tmp, _ in temps:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        for dest in moved:
-            if dest.exists():
-                dest.unlink()
+        for done in moved:
+            if done.exists():
+                done.unlink()
+        if isinstance(exc, OSError):
+            raise SwbError(f"could not be written: {exc.strerror or exc}", file=str(dest)) from None
         raise
     for _, dest in pairs:  # a stage opened earlier in this process must see the new files
         cached = Sdf.Layer.Find(str(dest.resolve()))
@@ -97,18 +101,27 @@ def export_atomic(layer: Sdf.Layer, path: Path) -> None:
     export_layers_atomic([(layer, Path(path))])
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a file through a temporary file and a rename; errors become a one-line SwbError."""
+    path = Path(path)
+    tmp = None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise SwbError(f"could not be written: {exc.strerror or exc}", file=str(path)) from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a UTF-8 text file atomically (see write_bytes_atomic)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def _first_line(exc: Exception) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 from pxr import Gf, Sdf, Vt
 
 from .errors import SwbError
+from .load_geometry import split_instance_path
 from .pair_results import SCALAR_FIELDS, PairResults
 from .profiles import FACTORS
 from .results import Results
@@ -50,6 +51,8 @@ def write_results(layer: Sdf.Layer, results: Results) -> None:
         _set(spec, NS + "margins", _T.FloatArray, Vt.FloatArray.FromNumpy(p.margins.astype(np.float32).ravel()))
         _set(spec, NS + "coverage", _T.Float, results.coverage())
         for s in summaries:
+            if split_instance_path(s.target) is not None:
+                continue  # a PointInstancer instance is no prim: its summary lives in the arrays only
             over = Sdf.CreatePrimInLayer(layer, Sdf.Path(s.target))
             over.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=[SUMMARY_API]))
             _set(over, "swb:summary:bestCamera", _T.String, s.best_camera or "")

@@ -23,7 +23,8 @@ from pxr import Gf, Sdf, Tf, Usd, UsdGeom
 from . import load_stage as loader
 from .errors import SwbError
 from .layers import copy_stage_metadata, open_layer, open_stage
-from .model import Scene
+from .load_geometry import split_instance_path
+from .model import CameraModel, MeshPart, Scene, TargetModel
 from .pair_results import PairResults
 from .results import Results
 from .results_usd import SWB_PRIM, read_results, write_results
@@ -31,7 +32,16 @@ from .ui_state import UiState, read_ui_state, write_ui_state
 from .world import World
 
 # Properties whose change alters which prims take part, not just where they are: re-read the whole scene.
-_STRUCTURAL_PROPERTIES = {"visibility", "purpose", "apiSchemas", "instanceable"}
+_STRUCTURAL_PROPERTIES = {"visibility", "purpose"}
+
+
+@dataclass
+class _Changes:
+    """Freshly read models of everything a batch of edits touched, by index."""
+
+    cameras: dict[int, CameraModel]
+    targets: dict[int, TargetModel]
+    parts: dict[int, MeshPart]
 
 
 @dataclass
@@ -131,11 +141,15 @@ class Simulation:
         return None if self._pairs is None else Results(self.scene.cameras, self.scene.targets, self._pairs)
 
     def evaluate(self, *, full: bool = False) -> Results:
-        """Bring results up to date: everything on first use (or with full=True), afterwards only what changed."""
+        """Bring results up to date: everything on first use (or with full=True), afterwards only what changed.
+
+        Changed prims are all read before anything is applied, so a bad edit raises SwbError and leaves the world
+        and the results as they were (the edit stays pending and is reported again on the next call)."""
         if full:
             self._world_current = False
         if self._dirty and not self._world_current:
             self._structural = True  # edits before the first evaluation: read the scene afresh
+        update = self._read_changes() if self._dirty and not self._structural else None
         if self._structural:
             self.scene = loader.load_scene_from_stage(self.stage, str(self.scene_path))
             self._world = None
@@ -147,8 +161,9 @@ class Simulation:
             world.evaluate()
             self.last_update = UpdateStats(full=True, pairs=len(self.scene.cameras) * len(self.scene.targets))
             self._world_current = True
-        elif self._dirty:
-            self._update_changed(world)
+        elif update is not None:
+            self._dirty.clear()
+            self._apply_changes(world, update)
         else:
             self.last_update = UpdateStats()
             if self._pairs is not None:
@@ -157,34 +172,57 @@ class Simulation:
         self._write_results_layer()
         return self.results  # type: ignore[return-value]
 
-    def _update_changed(self, world: World) -> None:
+    @property
+    def has_pending_changes(self) -> bool:
+        """Edits authored since the last evaluation (the results do not reflect them yet)."""
+        return bool(self._dirty) or self._structural
+
+    def _read_changes(self) -> _Changes | None:
+        """Re-read every camera, target and part under a changed prim; None (and a rebuild) when a change is more
+        than a move or a setting: a prototype edited, a PointInstancer changed, a part with other topology."""
         changed = list(self._dirty)
-        self._dirty.clear()
+        cams = _affected(changed, [c.path for c in self.scene.cameras])
+        tgts = _affected(changed, [t.path for t in self.scene.targets])
+        parts = _affected(changed, [p.path for p in self.scene.parts])
+        entity_paths = [self.scene.cameras[i].path for i in cams] + [self.scene.targets[i].path for i in tgts]
+        entity_paths += [self.scene.parts[i].path for i in parts]
+        if any(split_instance_path(path) is not None for path in entity_paths) or any(
+            self._may_hold_geometry(c) and not any(Sdf.Path(e).HasPrefix(c) for e in entity_paths) for c in changed
+        ):
+            self._structural = True
+            return None
         ctx = loader.LoadContext.for_stage(self.stage, str(self.scene_path))
-        cams = _affected(changed, (c.path for c in self.scene.cameras))
-        tgts = _affected(changed, (t.path for t in self.scene.targets))
-        parts = _affected(changed, (p.path for p in self.scene.parts))
-        for i in cams:
-            cam = loader.read_camera(self.stage.GetPrimAtPath(self.scene.cameras[i].path), ctx)
+        update = _Changes(
+            cameras={i: loader.read_camera(self.stage.GetPrimAtPath(self.scene.cameras[i].path), ctx) for i in cams},
+            targets={i: loader.read_target(self.stage.GetPrimAtPath(self.scene.targets[i].path), ctx) for i in tgts},
+            parts={i: _reread_part(self.stage, self.scene.parts[i].path, ctx) for i in parts},
+        )
+        for i, new in update.parts.items():
+            old = self.scene.parts[i]
+            if new is None or new.points.shape != old.points.shape or new.triangles.shape != old.triangles.shape:
+                self._structural = True  # the part changed shape, not place: rebuild from a fresh read
+                return None
+        return update
+
+    def _may_hold_geometry(self, path: Sdf.Path) -> bool:
+        """A changed prim that is no camera, target or part may still feed them: the source of native instances
+        or a PointInstancer prototype is an Imageable outside every entity path; a removed prim counts too."""
+        prim = self.stage.GetPrimAtPath(path)
+        return not prim or prim.IsA(UsdGeom.Imageable)
+
+    def _apply_changes(self, world: World, update: _Changes) -> None:
+        for i, cam in update.cameras.items():
             self.scene.cameras[i] = cam
             world.update_camera(i, cam)
-        for i in tgts:
-            tgt = loader.read_target(self.stage.GetPrimAtPath(self.scene.targets[i].path), ctx)
+        for i, tgt in update.targets.items():
             self.scene.targets[i] = tgt
             world.update_target(i, tgt)
         pair_cams: list[np.ndarray] = []
         pair_tgts: list[np.ndarray] = []
-        for i in parts:
-            old = self.scene.parts[i]
-            new = _reread_part(self.stage, old.path, ctx)
-            if new is None or new.points.shape != old.points.shape or new.triangles.shape != old.triangles.shape:
-                # the part changed shape, not place: rebuild the world from a fresh read
-                self._structural = True
-                self.evaluate()
-                return
-            self.scene.parts[i] = new
-            c_idx, t_idx = world.pairs_affected_by_move(i, new)
-            world.update_part(i, new)
+        for i, part in update.parts.items():
+            self.scene.parts[i] = part
+            c_idx, t_idx = world.pairs_affected_by_move(i, part)
+            world.update_part(i, part)
             pair_cams.append(c_idx)
             pair_tgts.append(t_idx)
         n_pairs = 0
@@ -193,13 +231,14 @@ class Simulation:
             if len(c_idx):
                 world.evaluate_pairs(c_idx, t_idx)
             n_pairs += len(c_idx)
+        cams, tgts = list(update.cameras), list(update.targets)
         if cams:
             world.evaluate(cameras=cams)
             n_pairs += len(cams) * len(self.scene.targets)
         if tgts:
             world.evaluate(targets=tgts)
             n_pairs += len(tgts) * len(self.scene.cameras)
-        self.last_update = UpdateStats(False, cams, tgts, parts, n_pairs)
+        self.last_update = UpdateStats(False, cams, tgts, list(update.parts), n_pairs)
 
     def _write_results_layer(self) -> None:
         self._muted = True
@@ -301,7 +340,7 @@ def _affected(changed: list[Sdf.Path], paths: Iterable[str]) -> list[int]:
     return hits
 
 
-def _reread_part(stage: Usd.Stage, path: str, ctx: Any):  # noqa: ANN202 - MeshPart | None
+def _reread_part(stage: Usd.Stage, path: str, ctx: loader.LoadContext) -> MeshPart | None:
     if not Sdf.Path.IsValidPathString(path):
         return None
     prim = stage.GetPrimAtPath(path)

@@ -39,10 +39,15 @@ def save_simulation(sim: Simulation, root: Path) -> Path:
         raise SwbError("a save needs a USD file name", file=str(root), hint="use e.g. station.swb.usda")
     paths = layer_paths(root)
     sweep_path = root.with_name(f"{root.stem}.{SWEEP_ROLE}.usdc")
-    for target in (root, paths["ui"], paths["results"], paths["config"], sweep_path):
-        if target == sim.scene_path:
-            raise SwbError("saving here would overwrite the scene the simulation was opened from",
-                           file=str(target), hint="save under another name")
+    # never write over a file the scene is made of (its root, sublayers, references), except a restored save's own
+    # scene copy, which is kept as it is
+    used = {Path(layer.realPath).resolve() for layer in sim.stage.GetUsedLayers() if layer.realPath}
+    for target in (root, paths["ui"], paths["results"], paths["config"], sweep_path, paths["scene"]):
+        if target in used and target != sim.scene_path or target == sim.scene_path and target != paths["scene"]:
+            raise SwbError("saving here would overwrite a file the scene is made of",
+                           file=str(target), hint="save under another name or in another folder")
+    if sim.results is not None and sim.has_pending_changes:
+        sim.evaluate()  # stored results must describe the configuration saved beside them
     pending: list[tuple[Sdf.Layer, Path]] = []
     if paths["scene"] != sim.scene_path:  # a restored save re-saved in place keeps its scene file as it is
         pending.append((Usd.Stage.Open(sim._scene_layer).Flatten(), paths["scene"]))

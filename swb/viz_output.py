@@ -11,7 +11,6 @@ from __future__ import annotations
 import colorsys
 import io
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 
 from .errors import SwbError
-from .layers import copy_stage_metadata, export_atomic, open_layer
+from .layers import copy_stage_metadata, export_atomic, open_layer, write_bytes_atomic
 from .model import CameraModel, TargetModel
 from .profiles import FACTORS
 from .stage_units import stage_to_world
@@ -123,18 +122,6 @@ def short_name(path: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ files
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def new_figure(width_px: int, height_px: int, dpi: int = 100):  # noqa: ANN201 - matplotlib Figure

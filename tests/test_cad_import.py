@@ -308,7 +308,7 @@ def test_failed_write_leaves_nothing_new(tmp_path: Path, monkeypatch: pytest.Mon
         real(src, dst)
 
     monkeypatch.setattr(layers.os, "replace", replace)
-    with pytest.raises(OSError):
+    with pytest.raises(SwbError, match="disk full"):
         import_model(STEP, tmp_path / "station.usda")
     assert _listing(tmp_path) == set()
 

@@ -161,6 +161,6 @@ def test_failed_save_leaves_nothing_behind(tunnel, tmp_path, monkeypatch):
         real(src, dst)
 
     monkeypatch.setattr(layers.os, "replace", replace)
-    with pytest.raises(OSError):
+    with pytest.raises(SwbError, match="disk full"):
         sim.save(tmp_path / "out" / "broken.usda")
     assert list((tmp_path / "out").iterdir()) == []
