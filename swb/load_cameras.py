@@ -57,7 +57,7 @@ def read_camera(prim: Usd.Prim, ctx: LoadContext) -> CameraModel:
         raise ctx.error("the camera prim does not exist", hint="re-load the stage")
     path = str(prim.GetPath())
     if not prim.IsA(UsdGeom.Camera):
-        raise ctx.error(f"SwbSensorAPI is applied to a {prim.GetTypeName() or 'untyped'} prim", prim,
+        raise ctx.error(f"SwbSensorAPI is applied to a prim of type {prim.GetTypeName() or 'none'}", prim,
                         "apiSchemas", hint=_HINT_API)
     cam = UsdGeom.Camera(prim)
     if str(cam.GetProjectionAttr().Get(ctx.time)) != "perspective":

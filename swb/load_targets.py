@@ -33,7 +33,7 @@ def read_target(
         raise ctx.error("the target prim does not exist", path,
                         hint="targets inside a PointInstancer are re-read through the instancer (read_instancer)")
     if not prim.IsA(UsdGeom.Xformable):
-        raise ctx.error(f"SwbBarcodeAPI is applied to a {prim.GetTypeName() or 'untyped'} prim", prim,
+        raise ctx.error(f"SwbBarcodeAPI is applied to a prim of type {prim.GetTypeName() or 'none'}", prim,
                         "apiSchemas", hint="apply SwbBarcodeAPI to an Xform (or any transformable prim)")
     mpu = ctx.unit_scale(prim)
 

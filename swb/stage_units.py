@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from pxr import Gf, Sdf, Usd, UsdGeom
+from pxr import Gf, Sdf, Tf, Usd, UsdGeom
 
 from .errors import SwbError
 
@@ -38,13 +38,21 @@ _SCALE_TOLERANCE = 1e-4
 _Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 
+def _stage_file(stage: Usd.Stage) -> str:
+    """The file a person knows the stage by: SWB opens scenes under an anonymous root, so name the first real layer."""
+    for layer in stage.GetLayerStack(includeSessionLayers=False):
+        if not layer.anonymous:
+            return layer.identifier
+    return stage.GetRootLayer().identifier
+
+
 def meters_per_unit(stage: Usd.Stage) -> float:
     """The stage's metersPerUnit (0.01 when unauthored, per UsdGeom)."""
     mpu = float(UsdGeom.GetStageMetersPerUnit(stage))
     if not math.isfinite(mpu) or mpu <= 0.0:
         raise SwbError(
-            f"metersPerUnit must be a positive number, got {mpu}",
-            file=stage.GetRootLayer().identifier,
+            f"metersPerUnit must be a positive number, got {mpu:g}",
+            file=_stage_file(stage),
             attribute="metersPerUnit",
             hint="author e.g. metersPerUnit = 1 (metres) or 0.01 (centimetres) in the layer metadata",
         )
@@ -57,7 +65,7 @@ def up_axis(stage: Usd.Stage) -> str:
     if axis not in ("Y", "Z"):
         raise SwbError(
             f"upAxis must be Y or Z, got {axis!r}",
-            file=stage.GetRootLayer().identifier,
+            file=_stage_file(stage),
             attribute="upAxis",
             hint='author upAxis = "Z" or "Y" in the layer metadata',
         )
@@ -197,7 +205,13 @@ class LoadContext:
     # --- transforms -----------------------------------------------------------------------------
     def raw_local_to_world(self, prim: Usd.Prim) -> np.ndarray:
         """Composed local-to-world in stage units (column-vector), before any unit correction."""
-        return gf_to_numpy(self.xform_cache.GetLocalToWorldTransform(prim))
+        try:
+            return gf_to_numpy(self.xform_cache.GetLocalToWorldTransform(prim))
+        except Tf.ErrorException as exc:
+            message = " ".join(str(exc).split())
+            message = message.split(" : ", 1)[-1].strip("' ")[:200]
+            raise self.error(f"its transform cannot be computed: {message}", prim, "xformOpOrder",
+                             hint="every name in xformOpOrder must be an authored xformOp") from None
 
     def stage_transform(self, prim: Usd.Prim) -> np.ndarray:
         """Local-to-world in stage units with referenced-asset units resolved."""
