@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
+from .cli_common import add_device_args, progress
 from .errors import SwbError
 
 EXIT_USER_ERROR = 2
@@ -22,13 +23,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"swb: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _progress(message: str) -> None:
-    print(f"[swb] {message}", file=sys.stderr, flush=True)
-
-
-def _add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default=None, help="Warp device: cpu or cuda (default: the preferred device)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for large launches (default: all cores)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="evaluate the bundled scan tunnel and write its results")
     demo.add_argument("--out", type=Path, default=Path("swb-demo"), help="folder for results (default ./swb-demo)")
-    _add_device(demo)
+    add_device_args(demo)
     demo.set_defaults(handler=_cmd_demo)
 
     ev = sub.add_parser("eval", help="evaluate every sensor camera against every barcode target")
@@ -45,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     ev.add_argument("--out", type=Path, help="folder for results.json and a saved simulation (<scene>.swb.usda)")
     ev.add_argument("--save", type=Path, help="save the whole simulation state as this USD file")
-    _add_device(ev)
+    add_device_args(ev)
     ev.set_defaults(handler=_cmd_eval)
 
     q = sub.add_parser("query", help="one camera's view of every target, or every camera's view of one target")
@@ -54,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--camera", help="prim path of a sensor camera")
     who.add_argument("--target", help="prim path of a barcode target")
     q.add_argument("--json", action="store_true")
-    _add_device(q)
+    add_device_args(q)
     q.set_defaults(handler=_cmd_query)
 
     rs = sub.add_parser("restore", help="restore a saved simulation and show its results and UI state")
@@ -63,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--check", action="store_true", help="re-evaluate and verify the results are identical")
     rs.add_argument("--viz", type=Path, metavar="DIR",
                     help="re-create the saved picture (the UI state's visualisation mode) in DIR")
-    _add_device(rs)
+    add_device_args(rs)
     rs.set_defaults(handler=_cmd_restore)
 
     from .cli_import import add_import_commands
@@ -82,7 +76,7 @@ def _evaluate(sim, label: str):  # noqa: ANN001, ANN202
     t0 = time.perf_counter()
     res = sim.evaluate()
     n = len(res.cameras) * len(res.targets)
-    _progress(f"{label}: {len(res.cameras)} cameras x {len(res.targets)} targets = {n} pairs "
+    progress(f"{label}: {len(res.cameras)} cameras x {len(res.targets)} targets = {n} pairs "
               f"in {time.perf_counter() - t0:.2f} s")
     return res
 
@@ -90,9 +84,9 @@ def _evaluate(sim, label: str):  # noqa: ANN001, ANN202
 def _open(path: Path, args: argparse.Namespace):  # noqa: ANN202
     import swb
 
-    _progress(f"loading {path}")
+    progress(f"loading {path}")
     sim = swb.open(path, device=args.device, threads=args.threads)
-    _progress(f"{len(sim.scene.cameras)} sensor cameras, {len(sim.scene.targets)} targets, "
+    progress(f"{len(sim.scene.cameras)} sensor cameras, {len(sim.scene.targets)} targets, "
               f"{sum(len(p.triangles) for p in sim.scene.parts)} triangles")
     return sim
 
@@ -119,7 +113,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     written = _write_outputs(sim, res, args.out, args.save, args.scene.stem)
     print(json.dumps(res.to_json(), indent=1) if args.json else full_report(res))
     for path in written:
-        _progress(f"wrote {path}")
+        progress(f"wrote {path}")
     return 0
 
 
@@ -138,7 +132,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(run_demo_sweep(sim))
     written = _write_outputs(sim, res, args.out, None, scene.stem)
     for path in written:
-        _progress(f"wrote {path}")
+        progress(f"wrote {path}")
     print(f"\nresults: {written[0]} (open it in a USD viewer; `swb restore {written[0]}` brings it back)")
     return 0
 
@@ -169,7 +163,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     sim = swb.restore(args.save, device=args.device, threads=args.threads)
     res = sim.results
     if res is None:
-        _progress("the save holds no results; evaluating")
+        progress("the save holds no results; evaluating")
         res = _evaluate(sim, "evaluated")
     ui = sim.ui
     picture = None
@@ -178,7 +172,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 
         picture = regenerate(sim, args.viz)
         if picture is None:
-            _progress(f"the saved UI state records no picture (visualisation mode {ui.visualisation_mode!r})")
+            progress(f"the saved UI state records no picture (visualisation mode {ui.visualisation_mode!r})")
     if args.json:
         doc = res.to_json()
         doc["ui"] = {"active_camera": ui.active_camera, "selection": ui.selection,
@@ -194,16 +188,16 @@ def _cmd_restore(args: argparse.Namespace) -> int:
               f"visualisation {ui.visualisation_mode}")
         if picture is not None:
             for kind, path in picture.files.items():
-                _progress(f"re-created {kind}: {path}")
+                progress(f"re-created {kind}: {path}")
     if args.check:
         stored = res.pairs.copy()
         t0 = time.perf_counter()
         fresh = sim.evaluate(full=True)  # every pair recomputed from the restored stage
-        _progress(f"re-evaluated in {time.perf_counter() - t0:.2f} s")
+        progress(f"re-evaluated in {time.perf_counter() - t0:.2f} s")
         if not fresh.pairs.equal(stored):
             print("swb: error: re-evaluating the restored stage does not reproduce the saved results", file=sys.stderr)
             return 1
-        _progress("check: re-evaluation reproduces the saved results bit for bit")
+        progress("check: re-evaluation reproduces the saved results bit for bit")
     return 0
 
 

@@ -13,21 +13,18 @@ Handlers return an exit code and raise SwbError for user errors (the `swb` main 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from .cli_common import progress
+
 Handler = Callable[[argparse.Namespace], int]
-
-
-def _progress(message: str) -> None:
-    print(f"[swb] {message}", file=sys.stderr, flush=True)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from .cad_import import import_model
 
-    _progress(f"importing {args.model}")
+    progress(f"importing {args.model}")
     result = import_model(
         args.model,
         args.out,
@@ -43,11 +40,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
         overwrite=args.force,
     )
     for note in result.notes:
-        _progress(f"note: {note}")
+        progress(f"note: {note}")
     plan = result.plan
     n_instances = sum(1 for p in plan.prims if p.instance_of is not None)
     n_protos = len({p.instance_of for p in plan.prims if p.instance_of is not None})
-    _progress(f"{len(plan.node_paths) - 1} parts, {plan.triangle_count} triangles, "
+    progress(f"{len(plan.node_paths) - 1} parts, {plan.triangle_count} triangles, "
               f"{n_instances} instances of {n_protos} prototypes, {len(plan.materials)} materials, "
               f"{len(result.joints)} joints; source {result.source.format.upper()} in "
               f"{result.source.meters_per_unit:g} m/unit, {result.source.up_axis} up")
@@ -79,7 +76,7 @@ def _cmd_add_camera(args: argparse.Namespace) -> int:
         wavelength_nm=args.wavelength_nm,
         clipping_range=args.clipping,
     )
-    _progress(f"camera {args.path} written to {out}")
+    progress(f"camera {args.path} written to {out}")
     print(out)
     return 0
 
@@ -103,7 +100,7 @@ def _cmd_add_target(args: argparse.Namespace) -> int:
         velocity=args.velocity,
         content=args.content,
     )
-    _progress(f"target {args.path} written to {out}")
+    progress(f"target {args.path} written to {out}")
     print(out)
     return 0
 

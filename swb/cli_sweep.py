@@ -15,6 +15,7 @@ from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
+from .cli_common import add_device_args, positive_int, progress
 from .errors import SwbError
 from .sweep_spec import SAMPLERS
 
@@ -23,18 +24,6 @@ DEMO_SPEC = "scan_tunnel_sweep.toml"
 EXIT_INTERRUPTED = 130
 
 
-def _progress(message: str) -> None:
-    print(f"[swb] {message}", file=sys.stderr, flush=True)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def _non_negative(text: str) -> int:
@@ -66,11 +55,11 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> dict[str, Hand
     p.add_argument("--spec", type=Path,
                    help="sweep TOML file to author into the stage (e.g. scenes/scan_tunnel_sweep.toml)")
     p.add_argument("--name", help="which of the stage's sweeps to run (default: its only one)")
-    p.add_argument("--samples", type=_positive, help="number of configurations (overrides the spec)")
+    p.add_argument("--samples", type=positive_int, help="number of configurations (overrides the spec)")
     p.add_argument("--seed", type=_non_negative, help="sampler and orientation seed (overrides the spec)")
     p.add_argument("--sampler", choices=SAMPLERS, help="grid, random, lhs or sobol (overrides the spec)")
-    p.add_argument("--top", type=_positive, default=10, help="configurations to list (default 10)")
-    p.add_argument("--chunk", type=_positive, help="configurations per launch (default: sized to the device)")
+    p.add_argument("--top", type=positive_int, default=10, help="configurations to list (default 10)")
+    p.add_argument("--chunk", type=positive_int, help="configurations per launch (default: sized to the device)")
     p.add_argument("--out", type=Path, help="folder for <scene>.swb.usda (a save with the sweep's arrays) and the "
                    "files below")
     p.add_argument("--csv", action="store_true", help="also write <scene>.<sweep>.csv (needs --out)")
@@ -79,8 +68,7 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> dict[str, Hand
                    help="write that configuration as a new stage <scene>.<sweep>.<best|N>.usda (needs --out) and "
                    "check that it reproduces")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.add_argument("--device", default=None, help="Warp device: cpu or cuda (default: the preferred device)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    add_device_args(p)
     p.set_defaults(handler=cmd_sweep)
     return {"sweep": cmd_sweep}
 
@@ -121,9 +109,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep_apply import apply_configuration, verify_applied
 
     _check_outputs(args)
-    _progress(f"loading {args.scene}")
+    progress(f"loading {args.scene}")
     sim = swb.open(args.scene, device=args.device, threads=args.threads)
-    _progress(f"{len(sim.scene.cameras)} sensor cameras, {len(sim.scene.targets)} targets")
+    progress(f"{len(sim.scene.cameras)} sensor cameras, {len(sim.scene.targets)} targets")
     result = sim.sweep(args.name, spec=args.spec, samples=args.samples, seed=args.seed, sampler=args.sampler,
                        chunk=args.chunk, progress=ProgressBar(f"sweep {args.name or ''}".strip()))
     index = None if args.apply is None else result.best if args.apply == "best" else int(args.apply)
@@ -149,16 +137,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if doc is not None:
                 doc["applied"] = {"stage": str(applied), "config": index, "verified": check.ok,
                                   "coverage": check.coverage_applied}
-            (_progress if check.ok else _error)(check.message())
+            (progress if check.ok else _error)(check.message())
             if not check.ok:
                 return 1
     if doc is not None:
         doc["written"] = [str(p) for p in written]
         print(json.dumps(doc, indent=1))
     for path in written:
-        _progress(f"wrote {path}")
+        progress(f"wrote {path}")
     if not result.complete:
-        _progress(f"interrupted: kept {result.n_done:,} of {result.n_requested:,} configurations")
+        progress(f"interrupted: kept {result.n_done:,} of {result.n_requested:,} configurations")
         return EXIT_INTERRUPTED
     return 0
 

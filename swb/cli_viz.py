@@ -10,21 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-
-def _progress(message: str) -> None:
-    print(f"[swb] {message}", file=sys.stderr, flush=True)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+from .cli_common import add_device_args, positive_int, progress
 
 
 def _modules(text: str) -> tuple[int, int]:
@@ -48,8 +38,7 @@ def _common(p: argparse.ArgumentParser, cameras: bool = True) -> None:
     if cameras:
         p.add_argument("--camera", action="append", dest="cameras", metavar="PATH",
                        help="judge by this sensor camera (repeatable; default: the best of all cameras)")
-    p.add_argument("--device", default=None, help="Warp device: cpu or cuda (default: the preferred device)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for large launches (default: all cores)")
+    add_device_args(p)
 
 
 def _symbol_options(p: argparse.ArgumentParser) -> None:
@@ -71,8 +60,9 @@ def add_viz_commands(subparsers: argparse._SubParsersAction) -> None:
     _common(s)
     s.add_argument("--point", type=float, nargs=3, required=True, metavar=("X", "Y", "Z"),
                    help="symbol centre in stage units and axes")
-    s.add_argument("--resolution", type=_positive, default=64, help="azimuth steps; elevation gets half (default 64)")
-    s.add_argument("--rotations", type=_positive, default=8, help="in-plane rotations over 180 deg (default 8)")
+    s.add_argument("--resolution", type=positive_int, default=64,
+                   help="azimuth steps; elevation gets half (default 64)")
+    s.add_argument("--rotations", type=positive_int, default=8, help="in-plane rotations over 180 deg (default 8)")
     s.add_argument("--reduce", choices=("mean", "min", "max"), default="mean",
                    help="score over the in-plane rotations (default mean)")
     s.add_argument("--color-by", dest="quantity", choices=("score", "camera"), default="score",
@@ -87,7 +77,7 @@ def add_viz_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--normal", type=float, nargs=3, required=True, metavar=("X", "Y", "Z"), help="plane normal")
     p.add_argument("--extent", type=float, nargs=2, required=True, metavar=("A", "B"),
                    help="size along the two plane axes, stage units")
-    p.add_argument("--resolution", type=_positive, nargs=2, default=[96, 64], metavar=("NA", "NB"),
+    p.add_argument("--resolution", type=positive_int, nargs=2, default=[96, 64], metavar=("NA", "NB"),
                    help="samples along the two plane axes (default 96 64)")
     p.add_argument("--u-axis", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
                    help="direction of the first plane axis (default: horizontal)")
@@ -101,7 +91,7 @@ def add_viz_commands(subparsers: argparse._SubParsersAction) -> None:
     r = modes.add_parser("projection", help="from a camera's pixels onto every surface: where a label reads")
     _common(r, cameras=False)
     r.add_argument("--camera", required=True, metavar="PATH", help="the sensor camera that casts the rays")
-    r.add_argument("--stride", type=_positive, default=8, help="one ray every N pixels (default 8)")
+    r.add_argument("--stride", type=positive_int, default=8, help="one ray every N pixels (default 8)")
     r.add_argument("--all-cameras", action="store_true", help="judge by the best of all cameras, not this one")
     r.add_argument("--quantity", choices=("score", "ppm", "limiting"), default="score")
     _symbol_options(r)
@@ -110,12 +100,12 @@ def add_viz_commands(subparsers: argparse._SubParsersAction) -> None:
     v = modes.add_parser("view", help="a shaded picture of the station with frusta and target status")
     _common(v, cameras=False)
     v.add_argument("--from-camera", metavar="PATH", help="look through this sensor camera (default: three-quarter)")
-    v.add_argument("--width", type=_positive, default=1280)
-    v.add_argument("--height", type=_positive, default=800, help="ignored with --from-camera (its aspect)")
+    v.add_argument("--width", type=positive_int, default=1280)
+    v.add_argument("--height", type=positive_int, default=800, help="ignored with --from-camera (its aspect)")
     v.add_argument("--azimuth", dest="azimuth_deg", type=float, default=-40.0, help="eye azimuth from +X, degrees")
     v.add_argument("--elevation", dest="elevation_deg", type=float, default=35.0, help="eye elevation, degrees")
     v.add_argument("--fov", dest="fov_deg", type=float, default=40.0, help="vertical field of view, degrees")
-    v.add_argument("--samples", type=_positive, default=2, help="samples per pixel axis (default 2)")
+    v.add_argument("--samples", type=positive_int, default=2, help="samples per pixel axis (default 2)")
     v.add_argument("--no-frusta", dest="frusta", action="store_false", help="leave the camera frusta out")
     v.add_argument("--frustum-length", type=float, default=None,
                    help="frustum length in stage units (default: to the first surface on the optical axis)")
@@ -127,7 +117,7 @@ def _open(path: Path, device: str | None, threads: int | None):  # noqa: ANN202 
 
     from .layers import open_layer
 
-    _progress(f"loading {path}")
+    progress(f"loading {path}")
     if isinstance(open_layer(path).customLayerData.get("swb"), dict):
         return swb.restore(path, device=device, threads=threads)
     return swb.open(path, device=device, threads=threads)
@@ -165,7 +155,7 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 def _report(res, t0: float, as_json: bool) -> None:  # noqa: ANN001 - VizResult
     summary = res.summary()
-    _progress(f"{res.mode} picture in {time.perf_counter() - t0:.2f} s")
+    progress(f"{res.mode} picture in {time.perf_counter() - t0:.2f} s")
     if as_json:
         print(json.dumps(summary, indent=1))
         return
@@ -186,7 +176,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
     res = run_mode(sim, args.viz_mode, params, args.out, record=True)
     _report(res, t0, args.json)
     if args.save is not None:
-        _progress(f"saved {sim.save(args.save)}")
+        progress(f"saved {sim.save(args.save)}")
     return 0
 
 
@@ -197,7 +187,7 @@ def regenerate_pictures(sim, out_dir: Path, as_json: bool = False) -> int:  # no
     t0 = time.perf_counter()
     res = regenerate(sim, out_dir)
     if res is None:
-        _progress(f"the saved UI state records no picture (visualisation mode {sim.ui.visualisation_mode!r})")
+        progress(f"the saved UI state records no picture (visualisation mode {sim.ui.visualisation_mode!r})")
         return 0
     _report(res, t0, as_json)
     return 0
