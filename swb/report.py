@@ -11,11 +11,12 @@ from .profiles import FACTOR_CODE, factor_name
 from .results import PairRow, Results
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns under a dashed rule: the one table style of every `swb` report."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(out)
 
 
@@ -59,7 +60,7 @@ def camera_table(res: Results) -> str:
         ])
     headers = ["camera", "profile", "resolution", "f mm", "aperture", "in view", "decodable",
                "median ppm", "why not (in view)"]
-    return f"cameras (under {common or '/'})\n" + _table(headers, rows)
+    return f"cameras (under {common or '/'})\n" + format_table(headers, rows)
 
 
 def res_linear(res: Results) -> np.ndarray:
@@ -84,7 +85,7 @@ def target_table(res: Results) -> str:
             "-" if s.decodable else (s.limiting or "-"),
         ])
     headers = ["target", "symbology", "X mm", "decodable", "best camera", "score", "cameras", "limiting"]
-    return f"targets (under {common or '/'})\n" + _table(headers, rows)
+    return f"targets (under {common or '/'})\n" + format_table(headers, rows)
 
 
 def coverage_line(res: Results) -> str:
@@ -107,7 +108,7 @@ def _pair_table(title: str, first: str, rows: list[PairRow], name_of: Callable[[
         ]
         for r in rows
     ]
-    return f"{title}\n" + _table([first, *_PAIR_HEADERS], body)
+    return f"{title}\n" + format_table([first, *_PAIR_HEADERS], body)
 
 
 def camera_rows_table(res: Results, camera: str) -> str:

@@ -23,7 +23,8 @@ SUMMARY_API = "SwbTargetSummaryAPI"
 _T = Sdf.ValueTypeNames
 
 
-def _set(spec: Sdf.PrimSpec, name: str, type_name: Sdf.ValueTypeName, value: object) -> None:
+def set_attribute(spec: Sdf.PrimSpec, name: str, type_name: Sdf.ValueTypeName, value: object) -> None:
+    """Create or overwrite an attribute's default on a prim spec (Sdf level: fast inside a change block)."""
     attr = spec.attributes.get(name) or Sdf.AttributeSpec(spec, name, type_name)
     attr.default = value
 
@@ -39,27 +40,28 @@ def write_results(layer: Sdf.Layer, results: Results) -> None:
         spec = Sdf.CreatePrimInLayer(layer, RESULTS_PRIM)
         spec.specifier = Sdf.SpecifierDef
         spec.typeName = "Scope"
-        _set(spec, NS + "cameras", _T.StringArray, Vt.StringArray(results.camera_paths))
-        _set(spec, NS + "targets", _T.StringArray, Vt.StringArray(results.target_paths))
-        _set(spec, NS + "factors", _T.TokenArray, Vt.TokenArray(list(FACTORS)))
-        _set(spec, NS + "shape", _T.Int2, Gf.Vec2i(*(int(n) for n in p.shape)))
-        _set(spec, NS + "decodable", _T.BoolArray, Vt.BoolArray.FromNumpy(p.decodable.ravel()))
-        _set(spec, NS + "limiting", _T.IntArray, Vt.IntArray.FromNumpy(p.limiting.astype(np.int32).ravel()))
+        set_attribute(spec, NS + "cameras", _T.StringArray, Vt.StringArray(results.camera_paths))
+        set_attribute(spec, NS + "targets", _T.StringArray, Vt.StringArray(results.target_paths))
+        set_attribute(spec, NS + "factors", _T.TokenArray, Vt.TokenArray(list(FACTORS)))
+        set_attribute(spec, NS + "shape", _T.Int2, Gf.Vec2i(*(int(n) for n in p.shape)))
+        set_attribute(spec, NS + "decodable", _T.BoolArray, Vt.BoolArray.FromNumpy(p.decodable.ravel()))
+        set_attribute(spec, NS + "limiting", _T.IntArray, Vt.IntArray.FromNumpy(p.limiting.astype(np.int32).ravel()))
         for name in SCALAR_FIELDS:
             values = np.ascontiguousarray(getattr(p, name), dtype=np.float32).ravel()
-            _set(spec, NS + name, _T.FloatArray, Vt.FloatArray.FromNumpy(values))
-        _set(spec, NS + "margins", _T.FloatArray, Vt.FloatArray.FromNumpy(p.margins.astype(np.float32).ravel()))
-        _set(spec, NS + "coverage", _T.Float, results.coverage())
+            set_attribute(spec, NS + name, _T.FloatArray, Vt.FloatArray.FromNumpy(values))
+        margins = Vt.FloatArray.FromNumpy(p.margins.astype(np.float32).ravel())
+        set_attribute(spec, NS + "margins", _T.FloatArray, margins)
+        set_attribute(spec, NS + "coverage", _T.Float, results.coverage())
         for s in summaries:
             if split_instance_path(s.target) is not None:
                 continue  # a PointInstancer instance is no prim: its summary lives in the arrays only
             over = Sdf.CreatePrimInLayer(layer, Sdf.Path(s.target))
             over.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=[SUMMARY_API]))
-            _set(over, "swb:summary:bestCamera", _T.String, s.best_camera or "")
-            _set(over, "swb:summary:decodable", _T.Bool, s.decodable)
-            _set(over, "swb:summary:limiting", _T.Token, s.limiting or "none")
-            _set(over, "swb:summary:score", _T.Float, s.score)
-            _set(over, "swb:summary:camerasDecoding", _T.Int, s.cameras_decoding)
+            set_attribute(over, "swb:summary:bestCamera", _T.String, s.best_camera or "")
+            set_attribute(over, "swb:summary:decodable", _T.Bool, s.decodable)
+            set_attribute(over, "swb:summary:limiting", _T.Token, s.limiting or "none")
+            set_attribute(over, "swb:summary:score", _T.Float, s.score)
+            set_attribute(over, "swb:summary:camerasDecoding", _T.Int, s.cameras_decoding)
 
 
 def read_results(layer: Sdf.Layer, cameras: list[str], targets: list[str]) -> PairResults:

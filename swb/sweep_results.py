@@ -27,6 +27,8 @@ from pxr import Gf, Sdf, Vt
 from .errors import SwbError
 from .layers import write_text_atomic
 from .profiles import FACTORS, factor_name
+from .report import format_table
+from .results_usd import set_attribute
 from .sweep_sampling import Column
 from .sweep_spec import SweepSpec
 
@@ -263,18 +265,18 @@ class SweepResult:
             worst = ", ".join(f"{n} {100 * v:.1f}%" for n, v in self.worst_factors(self.sums.limiting[i])) or "-"
             rows.append([str(r + 1), str(int(i)), f"{100 * cov[i]:.1f} %", f"{100 * red[i]:.1f} %",
                          *[params[c.name] for c in self.columns], worst])
-        return _table(headers, rows)
+        return format_table(headers, rows)
 
     def report(self, top: int = 10) -> str:
         parts = ["\n".join(self.summary_lines()), "", self.ranked_table(top)]
         if self.best_detail is not None and self.best is not None:
             det = self.best_detail
             parts += ["", f"best configuration {self.best}: per camera"]
-            parts.append(_table(["camera", "varied", "reads", "unique"],
+            parts.append(format_table(["camera", "varied", "reads", "unique"],
                                 [[c.camera, "yes" if c.varied else "", f"{100 * c.reads:.1f} %",
                                   f"{100 * c.unique:.1f} %"] for c in self.camera_rows(det)]))
             parts += ["", f"best configuration {self.best}: per target"]
-            parts.append(_table(["target", "samples", "coverage", "best camera", "score", "limiting"],
+            parts.append(format_table(["target", "samples", "coverage", "best camera", "score", "limiting"],
                                 [[t.target, str(t.samples), f"{100 * t.coverage:.1f} %", t.best_camera or "-",
                                   f"{t.score:.2f}", t.limiting or "-"] for t in self.target_rows(det)]))
         return "\n".join(parts)
@@ -377,14 +379,6 @@ def _flat_rows(res: SweepResult) -> list[list[Any]]:
     return rows
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[k]) for r in rows)) if rows else len(h) for k, h in enumerate(headers)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(out)
-
-
 # ----------------------------------------------------------------------------------------------------------
 # USD
 
@@ -392,8 +386,7 @@ _T = Sdf.ValueTypeNames
 
 
 def _set(spec: Sdf.PrimSpec, name: str, type_name: Sdf.ValueTypeName, value: object) -> None:
-    attr = spec.attributes.get(NS + name) or Sdf.AttributeSpec(spec, NS + name, type_name)
-    attr.default = value
+    set_attribute(spec, NS + name, type_name, value)
 
 
 def results_path(name: str) -> Sdf.Path:
