@@ -249,7 +249,8 @@ class SweepResult:
             f"sweep {self.name}: {self.n_done:,} of {self.n_requested:,} configurations ({s.sampler}, seed {s.seed})"
             f"{'' if self.complete else ' - interrupted, partial results'}",
             f"  {n_var} varied + {n_cam - n_var} fixed cameras; {self.samples_text} "
-            f"({s.orientation_mode}, {s.orientation_count} orientations, {s.positions} positions)",
+            f"({s.orientation_mode}, {s.orientation_count} orientations, "
+            f"{s.positions} position{'' if s.positions == 1 else 's'})",
             f"  {self.seconds:.2f} s on {self.device}: {rate:,.1f} configurations/s, "
             f"{self.evaluations / max(self.seconds, 1e-9):,.3g} camera x sample evaluations/s (chunk {self.chunk:,})",
             f"  baseline (as authored): coverage {100 * self.share(self.baseline.covered)[0]:.1f} %",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SwbError
-from .sweep_spec import OPTICS, SCALAR_KINDS, UNITS, ParamSpec, SweepSpec
+from .sweep_spec import OPTICS, POSE_KINDS, SCALAR_KINDS, UNITS, ParamSpec, SweepSpec
 
 DEFAULT_GRID_STEPS = 5
 _BOX_AXES = ("x", "y", "z")
@@ -44,7 +44,9 @@ class Column:
         if self.is_index:
             return self.labels[int(value)]
         v = value * self.to_display + 0.0  # no "-0"
-        return f"{v:.4g}{' ' + self.unit if self.unit else ''}"
+        # poses are offsets from the authored pose: a sign says so; optics are absolute values
+        text = f"{v:+.3g}" if self.kind in POSE_KINDS else f"{v:.4g}"
+        return f"{text}{' ' + self.unit if self.unit else ''}"
 
 
 @dataclass
