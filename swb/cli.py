@@ -26,16 +26,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="swb", description="Sensor Workbench: barcode decodability per camera on a USD station.")
+    parser = _Parser(prog="swb", description="Sensor Workbench: barcode decodability per camera on a USD station.",
+                     epilog="Start with `swb demo`; `swb COMMAND --help` explains each command.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    demo = sub.add_parser("demo", help="evaluate the bundled scan tunnel and write its results")
+    demo = sub.add_parser("demo", help="evaluate the bundled scan tunnel, run a small placement sweep, write results")
     demo.add_argument("--out", type=Path, default=Path("swb-demo"), help="folder for results (default ./swb-demo)")
     add_device_args(demo)
     demo.set_defaults(handler=_cmd_demo)
 
     ev = sub.add_parser("eval", help="evaluate every sensor camera against every barcode target")
-    ev.add_argument("scene", type=Path)
+    ev.add_argument("scene", type=Path, help="a USD station (.usd, .usda, .usdc)")
     ev.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     ev.add_argument("--out", type=Path, help="folder for results.json and a saved simulation (<scene>.swb.usda)")
     ev.add_argument("--save", type=Path, help="save the whole simulation state as this USD file")
@@ -43,17 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(handler=_cmd_eval)
 
     q = sub.add_parser("query", help="one camera's view of every target, or every camera's view of one target")
-    q.add_argument("scene", type=Path)
+    q.add_argument("scene", type=Path, help="a USD station (.usd, .usda, .usdc)")
     who = q.add_mutually_exclusive_group(required=True)
     who.add_argument("--camera", help="prim path of a sensor camera")
     who.add_argument("--target", help="prim path of a barcode target")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
     add_device_args(q)
     q.set_defaults(handler=_cmd_query)
 
     rs = sub.add_parser("restore", help="restore a saved simulation and show its results and UI state")
-    rs.add_argument("save", type=Path)
-    rs.add_argument("--json", action="store_true")
+    rs.add_argument("save", type=Path, help="the root file written by `swb eval --save` or Simulation.save")
+    rs.add_argument("--json", action="store_true", help="print results and UI state as JSON on stdout")
     rs.add_argument("--check", action="store_true", help="re-evaluate and verify the results are identical")
     rs.add_argument("--viz", type=Path, metavar="DIR",
                     help="re-create the saved picture (the UI state's visualisation mode) in DIR")

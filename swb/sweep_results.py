@@ -253,7 +253,8 @@ class SweepResult:
             f"{s.positions} position{'' if s.positions == 1 else 's'})",
             f"  {self.seconds:.2f} s on {self.device}: {rate:,.1f} configurations/s, "
             f"{self.evaluations / max(self.seconds, 1e-9):,.3g} camera x sample evaluations/s (chunk {self.chunk:,})",
-            f"  baseline (as authored): coverage {100 * self.share(self.baseline.covered)[0]:.1f} %",
+            f"  baseline (as authored): coverage {100 * self.share(self.baseline.covered)[0]:.1f} % "
+            "(coverage here: the weighted share of label x orientation samples some camera reads)",
         ]
         return lines
 
