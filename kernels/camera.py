@@ -12,6 +12,8 @@ wp.set_module_options({"enable_backward": False})
 
 # One value per threshold class (swb.profiles.CLASS_CODE): linear, pdf417, datamatrix, qr, aztec.
 vec5 = wp.types.vector(length=5, dtype=wp.float32)
+# One value per symbology (swb.profiles.SYMBOLOGY_CODE).
+vec_sym = wp.types.vector(length=9, dtype=wp.float32)
 
 
 @wp.struct
@@ -44,6 +46,9 @@ class Camera:
     scanline: int  # 1: reads 1-D / PDF417 only while a pixel row or column crosses the whole symbol
     scan_cover: vec5  # share of the symbol height the rows crossing it whole must cover, by class (scanline)
     clear_row: int  # 1: a 1-D symbol reads while one full row of occlusion samples across u is visible
+    quiet_zone: vec5  # share of the required quiet zone that must lie inside the image, by class (1: all)
+    line_view: int  # 1: a 1-D symbol is in view when its centre scan line (with that quiet zone) is
+    threshold_scale: vec_sym  # factor on the class's T per symbology (1: none)
 
 
 @wp.struct
@@ -57,6 +62,7 @@ class Target:
     module_size: float  # X, the module width along u
     module_size_w: float  # the module along w: X times the symbology's module aspect (PDF417 rows: 3X)
     cls: int  # threshold class: 0 linear, 1 pdf417, 2 datamatrix, 3 qr, 4 aztec
+    sym: int  # symbology code (swb.profiles.SYMBOLOGY_CODE), for per-symbology decoder traits
     velocity: wp.vec3  # m/s, world
 
 

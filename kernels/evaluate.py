@@ -111,7 +111,7 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int) -> P
         blur = defocus_pixels(cam, centre[2])
         smear = motion_smear(cam, tgt, centre)
         smear_axes = smear_along_axes(cam, tgt, centre, smear)
-        threshold = cam.thresholds[tgt.cls]
+        threshold = cam.thresholds[tgt.cls] * cam.threshold_scale[tgt.sym]
         blur_limit = cam.blur_limits[tgt.cls]
         terms = limit_terms(threshold, blur_limit, ppm[0], blur, smear_axes[0])
         q = limit_norm(terms)

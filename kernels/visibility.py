@@ -34,12 +34,24 @@ def target_normal(tgt: Target) -> wp.vec3:
 
 
 @wp.func
+def view_half_size(cam: Camera, tgt: Target) -> wp.vec2:
+    """Half extents of the rectangle that must be in view: the symbol plus the decoder's share of its quiet zone;
+    for a 1-D symbol read by a ``line_view`` decoder, only its centre scan line (no height)."""
+    half = tgt.half_size + cam.quiet_zone[tgt.cls] * (tgt.half_size_qz - tgt.half_size)
+    if cam.line_view != 0 and tgt.cls == LINEAR:
+        half = wp.vec2(half[0], 0.0)
+    return half
+
+
+@wp.func
 def in_fov(cam: Camera, tgt: Target) -> bool:
-    """All four corners of the symbol with its quiet zone lie in the clipping range and inside the image."""
+    """All four corners of the symbol with the decoder's share of its quiet zone (``view_half_size``) lie in the
+    clipping range and inside the image."""
+    half = view_half_size(cam, tgt)
     for k in range(4):
         su = float(2 * (k % 2) - 1)
         sw = float(2 * (k // 2) - 1)
-        if not in_view(cam, to_camera(cam, symbol_point(tgt, su, sw, tgt.half_size_qz))):
+        if not in_view(cam, to_camera(cam, symbol_point(tgt, su, sw, half))):
             return False
     return True
 

@@ -125,6 +125,7 @@ def _camera_arrays(cams: Sequence[CameraModel]) -> dict[str, np.ndarray]:
         "wavelength": col(lambda c: c.wavelength),
         "scanline": np.array([PROFILES[c.decoder_profile].scanline for c in cams], dtype=bool),
         "clear_row": np.array([PROFILES[c.decoder_profile].clear_row for c in cams], dtype=bool),
+        "line_view": np.array([PROFILES[c.decoder_profile].line_view for c in cams], dtype=bool),
         "max_tilt": col(lambda c: c.max_tilt_deg),
         "profile": np.array([list(PROFILES).index(c.decoder_profile) for c in cams], dtype=np.int64),
     }
@@ -200,8 +201,17 @@ def _evaluate_chunk(
     fx, fy = cam["fx"][:, None], cam["fy"][:, None]
     fx4, fy4 = fx[..., None], fy[..., None]
 
-    # 1. fov: quiet-zone rectangle corners inside the image and the clipping range.
-    qc = _to_camera(cam, _planar_points(tg, _CORNERS, tg["half_q"]))  # (C, T, 4, 3)
+    # 1. fov: the corners of the symbol plus the decoder's share of its quiet zone inside the image and the
+    # clipping range; a 1-D symbol under a line_view decoder: the ends of its centre scan line.
+    share = _per_pair(cam["profile"], tg["symbology"], DecoderProfile.quiet_share)  # (C, T)
+    half_v = tg["half"][None] + share[..., None] * (tg["half_q"] - tg["half"])[None]  # (C, T, 2)
+    line = cam["line_view"][:, None] & tg["linear"][None, :]
+    half_v[..., 1] = np.where(line, 0.0, half_v[..., 1])
+    u_t, w_t = tg["R"][:, :, 0], tg["R"][:, :, 1]
+    world_q = (tg["pos"][None, :, None, :] + _CORNERS[None, None, :, 0, None] * half_v[:, :, None, 0, None]
+               * u_t[None, :, None, :] + _CORNERS[None, None, :, 1, None] * half_v[:, :, None, 1, None]
+               * w_t[None, :, None, :])  # (C, T, 4, 3)
+    qc = np.einsum("ctkj,cji->ctki", world_q - cam["pos"][:, None, None, :], cam["R"])  # (C, T, 4, 3)
     zq = -qc[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         uq = cam["cx"][:, None, None] + fx4 * qc[..., 0] / zq

@@ -13,6 +13,7 @@ rendered symbol keeps the module size and its own count; labels carry the render
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -26,6 +27,7 @@ from swb.kernels.camera import Camera
 from swb.kernels.render import RenderSymbol, Shading, render_kernel
 
 from .errors import SwbError
+from .layers import write_bytes_atomic, write_text_atomic
 from .model import CameraModel, Scene, TargetModel
 from .pair_results import PairResults
 from .profiles import FACTORS, factor_name, is_linear
@@ -300,7 +302,9 @@ def write_png(path: Path, pixels: np.ndarray) -> Path:
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.asarray(pixels, np.uint8), mode="L").save(path)
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(pixels, np.uint8), mode="L").save(buf, format="PNG")
+    write_bytes_atomic(Path(path), buf.getvalue())
     return path
 
 
@@ -372,7 +376,7 @@ def export(
             doc = camera_labels(renderer, c, image, pairs)
             doc["image"] = f"{name}.png"
             label = out / f"{name}.json"
-            label.write_text(json.dumps(doc, indent=1))
+            write_text_atomic(label, json.dumps(doc, indent=1))
             written.append(label)
         return written
     finally:

@@ -25,6 +25,9 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import warp as wp
 
+from .devices import resolve_device
+from .errors import SwbError
+from .layers import write_text_atomic
 from .model import CameraModel, MeshPart, Scene, TargetModel
 from .profiles import (
     CLASS_CODE,
@@ -34,6 +37,7 @@ from .profiles import (
     N_OCCLUSION_SAMPLES,
     PROFILES,
     SYMBOLOGIES,
+    SYMBOLOGY_CODE,
     DecoderProfile,
     factor_name,
     is_linear,
@@ -51,7 +55,7 @@ from .render import (
 from .world import World
 
 ALL_SEEN = (1 << N_OCCLUSION_SAMPLES) - 1
-# The profile fitted by ``fit_profile`` to ``swb validate --study 600 --seed 0`` (docs/validation.md).
+# The profile fitted by ``fit_profile`` to studies 0 and 1 together, held out: study 2 (docs/validation.md).
 ZXING_PROFILE = PROFILES["zxing"]
 CLASSES: tuple[str, ...] = tuple(CLASS_CODE)  # linear, pdf417, datamatrix, qr, aztec
 # The study draws one of these groups with equal chance, then a symbology in it (QR and Aztec share a group, as
@@ -153,6 +157,10 @@ class Case:
     window: tuple[int, int, int, int] = (0, 0, 0, 0)
     extra: dict = field(default_factory=dict)
     visible_mask: int = ALL_SEEN  # occlusion samples seen (bit k: sample k of the 3 x 3 grid, as in the model)
+    # The largest share of the quiet zone with which the symbol (qz_view) or its centre scan line (qz_line) lies
+    # in the image and the clipping range; -1 when even the symbol (line) does not.
+    qz_view: float = 1.0
+    qz_line: float = 1.0
 
     @property
     def cls(self) -> str:
@@ -170,6 +178,8 @@ class Case:
         d["modules"] = tuple(d["modules"])
         d["window"] = tuple(d["window"])
         d.setdefault("visible_mask", ALL_SEEN if d["visible_fraction"] >= 1 else 0)
+        d.setdefault("qz_view", 1.0 if d["fov"] else -1.0)
+        d.setdefault("qz_line", d["qz_view"])
         return cls(**d)
 
 
@@ -208,6 +218,36 @@ def visible_mask(occlusion: ReferenceOcclusion, cam: CameraModel, tgt: TargetMod
     return int(sum(1 << k for k in range(len(pts)) if not blocked[k]))
 
 
+def quiet_zone_in_view(cam: CameraModel, tgt: TargetModel, line: bool = False) -> float:
+    """The largest share s in [0, 1] of the quiet zone with which the symbol's rectangle (``line``: its centre
+    scan line along u) lies inside the image and the clipping range, as the model's field of view tests it;
+    -1 when not even the symbol (line) does. Bisection to 1e-5: the test is monotone in s."""
+    rot = np.asarray(tgt.rotation, np.float64)
+    half = 0.5 * np.asarray(tgt.size, np.float64)
+    extra = 0.5 * np.asarray(tgt.size_with_quiet_zone, np.float64) - half
+    signs = np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], np.float64)
+
+    def inside(share: float) -> bool:
+        h = half + share * extra
+        if line:
+            h = np.array([h[0], 0.0])
+        pts = (np.asarray(tgt.position, np.float64) + (signs[:, :1] * h[0]) * rot[:, 0]
+               + (signs[:, 1:] * h[1]) * rot[:, 1])
+        px, depth = project_points(cam, pts)
+        near, far = cam.clipping
+        return bool(np.all((depth >= near) & (depth <= far)) and np.all((px >= 0) & (px <= [cam.width, cam.height])))
+
+    if not inside(0.0):
+        return -1.0
+    if inside(1.0):
+        return 1.0
+    lo, hi = 0.0, 1.0
+    while hi - lo > 1e-5:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if inside(mid) else (lo, mid)
+    return lo
+
+
 def decode(pixels: np.ndarray, symbology: str, text: str) -> tuple[bool, str | None]:
     """zxing-cpp on an 8-bit image, restricted to the symbology: (read with the right text, first text found)."""
     zx = _zxing()
@@ -230,8 +270,10 @@ def check_pairs(
     design: str = "scene",
     index: int = 0,
     keep_pixels: bool = False,
+    render: bool = True,
 ) -> list[Case]:
-    """Model verdict and zxing outcome for the given (camera, target) pairs of one scene."""
+    """Model verdict and zxing outcome for the given (camera, target) pairs of one scene (``render`` False: the
+    model's side only, nothing rendered or decoded)."""
     world = World(scene, device, threads=1)
     try:
         world.evaluate()
@@ -253,8 +295,12 @@ def check_pairs(
                 visible_fraction=float(res.visible_fraction[c, t]), predicted=bool(res.decodable[c, t]),
                 limiting=factor_name(int(res.limiting[c, t])),
             )
-            case.visible_mask = visible_mask(occlusion, cam, tgt) if case.fov and case.front else 0
-            win = _window(cam, tgt, renderer, t)
+            # The samples' mask also where the field of view fails, so a profile with other quiet-zone traits
+            # can be scored on the stored case.
+            case.visible_mask = visible_mask(occlusion, cam, tgt) if case.front else 0
+            case.qz_view = quiet_zone_in_view(cam, tgt)
+            case.qz_line = quiet_zone_in_view(cam, tgt, line=True) if tgt.linear else case.qz_view
+            win = _window(cam, tgt, renderer, t) if render else None
             if win is not None:
                 blur = max(case.defocus_px, float(res.motion_px[c, t]))
                 img = renderer.render(c, win, spp=_spp(blur))
@@ -484,7 +530,7 @@ def run_study(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Case]:
     """Generate, render and decode ``n`` study cases (deterministic for a seed on a given device)."""
-    dev = wp.get_device(device) if device is not None else wp.get_preferred_device()
+    dev = resolve_device(device)
     for module in ("swb.kernels.evaluate", "swb.kernels.render"):
         wp.load_module(module, device=dev)  # before any worker thread launches
 
@@ -508,6 +554,21 @@ def run_study(
     return cases
 
 
+def remodel_study(cases: list[Case], seed: int, *, device: str | None = None) -> list[Case]:
+    """Saved study cases with the model's side recomputed from their scenes (regenerated from ``seed``) after a
+    model change; the rendering and decoding do not depend on the model, so their outcomes are kept."""
+    out = []
+    for old in cases:
+        scene, design = study_case(seed, old.index)
+        case = check_pairs(scene, [(0, 0)], device=device, design=design, index=old.index, render=False)[0]
+        if case.content != old.content or case.symbology != old.symbology:
+            raise SwbError(f"case {old.index} does not come from study seed {seed}",
+                           hint="give the --seed the cases were rendered with")
+        case.decoded, case.decoded_text, case.window, case.extra = old.decoded, old.decoded_text, old.window, old.extra
+        out.append(case)
+    return out
+
+
 # --------------------------------------------------------------------------------------------- verdicts
 
 
@@ -518,6 +579,8 @@ def _arrays(cases: list[Case]) -> dict[str, np.ndarray]:
         "ppm_u": get("ppm_u"), "ppm_w": get("ppm_w"), "b": get("defocus_px"),
         "m_u": get("smear_u"), "m_w": get("smear_w"), "tilt": get("tilt_deg"), "max_tilt": get("max_tilt"),
         "scan": get("scan_margin"), "fov": np.array([c.fov for c in cases]),
+        "qz_view": get("qz_view"), "qz_line": get("qz_line"),
+        "sym": np.array([SYMBOLOGY_CODE[c.symbology] for c in cases], np.int64),
         "front": np.array([c.front for c in cases]),
         "mask": np.array([c.visible_mask for c in cases], np.int64),
         "vis": get("visible_fraction"), "decoded": np.array([c.decoded for c in cases]),
@@ -538,14 +601,22 @@ def profile_margin(cases: list[Case], profile: DecoderProfile) -> np.ndarray:
     return _verdict(_arrays(cases), profile)[2]
 
 
-def readable_despite_occlusion(a: dict[str, np.ndarray], min_visible: np.ndarray, clear_row: bool) -> np.ndarray:
-    """The occlusion trait of the model (kernels/visibility.py) on stored sample masks, per case."""
+def in_view(a: dict[str, np.ndarray], profile: DecoderProfile) -> np.ndarray:
+    """The model's field of view under ``profile``'s quiet-zone traits (kernels/visibility.py), per case."""
+    line = profile.line_view & (a["cls"] == CLASS_CODE["linear"])
+    return np.where(line, a["qz_line"], a["qz_view"]) >= np.asarray(profile.quiet_zone, np.float64)[a["cls"]]
+
+
+def readable_despite_occlusion(a: dict[str, np.ndarray], min_visible: np.ndarray, clear_row: bool,
+                               fov: np.ndarray | None = None) -> np.ndarray:
+    """The occlusion trait of the model (kernels/visibility.py) on stored sample masks, per case (``fov``: the
+    field of view to use instead of the stored one)."""
     mask = a["mask"]
     bits = (mask[:, None] >> np.arange(N_OCCLUSION_SAMPLES)) & 1
     n_seen = bits.sum(axis=1)
     row = bits.reshape(-1, 3, 3).all(axis=2).any(axis=1) & clear_row & (a["cls"] == CLASS_CODE["linear"])
     need = np.ceil(min_visible * N_OCCLUSION_SAMPLES - 1e-3)
-    return a["fov"] & a["front"] & ((mask == ALL_SEEN) | row | (n_seen >= need))
+    return (a["fov"] if fov is None else fov) & a["front"] & ((mask == ALL_SEEN) | row | (n_seen >= need))
 
 
 def _axis_q(a: dict[str, np.ndarray], thr: np.ndarray, b_lim: np.ndarray, ppm: np.ndarray, m: np.ndarray
@@ -570,7 +641,7 @@ def _angle_margin(a: dict[str, np.ndarray], scanline: bool, scan_cover: np.ndarr
 
 
 def _verdict(a: dict[str, np.ndarray], profile: DecoderProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    thr = np.asarray(profile.ppm_threshold, np.float64)[a["cls"]]
+    thr = np.asarray(profile.ppm_threshold, np.float64)[a["cls"]] * np.asarray(profile.scales())[a["sym"]]
     b_lim = np.asarray(profile.blur_limit, np.float64)[a["cls"]]
     q_u, rs_u, rb_u = _axis_q(a, thr, b_lim, a["ppm_u"], a["m_u"])
     q_w, rs_w, rb_w = _axis_q(a, thr, b_lim, a["ppm_w"], a["m_w"])
@@ -582,14 +653,16 @@ def _verdict(a: dict[str, np.ndarray], profile: DecoderProfile) -> tuple[np.ndar
     with np.errstate(divide="ignore"):
         combined = np.where(q > 0, 1.0 / q, np.inf)
     angle = _angle_margin(a, profile.scanline, np.asarray(profile.scan_cover, np.float64)[a["cls"]])
-    readable = readable_despite_occlusion(a, np.asarray(profile.min_visible, np.float64)[a["cls"]], profile.clear_row)
+    fov = in_view(a, profile)
+    readable = readable_despite_occlusion(a, np.asarray(profile.min_visible, np.float64)[a["cls"]], profile.clear_row,
+                                          fov)
     decodable = readable & (combined >= 1.0) & (angle >= 1.0)
     code = np.where(rs >= rb, FACTOR_CODE["resolution"],
                     np.where(a["b"] >= m, FACTOR_CODE["defocus"], FACTOR_CODE["motion"]))
     code = np.where(angle < combined, FACTOR_CODE["angle"], code)
     code = np.where(~readable, FACTOR_CODE["occluded"], code)
     code = np.where(~a["front"], FACTOR_CODE["backfacing"], code)
-    code = np.where(~a["fov"], FACTOR_CODE["fov"], code)
+    code = np.where(~fov, FACTOR_CODE["fov"], code)
     return decodable, code, np.minimum(combined, angle)
 
 
@@ -689,12 +762,19 @@ V_GRID = np.arange(1, N_OCCLUSION_SAMPLES + 1) / N_OCCLUSION_SAMPLES  # min_visi
 
 
 C_GRID = np.round(np.arange(0.0, 0.801, 0.05), 2)  # scan_cover of scan-line classes
+S_GRID = np.round(np.arange(0.4, 2.501, 0.05), 2)  # threshold_scale of one symbology
+Q_GRID = np.round(np.arange(0.0, 1.001, 0.05), 2)  # quiet_zone share
+# Symbologies fitted with their own threshold factor: two-width codes whose reader classifies bars as narrow or
+# wide (Code 39 at 2:1, ITF at 3:1 in zxing-cpp's writer); the class's T and B come from the others (Code 128,
+# EAN/UPC: elements of 1 to 4 modules measured edge to edge).
+FIT_SCALED: tuple[str, ...] = ("code39", "itf")
 
 
-def _class_scores(a: dict[str, np.ndarray], sel: np.ndarray, scanline: bool, covers: np.ndarray) -> np.ndarray:
+def _class_scores(a: dict[str, np.ndarray], sel: np.ndarray, scanline: bool, covers: np.ndarray,
+                  t_grid: np.ndarray = T_GRID) -> np.ndarray:
     """Agreeing cases among ``sel`` for every (scan_cover, B, T) of the grids: (len(covers), len(B), len(T))."""
     sub = {k: v[sel] for k, v in a.items()}
-    thr = T_GRID[None, None, :, None]
+    thr = t_grid[None, None, :, None]
     b_lim = B_GRID[None, :, None, None]
     ok = np.stack([_angle_margin(sub, scanline, c) >= 1.0 for c in covers])[:, None, None, :]
     q_u = _axis_q(sub, thr, b_lim, sub["ppm_u"], sub["m_u"])[0]
@@ -705,24 +785,31 @@ def _class_scores(a: dict[str, np.ndarray], sel: np.ndarray, scanline: bool, cov
 
 
 def _fit_once(cases: list[Case], base: DecoderProfile | None = None) -> DecoderProfile:
-    """Fit per class T and B (and the scan-line traits) on the cases seen whole, then the occlusion traits
-    (min_visible per 2-D class, clear_row for 1-D) on the partly hidden cases with T and B fixed.
+    """Fit per class T and B (and the scan-line traits) on the cases seen whole, then the threshold factors of
+    ``FIT_SCALED``, then the occlusion traits (min_visible per 2-D class, clear_row for 1-D) on the partly hidden
+    cases, then the field-of-view traits (line_view for 1-D, quiet_zone per class) on the cases partly out of view.
 
     Per class, each choice is the centre of the longest plateau of best agreement: the scan_cover (scan-line
-    classes only), then B (by the best agreement over T), then T at that B. The scan-line trait (on/off) is the
-    one with more agreeing cases over all classes. Occlusion: the largest min_visible (the strictest rule)
-    reaching the best agreement; clear_row only when it agrees with more cases than without. Classes without
-    cases keep ``base``'s values.
+    classes only), then B (by the best agreement over T), then T at that B; the 1-D class's T and B come from the
+    symbologies not in ``FIT_SCALED``, and each of those then gets its factor on T (the plateau centre, T and B
+    fixed). The scan-line trait (on/off) is the one with more agreeing cases over all classes. Occlusion and
+    quiet zone: the strictest value (largest min_visible, largest quiet_zone) reaching the best agreement;
+    clear_row and line_view only when they agree with more cases than without. Classes without cases keep
+    ``base``'s values.
     """
     base = base or ZXING_PROFILE
     a = _arrays(cases)
-    whole = a["fov"] & a["front"] & (a["mask"] == ALL_SEEN)
+    seen = a["front"] & (a["qz_view"] >= 1.0)  # in view with the whole quiet zone
+    whole = seen & (a["mask"] == ALL_SEEN)
+    scaled = np.isin(a["sym"], [SYMBOLOGY_CODE[s] for s in FIT_SCALED])
     scan_classes = (CLASS_CODE["linear"], CLASS_CODE["pdf417"])
     fits: dict[bool, tuple[int, list[float], list[float], list[float]]] = {}
     for scan in (False, True):
         ts, bs, cs, total = list(base.ppm_threshold), list(base.blur_limit), list(base.scan_cover), 0
         for k in range(len(CLASSES)):
             sel = whole & (a["cls"] == k)
+            if (sel & ~scaled).any():
+                sel &= ~scaled
             if not sel.any():
                 continue
             covers = C_GRID if scan and k in scan_classes else np.array([cs[k]])
@@ -735,11 +822,23 @@ def _fit_once(cases: list[Case], base: DecoderProfile | None = None) -> DecoderP
         fits[scan] = (total, ts, bs, cs)
     scan = fits[True][0] > fits[False][0]
     _, ts, bs, cs = fits[scan]
-    fitted = DecoderProfile("zxing", tuple(ts), tuple(bs), scan, "fit", scan_cover=tuple(cs))  # type: ignore[arg-type]
+    scale = dict(base.threshold_scale)
+    for name in FIT_SCALED:
+        sel = whole & (a["sym"] == SYMBOLOGY_CODE[name])
+        k = CLASS_CODE[SYMBOLOGIES[name]]
+        if sel.any():
+            # T and B of the class fixed: a T grid of the class's T times each factor, at the class's B.
+            row = _class_scores(a, sel, scan, np.array([cs[k]]), ts[k] * S_GRID)[0, int(np.flatnonzero(
+                B_GRID == bs[k])[0])]
+            scale[name] = _best_plateau(S_GRID, row)
+    fitted = DecoderProfile("zxing", tuple(ts), tuple(bs), scan, "fit", scan_cover=tuple(cs),  # type: ignore[arg-type]
+                            threshold_scale=tuple(scale.items()))
+    fitted = replace(fitted, min_visible=base.min_visible, clear_row=False, quiet_zone=(1.0,) * len(CLASSES),
+                     line_view=False)
 
-    partial = a["fov"] & a["front"] & (a["mask"] != ALL_SEEN)
+    partial = seen & (a["mask"] != ALL_SEEN)
     dec = a["decoded"]
-    visible, clear_row = list(base.min_visible), False
+    visible = list(base.min_visible)
     for k in range(len(CLASSES)):
         sel = partial & (a["cls"] == k)
         if not sel.any() or k == CLASS_CODE["linear"]:
@@ -751,8 +850,27 @@ def _fit_once(cases: list[Case], base: DecoderProfile | None = None) -> DecoderP
     lin = partial & (a["cls"] == CLASS_CODE["linear"])
     if lin.any():
         agree = [(_verdict(a, replace(fitted, clear_row=row))[0][lin] == dec[lin]).sum() for row in (False, True)]
-        clear_row = bool(agree[1] > agree[0])
-    return replace(fitted, clear_row=clear_row)
+        fitted = replace(fitted, clear_row=bool(agree[1] > agree[0]))
+
+    out = a["front"] & ~seen  # partly out of view (or their quiet zone is)
+    shares = list(fitted.quiet_zone)
+
+    def best_share(profile: DecoderProfile, k: int, sel: np.ndarray) -> tuple[int, float]:
+        scores = np.array([(_verdict(a, replace(profile, quiet_zone=_with(shares, k, q)))[0][sel] == dec[sel]).sum()
+                           for q in Q_GRID])
+        return int(scores.max()), float(Q_GRID[np.flatnonzero(scores == scores.max())[-1]])
+
+    for k in range(len(CLASSES)):
+        sel = out & (a["cls"] == k)
+        if not sel.any():
+            continue
+        if k == CLASS_CODE["linear"]:  # line_view with its own best share, on only if it agrees with more cases
+            (n_off, q_off), (n_on, q_on) = (best_share(replace(fitted, line_view=v), k, sel) for v in (False, True))
+            fitted = replace(fitted, line_view=n_on > n_off)
+            shares[k] = q_on if n_on > n_off else q_off
+        else:
+            shares[k] = best_share(fitted, k, sel)[1]
+    return replace(fitted, quiet_zone=tuple(shares))
 
 
 def _with(values: tuple[float, ...] | list[float], k: int, v: float) -> tuple[float, ...]:
@@ -762,9 +880,9 @@ def _with(values: tuple[float, ...] | list[float], k: int, v: float) -> tuple[fl
 
 
 def fit_profile(cases: list[Case]) -> Fit:
-    """Fit the profile (T and B per class, scan-line and occlusion traits) on all cases; cross-check by fitting
-    on the even-indexed half and scoring the odd half."""
-    usable = [c for c in cases if c.fov and c.front]
+    """Fit the profile (T and B per class, threshold factors, scan-line, occlusion and field-of-view traits) on all
+    cases; cross-check by fitting on the even-indexed half and scoring the odd half."""
+    usable = [c for c in cases if c.front]
     even = [c for c in usable if c.index % 2 == 0]
     odd = [c for c in cases if c.index % 2 == 1]
     half = _fit_once(even) if even else None
@@ -773,10 +891,12 @@ def fit_profile(cases: list[Case]) -> Fit:
     method = ("per class: grid search (T 0.5..5 step 0.05, B 0.5..3 step 0.05) maximising the number of cases where "
               "the model agrees with zxing-cpp, on cases seen whole (for each B the centre of the best T plateau, "
               "then the centre of the best B plateau; for 1-D and PDF417 first scan_cover 0..0.8 step 0.05, the "
-              "plateau centre); scan-line trait on/off by total agreement; then, with T and B "
-              "fixed, on partly hidden cases: min_visible per 2-D class (1/9..9/9, the strictest of the best) and "
-              "clear_row for 1-D (only if it agrees more); cases failing fov or facing do not depend on the profile "
-              "and are left out")
+              "plateau centre); the 1-D class on Code 128 and EAN/UPC, then a factor on T for each of "
+              f"{', '.join(FIT_SCALED)} (0.4..2.5 step 0.05, plateau centre, T and B fixed); scan-line trait on/off "
+              "by total agreement; then, with T and B fixed, on partly hidden cases: min_visible per 2-D class "
+              "(1/9..9/9, the strictest of the best) and clear_row for 1-D (only if it agrees more); then on cases "
+              "partly out of view: line_view for 1-D (only if it agrees more) and quiet_zone per class (0..1 step "
+              "0.05, the strictest of the best); back-facing cases do not depend on the profile and are left out")
     return Fit(full, agreement(cases, full).rate, test, method)
 
 
@@ -815,7 +935,7 @@ def save_cases(path, cases: list[Case]) -> None:  # noqa: ANN001
     docs = [c.to_json() for c in cases]
     for d in docs:
         d["extra"] = {k: v for k, v in d["extra"].items() if k != "pixels"}
-    Path(path).write_text(json.dumps(docs, indent=0))
+    write_text_atomic(Path(path), json.dumps(docs, indent=0))
 
 
 def load_cases(path) -> list[Case]:  # noqa: ANN001

@@ -20,7 +20,7 @@ from swb.kernels.camera import Target
 
 from .errors import SwbError
 from .model import TargetModel
-from .profiles import CLASS_CODE, SYMBOLOGIES, module_aspect
+from .profiles import CLASS_CODE, SYMBOLOGIES, SYMBOLOGY_CODE, module_aspect
 
 _EPS = 1.0e-9
 
@@ -97,6 +97,7 @@ def pack_probes(symbol: ProbeSymbol, positions: np.ndarray, rotations: np.ndarra
     out["module_size"] = tm.module_size
     out["module_size_w"] = tm.module_size * module_aspect(tm.symbology)
     out["cls"] = CLASS_CODE[SYMBOLOGIES[tm.symbology]]
+    out["sym"] = SYMBOLOGY_CODE[tm.symbology]
     return out
 
 

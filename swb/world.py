@@ -18,10 +18,11 @@ from swb.kernels.camera import Camera, Target
 from swb.kernels.evaluate import PairOutputs, evaluate_kernel
 from swb.kernels.transform import pairs_near_boxes, transform_points
 
+from .devices import resolve_device
 from .errors import SwbError
 from .model import CameraModel, MeshPart, Scene, TargetModel
 from .pair_results import SCALAR_FIELDS, PairResults
-from .profiles import CLASS_CODE, FACTORS, PROFILES, SYMBOLOGIES, DecoderProfile, module_aspect
+from .profiles import CLASS_CODE, FACTORS, PROFILES, SYMBOLOGIES, SYMBOLOGY_CODE, DecoderProfile, module_aspect
 
 # Below this many pairs a CPU launch is not worth splitting across threads.
 MIN_SPLIT_PAIRS = 4096
@@ -95,6 +96,9 @@ def pack_profiles(out: np.ndarray, profiles: Sequence[DecoderProfile], index: np
     out["scan_cover"] = table(lambda p: p.scan_cover)
     out["scanline"] = table(lambda p: float(p.scanline))[:, 0].astype(np.int32)
     out["clear_row"] = table(lambda p: float(p.clear_row))[:, 0].astype(np.int32)
+    out["quiet_zone"] = table(lambda p: p.quiet_zone)
+    out["line_view"] = table(lambda p: float(p.line_view))[:, 0].astype(np.int32)
+    out["threshold_scale"] = table(lambda p: p.scales())
 
 
 def pack_targets(tgts: Sequence[TargetModel], source: str = "") -> np.ndarray:
@@ -111,6 +115,7 @@ def pack_targets(tgts: Sequence[TargetModel], source: str = "") -> np.ndarray:
     out["module_size"] = [t.module_size for t in tgts]
     out["module_size_w"] = [t.module_size * module_aspect(t.symbology) for t in tgts]
     out["cls"] = [CLASS_CODE[SYMBOLOGIES[t.symbology]] for t in tgts]
+    out["sym"] = [SYMBOLOGY_CODE[t.symbology] for t in tgts]
     out["velocity"] = np.array([np.asarray(t.velocity, np.float64) for t in tgts]).reshape(-1, 3)
     return out
 
@@ -119,7 +124,7 @@ class World:
     """Device copy of a scene plus persistent per-pair result arrays (see ``swb.pair_results``)."""
 
     def __init__(self, scene: Scene, device: str | None = None, threads: int | None = None) -> None:
-        self.device = wp.get_device(device) if device is not None else wp.get_preferred_device()
+        self.device = resolve_device(device)
         self.threads = max(1, int(threads if threads is not None else (os.cpu_count() or 1)))
         self.min_split_pairs = MIN_SPLIT_PAIRS
         self.source = scene.source

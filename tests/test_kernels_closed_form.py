@@ -323,3 +323,54 @@ def test_scan_cover_shrinks_the_scanline_margin(monkeypatch):
     assert r["limiting"] == FACTOR_CODE["angle"]
     assert r["margins"][M["angle"]] == pytest.approx(0.5 * 0.15 / math.tan(roll), rel=1e-3)
     assert one(make_camera(decoder_profile="robust"), tgt)["decodable"]  # one crossing line is enough there
+
+
+def _both(cam: CameraModel, tgt: TargetModel) -> tuple[dict, dict]:
+    """The Warp kernel's and the numpy reference's results for one pair."""
+    from swb.reference import evaluate_reference
+
+    ref = evaluate_reference(Scene("test", [cam], [tgt], []))
+    return one(cam, tgt), {name: getattr(ref, name)[0, 0] for name in ("decodable", "limiting", "margins")}
+
+
+def test_threshold_scale_multiplies_one_symbologys_threshold(monkeypatch):
+    """Code 39 at 2x the 1-D T: PPM 3.2 gives a resolution margin of 3.2 / 2, Code 128 keeps 3.2 / 1."""
+    monkeypatch.setitem(PROFILES, "c39", DecoderProfile("c39", 1.0, 1.5, False, "test",
+                                                        threshold_scale=(("code39", 2.0),)))
+    ppm = 0.0005 * F / (PITCH * 0.5)
+    cam = make_camera(decoder_profile="c39")
+    for sym, thr in (("code39", 2.0), ("code128", 1.0)):
+        for r in _both(cam, make_target(0.5, symbology=sym)):
+            assert r["margins"][M["resolution"]] == pytest.approx(ppm / thr, rel=1e-3)
+    assert PROFILES["c39"].threshold("code39") == 2.0 and PROFILES["c39"].threshold("itf") == 1.0
+    slow = one(make_camera(decoder_profile="c39"), make_target(1.2, symbology="code39"))  # PPM 1.33 < 2
+    assert slow["limiting"] == FACTOR_CODE["resolution"]
+    with pytest.raises(ValueError, match="unknown symbology"):
+        DecoderProfile("bad", 1.0, 1.5, False, "test", threshold_scale=(("code93", 2.0),))
+
+
+@pytest.mark.parametrize("share, ok", [(1.0, False), (0.6, False), (0.4, True), (0.0, True)])
+def test_quiet_zone_share_in_view(monkeypatch, share, ok):
+    """A Code 128 symbol whose right quiet zone (10 modules = 32 px at PPM 3.2) has 16 px inside the image."""
+    monkeypatch.setitem(PROFILES, "qz", DecoderProfile("qz", 1.0, 1.5, False, "test", quiet_zone=share))
+    d = 0.5
+    u_centre = 2000 - 30 * 3.2 - 16  # symbol half length 30 modules; 16 of the 32 quiet-zone pixels in view
+    tgt = make_target(d, position=np.array([(u_centre - 1000) / FX * d, d, 0.0]))
+    for r in _both(make_camera(decoder_profile="qz"), tgt):
+        assert bool(r["decodable"]) is ok
+        assert r["limiting"] == (0 if ok else FACTOR_CODE["fov"])
+    assert one(make_camera(decoder_profile="industrial"), tgt)["limiting"] == FACTOR_CODE["fov"]
+
+
+@pytest.mark.parametrize("line_view", [False, True])
+def test_line_view_lets_1d_bars_leave_the_image(monkeypatch, line_view):
+    """Bars 28.8 px tall centred 10 px below the top edge: the centre scan line is in view, the bars' tops are
+    not. A 2-D symbol there stays out of view either way."""
+    monkeypatch.setitem(PROFILES, "lv", DecoderProfile("lv", 1.0, 1.5, False, "test", line_view=line_view))
+    d = 0.5
+    pos = np.array([0.0, d, (500 - 10) / FX * d])
+    for r in _both(make_camera(decoder_profile="lv"), make_target(d, position=pos)):
+        assert bool(r["decodable"]) is line_view
+    dm = make_target(d, position=pos, symbology="datamatrix", modules=(20, 20))
+    for r in _both(make_camera(decoder_profile="lv"), dm):
+        assert r["limiting"] == FACTOR_CODE["fov"]

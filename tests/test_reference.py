@@ -284,3 +284,37 @@ def test_world_agrees_with_reference_on_decoder_traits(monkeypatch):
         assert np.allclose(x, y, rtol=1e-3), name
     angle = FACTORS.index("angle")
     assert np.allclose(a.margins[..., angle], b.margins[..., angle], rtol=1e-3)
+
+
+def test_world_agrees_with_reference_on_view_traits_and_threshold_scales(monkeypatch):
+    """Symbols of every symbology scattered across the image edge: partial quiet zones, 1-D bars leaving the
+    image, per-symbology thresholds; the kernels and the reference give the same verdicts."""
+    monkeypatch.setitem(PROFILES, "view", DecoderProfile(
+        "view", (1.0, 1.2, 1.5, 1.8, 2.2), 1.5, True, "test", quiet_zone=(0.3, 0.5, 0.0, 0.05, 1.0), line_view=True,
+        threshold_scale=(("code39", 1.3), ("itf", 0.6))))
+    rng = np.random.default_rng(4)
+    edge = HALF_VIEW * 0.6  # the image edge on the floor, 0.6 m below the camera
+    modules = {"pdf417": (103, 27), "datamatrix": (20, 20), "qrcode": (25, 25), "aztec": (19, 19)}
+    tgts = []
+    for i in range(180):
+        sym = list(SYMBOLOGIES)[i % len(SYMBOLOGIES)]
+        along = float(rng.uniform(-edge, edge))
+        across = edge + float(rng.uniform(-0.03, 0.01))
+        pos = [(across, along, 0.0), (-across, along, 0.0), (along, across, 0.0), (along, -across, 0.0)][i % 4]
+        tgts.append(target(sym, float(rng.uniform(0.25e-3, 0.5e-3)), modules.get(sym, (90, 1)), pos,
+                           rot_z(float(rng.uniform(0, 360))) @ rot_y(float(rng.uniform(0, 30)))))
+    cams = [camera(0.6, path=f"/{p}", decoder_profile=p) for p in ("view", "industrial")]
+    scene = Scene("view", cams, tgts, [])
+    from swb.world import World
+
+    world = World(scene, device="cpu", threads=1)
+    world.evaluate()
+    a = world.results()
+    world.close()
+    b = evaluate_reference(scene)
+    assert np.array_equal(a.limiting, b.limiting) and np.array_equal(a.decodable, b.decodable)
+    fov = FACTOR_CODE["fov"]
+    # The tolerant profile sees symbols the strict one does not, and still leaves some out.
+    assert ((b.limiting[0] != fov) & (b.limiting[1] == fov)).sum() >= 10 and (b.limiting[0] == fov).sum() >= 10
+    lin = np.array([t.linear for t in tgts])
+    assert ((b.limiting[0] != fov) & (b.limiting[1] == fov) & lin).any()

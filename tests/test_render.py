@@ -32,6 +32,8 @@ from swb.validate import (  # noqa: E402
     agreement,
     decode,
     profile_verdict,
+    quiet_zone_in_view,
+    remodel_study,
     run_study,
     study_case,
 )
@@ -219,6 +221,67 @@ def test_study_prediction_matches_the_numpy_verdict_and_cli_reads_saved_cases(tm
     assert report["agreement"]["n"] == 2
     with pytest.raises(SwbError, match="exactly one"):
         cmd_validate(parser.parse_args(["validate"]))
+    # The model's side recomputed from the seed keeps the decode outcomes; a wrong seed is caught.
+    again = remodel_study(cases, 5, device="cpu")
+    assert [(c.predicted, c.decoded, c.qz_view) for c in again] == [(c.predicted, c.decoded, c.qz_view) for c in cases]
+    with pytest.raises(SwbError, match="seed"):
+        remodel_study(cases, 6, device="cpu")
+    with pytest.raises(SwbError, match="--remodel needs"):
+        cmd_validate(parser.parse_args(["validate", "--cases", str(tmp_path / "cases.json"), "--remodel"]))
+
+
+def test_quiet_zone_in_view_closed_form():
+    """Code 128 (60 modules, 10-module quiet zones, PPM 3.2): 16 of the right quiet zone's 32 px in the image."""
+    f, d = 0.016, 0.5
+    facing = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # columns x/u = +X, y/w = +Z, z/normal = -Y
+    cam = CameraModel("/c", facing, np.zeros(3), 2000, 1000, f, (0.010, 0.005))  # looks along +Y
+    fx = f / PITCH
+
+    def tgt(u: float, v: float, symbology: str = "code128", modules=(60, 1)) -> TargetModel:
+        return TargetModel("/t", facing, np.array([(u - 1000) / fx * d, d, (500 - v) / fx * d]), symbology, 5e-4,
+                           modules)
+
+    assert quiet_zone_in_view(cam, tgt(1000, 500)) == 1.0
+    assert quiet_zone_in_view(cam, tgt(2000 - 96 - 16, 500)) == pytest.approx(0.5, abs=1e-4)
+    assert quiet_zone_in_view(cam, tgt(2000 - 50, 500)) == -1.0  # the symbol itself crosses the edge
+    top = tgt(1000, 10)  # bars 28.8 px tall: the centre line is in view, the bars' tops are not
+    assert quiet_zone_in_view(cam, top) == -1.0 and quiet_zone_in_view(cam, top, line=True) == 1.0
+
+
+def test_profile_verdict_applies_the_view_traits_and_threshold_scale():
+    near_edge = _case(0, "qrcode", 3.0, 0.0, True)
+    near_edge.qz_view = 0.3  # 30 % of the quiet zone in the image
+    bars_cut = _case(1, "code128", 3.0, 0.0, True)
+    bars_cut.qz_view, bars_cut.qz_line = -1.0, 1.0
+    cases = [near_edge, bars_cut, _case(2, "code39", 3.0, 0.0, False)]
+    base = DecoderProfile("t", 1.5, 1.5, False, "")
+    pred, code = profile_verdict(cases, base)
+    assert pred.tolist() == [False, False, True] and code[:2].tolist() == [FACTOR_CODE["fov"]] * 2
+    tolerant = replace(base, quiet_zone=0.3, line_view=True, threshold_scale=(("code39", 2.5),))
+    pred, code = profile_verdict(cases, tolerant)
+    assert pred.tolist() == [True, True, False] and code[2] == FACTOR_CODE["resolution"]  # T = 3.75 > 3
+
+
+def test_fit_finds_a_threshold_scale_and_the_view_traits():
+    """Code 39 reads above 2.4 px/module where Code 128 reads above 1.2; partly out of view, QR reads with half
+    its quiet zone and 1-D codes with their centre line in the image."""
+    rng = np.random.default_rng(1)
+    cases = []
+    for i in range(400):
+        sym = ("code128", "code39")[i % 2]
+        ppm = float(rng.uniform(0.6, 5.0))
+        cases.append(_case(i, sym, ppm, 0.0, ppm >= (1.2 if sym == "code128" else 2.4)))
+    for share in np.round(np.linspace(-1.0, 0.95, 40), 2):
+        c = _case(len(cases), "qrcode", 6.0, 0.0, bool(share >= 0.5))
+        c.qz_view = c.qz_line = float(share)
+        cases.append(c)
+        c = _case(len(cases), "code128", 6.0, 0.0, bool(share >= 0.2))
+        c.qz_view, c.qz_line = -1.0, float(share)
+        cases.append(c)
+    fit = _fit_once(cases)
+    assert abs(fit.ppm_threshold[0] - 1.2) <= 0.1 and abs(fit.scale("code39") - 2.0) <= 0.1
+    assert fit.line_view and fit.quiet_zone[3] == pytest.approx(0.5) and fit.quiet_zone[0] == pytest.approx(0.2)
+    assert agreement(cases, fit).rate >= 0.98
 
 
 def test_profile_verdict_applies_thresholds_and_the_occlusion_trait():
