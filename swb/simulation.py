@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pxr import Gf, Sdf, Tf, Usd, UsdGeom
 
 from . import load_stage as loader
@@ -217,17 +216,12 @@ class Simulation:
         for i, tgt in update.targets.items():
             self.scene.targets[i] = tgt
             world.update_target(i, tgt)
-        pair_cams: list[np.ndarray] = []
-        pair_tgts: list[np.ndarray] = []
-        for i, part in update.parts.items():
-            self.scene.parts[i] = part
-            c_idx, t_idx = world.pairs_affected_by_move(i, part)
-            world.update_part(i, part)
-            pair_cams.append(c_idx)
-            pair_tgts.append(t_idx)
         n_pairs = 0
-        if pair_cams:
-            c_idx, t_idx = np.concatenate(pair_cams), np.concatenate(pair_tgts)
+        if update.parts:
+            c_idx, t_idx = world.pairs_affected_by_moves(update.parts)
+            world.update_parts(update.parts)  # all slices placed, then one BVH refit
+            for i, part in update.parts.items():
+                self.scene.parts[i] = part
             if len(c_idx):
                 world.evaluate_pairs(c_idx, t_idx)
             n_pairs += len(c_idx)

@@ -218,45 +218,62 @@ class World:
         self.targets[i] = tgt
 
     def update_part(self, i: int, part: MeshPart) -> None:
-        """Move part i: re-place its vertex slice from its local points with the new transform, refit the BVH.
+        """Move part i (see ``update_parts``)."""
+        self.update_parts({i: part})
 
-        Raises ValueError when the point or triangle count changed: the caller rebuilds the World then.
-        Same counts with other triangles re-index the slice and rebuild the BVH (rare; a move only refits).
+    def update_parts(self, parts: dict[int, MeshPart]) -> None:
+        """Move parts: re-place each one's vertex slice from its local points with its new transform, then refit the
+        BVH once (moving a conveyor of N parcels is N small launches and one refit, never N refits).
+
+        Raises ValueError when a point or triangle count changed: the caller rebuilds the World then.
+        Same counts with other triangles re-index the slice and rebuild the BVH once (rare; a move only refits).
         """
-        old = self.parts[i]
-        if len(part.points) != len(old.points) or len(part.triangles) != len(old.triangles):
-            counts = f"{len(old.points)}/{len(old.triangles)} -> {len(part.points)}/{len(part.triangles)}"
-            raise ValueError(f"part {part.path}: point/triangle count changed ({counts}); rebuild the World")
-        self.parts[i] = part
-        self._part_bounds[i] = self._bounds_of(part)
-        start, count = int(self._point_start[i]), len(part.points)
-        if count == 0:
-            return
+        for i, part in parts.items():
+            old = self.parts[i]
+            if len(part.points) != len(old.points) or len(part.triangles) != len(old.triangles):
+                counts = f"{len(old.points)}/{len(old.triangles)} -> {len(part.points)}/{len(part.triangles)}"
+                raise ValueError(f"part {part.path}: point/triangle count changed ({counts}); rebuild the World")
         dev = self.device
-        if not np.array_equal(np.asarray(part.points), np.asarray(old.points)):
-            local = np.asarray(part.points, dtype=np.float32).reshape(-1, 3)
-            wp.copy(self._local, wp.array(local, dtype=wp.vec3, device=dev), dest_offset=start, count=count)
-        xform = wp.array(np.asarray(part.to_world, dtype=np.float32)[None], dtype=wp.mat44, device=dev)
-        wp.copy(self._xforms, xform, dest_offset=i, count=1)
-        wp.launch(transform_points, dim=count, device=dev,
-                  inputs=[self._local, self._vertex_part, self._xforms, start, self._points])
-        if self.mesh is None:
+        rebuild = False
+        for i, part in parts.items():
+            old = self.parts[i]
+            self.parts[i] = part
+            self._part_bounds[i] = self._bounds_of(part)
+            start, count = int(self._point_start[i]), len(part.points)
+            if count == 0:
+                continue
+            if not np.array_equal(np.asarray(part.points), np.asarray(old.points)):
+                local = np.asarray(part.points, dtype=np.float32).reshape(-1, 3)
+                wp.copy(self._local, wp.array(local, dtype=wp.vec3, device=dev), dest_offset=start, count=count)
+            xform = wp.array(np.asarray(part.to_world, dtype=np.float32)[None], dtype=wp.mat44, device=dev)
+            wp.copy(self._xforms, xform, dest_offset=i, count=1)
+            wp.launch(transform_points, dim=count, device=dev,
+                      inputs=[self._local, self._vertex_part, self._xforms, start, self._points])
+            if self.mesh is not None and not np.array_equal(np.asarray(part.triangles), np.asarray(old.triangles)):
+                tris = (np.asarray(part.triangles, dtype=np.int64).reshape(-1, 3) + start).astype(np.int32).ravel()
+                wp.copy(self._indices, wp.array(tris, dtype=wp.int32, device=dev),
+                        dest_offset=3 * int(self._tri_start[i]), count=len(tris))
+                rebuild = True
+        if self.mesh is None or not parts:
             return
-        if np.array_equal(np.asarray(part.triangles), np.asarray(old.triangles)):
+        if rebuild:
+            wp.synchronize_device(dev)  # no launch may still use the old BVH when it is freed
+            self.mesh = wp.Mesh(points=self._points, indices=self._indices)
+        else:
             self.mesh.refit()
-            return
-        tris = (np.asarray(part.triangles, dtype=np.int64).reshape(-1, 3) + start).astype(np.int32).ravel()
-        wp.copy(self._indices, wp.array(tris, dtype=wp.int32, device=dev),
-                dest_offset=3 * int(self._tri_start[i]), count=len(tris))
-        wp.synchronize_device(dev)  # no launch may still use the old BVH when it is freed
-        self.mesh = wp.Mesh(points=self._points, indices=self._indices)
 
     def pairs_affected_by_move(self, i: int, new_part: MeshPart) -> tuple[np.ndarray, np.ndarray]:
         """Pairs whose occlusion can change when part i goes from where it is now to ``new_part``'s placement.
 
         Call before ``update_part(i, new_part)``.
         """
-        return self.pairs_near_part(i, self.part_bounds(i), self._bounds_of(new_part))
+        return self.pairs_affected_by_moves({i: new_part})
+
+    def pairs_affected_by_moves(self, parts: dict[int, MeshPart]) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs whose occlusion can change when these parts go to their new placements: one kernel over all pairs
+        against every old and new box. Call before ``update_parts``."""
+        boxes = [b for i, part in parts.items() for b in (self.part_bounds(i), self._bounds_of(part))]
+        return self._pairs_near_boxes(boxes)
 
     def pairs_near_part(
         self,
@@ -264,17 +281,17 @@ class World:
         old_bounds: tuple[np.ndarray, np.ndarray],
         new_bounds: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(cam_idx, tgt_idx) of the pairs whose occlusion can change when part i moved between two boxes.
+        """(cam_idx, tgt_idx) of the pairs whose occlusion can change when part i moved between two boxes;
+        ``new_bounds`` defaults to the part's current bounds."""
+        return self._pairs_near_boxes([old_bounds, new_bounds if new_bounds is not None else self.part_bounds(i)])
 
-        Only pairs that cast occlusion rays (in view and front-facing, judged from the current camera and
-        target rows) and whose ray fan can meet the old or the new world AABB; ``new_bounds`` defaults to the
-        part's current bounds. Runs as one kernel over all pairs.
-        """
+    def _pairs_near_boxes(self, bounds: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs that cast occlusion rays (in view and front-facing, judged from the current camera and target
+        rows) and whose ray fan can meet one of the world AABBs. Runs as one kernel over all pairs."""
         n_cam, n_tgt = len(self.cameras), len(self.targets)
-        new_bounds = new_bounds if new_bounds is not None else self.part_bounds(i)
-        boxes = np.array([*old_bounds, *new_bounds], dtype=np.float64).reshape(-1, 3)
-        if n_cam == 0 or n_tgt == 0:
+        if n_cam == 0 or n_tgt == 0 or not bounds:
             return np.zeros(0, np.int32), np.zeros(0, np.int32)
+        boxes = np.array([corner for box in bounds for corner in box], dtype=np.float64).reshape(-1, 3)
         boxes = np.clip(boxes, -3.0e38, 3.0e38).astype(np.float32)  # empty boxes keep lo > hi in float32
         mask = wp.empty((n_cam, n_tgt), dtype=wp.uint8, device=self.device)
         wp.launch(pairs_near_boxes, dim=(n_cam, n_tgt), device=self.device,
@@ -284,9 +301,8 @@ class World:
 
     def move_part(self, i: int, part: MeshPart) -> tuple[np.ndarray, np.ndarray]:
         """``update_part`` then re-evaluate only the affected pairs; returns them as (cam_idx, tgt_idx)."""
-        old = self.part_bounds(i)
+        cam_idx, tgt_idx = self.pairs_affected_by_move(i, part)
         self.update_part(i, part)
-        cam_idx, tgt_idx = self.pairs_near_part(i, old)
         self.evaluate_pairs(cam_idx, tgt_idx)
         return cam_idx, tgt_idx
 

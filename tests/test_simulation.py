@@ -164,3 +164,23 @@ def test_failed_save_leaves_nothing_behind(tunnel, tmp_path, monkeypatch):
     with pytest.raises(SwbError, match="disk full"):
         sim.save(tmp_path / "out" / "broken.usda")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_moving_a_group_moves_every_part_with_one_refit(tunnel, tmp_path):
+    sim = swb.open(tunnel, device="cpu")
+    sim.evaluate()
+    group = "/World/Parcels"
+    prim = sim.stage.GetPrimAtPath(group)
+    under = [p.path for p in sim.scene.parts if p.path.startswith(group + "/")]
+    assert len(under) > 1
+    refits = []
+    mesh = sim.world.mesh
+    real_refit = mesh.refit
+    mesh.refit = lambda: (refits.append(1), real_refit())[1]
+    t = prim.GetAttribute("xformOp:translate")
+    old = t.Get() if t and t.Get() is not None else (0.0, 0.0, 0.0)
+    sim.set_translation(group, (old[0] + 0.4, old[1], old[2]))
+    res = sim.evaluate()
+    assert sorted(sim.scene.parts[i].path for i in sim.last_update.parts) == sorted(under)
+    assert len(refits) == 1
+    assert res.pairs.equal(_fresh(sim, tmp_path, "group").pairs)
