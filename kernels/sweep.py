@@ -29,14 +29,11 @@ from .scoring import ANGLE, BACKFACING, FOV, OCCLUDED
 from .visibility import (
     ALL_SEEN,
     N_SAMPLES,
-    RAY_SHORTEN_ABS,
-    RAY_SHORTEN_REL,
-    SAMPLE_INSET,
     front_facing,
     in_fov,
     readable_despite_occlusion,
+    sample_ray,
     samples_seen,
-    symbol_point,
     visible_samples,
 )
 
@@ -64,18 +61,14 @@ def visible_ignoring(cam: Camera, tgt: Target, mesh: wp.uint64, face_group: wp.a
                      group: int) -> int:
     """Like ``visible_samples`` (a bit mask), but hits on faces of ``group`` (the sample's own parcel) do not
     block."""
-    half = tgt.half_size * SAMPLE_INSET
     seen = wp.int32(0)
     for k in range(N_SAMPLES):
-        su = float(k % 3 - 1)
-        sw = float(k // 3 - 1)
-        seg = symbol_point(tgt, su, sw, half) - cam.pos
-        length = wp.length(seg)
-        max_t = length * (1.0 - RAY_SHORTEN_REL) - RAY_SHORTEN_ABS
+        ray = sample_ray(cam, tgt, k)
+        max_t = ray[3]
         if max_t <= 0.0:
             seen = seen | (1 << k)
         else:
-            d = seg / length
+            d = wp.vec3(ray[0], ray[1], ray[2])
             start = cam.pos
             left = max_t
             clear = wp.int32(0)

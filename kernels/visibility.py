@@ -62,19 +62,26 @@ def front_facing(cam: Camera, tgt: Target) -> bool:
 
 
 @wp.func
+def sample_ray(cam: Camera, tgt: Target, k: int) -> wp.vec4:
+    """Occlusion ray to sample k of the 3 x 3 inset grid: unit direction (xyz) and the distance it must stay clear
+    (w), shortened so the surface the label sits on does not occlude it; w <= 0 means nothing can be in between."""
+    half = tgt.half_size * SAMPLE_INSET
+    seg = symbol_point(tgt, float(k % 3 - 1), float(k // 3 - 1), half) - cam.pos
+    length = wp.length(seg)
+    max_t = length * (1.0 - RAY_SHORTEN_REL) - RAY_SHORTEN_ABS
+    d = seg / wp.max(length, 1.0e-30)
+    return wp.vec4(d[0], d[1], d[2], max_t)
+
+
+@wp.func
 def visible_samples(cam: Camera, tgt: Target, mesh: wp.uint64) -> int:
     """Bit mask of the 9 symbol samples (3 x 3 grid, inset) the camera sees: bit k for sample k."""
-    half = tgt.half_size * SAMPLE_INSET
     seen = wp.int32(0)
     for k in range(N_SAMPLES):
-        su = float(k % 3 - 1)
-        sw = float(k // 3 - 1)
-        seg = symbol_point(tgt, su, sw, half) - cam.pos
-        length = wp.length(seg)
-        max_t = length * (1.0 - RAY_SHORTEN_REL) - RAY_SHORTEN_ABS
-        if max_t <= 0.0:
+        ray = sample_ray(cam, tgt, k)
+        if ray[3] <= 0.0:
             seen = seen | (1 << k)
-        elif not wp.mesh_query_ray_anyhit(mesh, cam.pos, seg / length, max_t):
+        elif not wp.mesh_query_ray_anyhit(mesh, cam.pos, wp.vec3(ray[0], ray[1], ray[2]), ray[3]):
             seen = seen | (1 << k)
     return seen
 
