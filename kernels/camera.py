@@ -49,6 +49,7 @@ class Camera:
     quiet_zone: vec5  # share of the required quiet zone that must lie inside the image, by class (1: all)
     line_view: int  # 1: a 1-D symbol is in view when its centre scan line (with that quiet zone) is
     threshold_scale: vec_sym  # factor on the class's T per symbology (1: none)
+    min_exposure: float  # lux s on the sensor for a readable signal (only with lights)
 
 
 @wp.struct
@@ -64,6 +65,20 @@ class Target:
     cls: int  # threshold class: 0 linear, 1 pdf417, 2 datamatrix, 3 qr, 4 aztec
     sym: int  # symbology code (swb.profiles.SYMBOLOGY_CODE), for per-symbology decoder traits
     velocity: wp.vec3  # m/s, world
+    reflectance: float  # diffuse reflectance of the light modules (only with lights)
+    print_contrast: float  # (light - dark) / light reflectance
+    glossy: int  # 1: mirrors lights into the camera (glare)
+    gloss_angle: float  # degrees: glare within this angle of a light's mirror direction
+
+
+@wp.struct
+class Light:
+    """A point light emitting a uniform cone (swb.model.LightModel): candela inside, nothing outside."""
+
+    pos: wp.vec3  # metres, world
+    dir: wp.vec3  # unit beam axis, world
+    intensity: float  # candela
+    cos_beam: float  # cosine of the cone half-angle (-1: every direction)
 
 
 @wp.func

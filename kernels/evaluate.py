@@ -9,6 +9,7 @@ from __future__ import annotations
 import warp as wp
 
 from .camera import Camera, Target, to_camera
+from .lighting import Lighting, lighting_margins
 from .metrics import (
     LINEAR,
     PDF417,
@@ -76,15 +77,24 @@ def pass_margin(ok: bool) -> float:
 
 
 @wp.func
-def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int) -> PairResult:
-    """The decodability model for one camera x target (``mesh`` is used only when ``has_mesh`` != 0)."""
+def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit: Lighting,
+                  group: int) -> PairResult:
+    """The decodability model for one camera x target. ``has_mesh`` != 0 casts occlusion rays against ``mesh``;
+    ``lit`` gives the lights and whether they cast shadows, ``group`` the symbol's own parcel faces (sweep samples;
+    -1 for none) that never shadow it."""
     r = PairResult()
     m = vec9(0.0)
-    m[GLARE - 1] = wp.inf
-    m[EXPOSURE - 1] = wp.inf
-
     fov = in_fov(cam, tgt)
     front = front_facing(cam, tgt)
+    # Lights only for pairs in view and facing the camera (like occlusion rays); inf otherwise and without lights.
+    glare = wp.float32(wp.inf)
+    exposure = wp.float32(wp.inf)
+    if fov and front:
+        light = lighting_margins(cam, tgt, mesh, lit, group)
+        glare = light[0]
+        exposure = light[1]
+    m[GLARE - 1] = glare
+    m[EXPOSURE - 1] = exposure
     m[FOV - 1] = pass_margin(fov)
     m[BACKFACING - 1] = pass_margin(front)
 
@@ -155,9 +165,13 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int) -> P
         r.limiting = BACKFACING
     elif not readable_despite_occlusion(cam, tgt, mask):
         r.limiting = OCCLUDED
-    elif combined >= 1.0 and angle_margin >= 1.0:
+    elif combined >= 1.0 and angle_margin >= 1.0 and glare >= 1.0 and exposure >= 1.0:
         r.decodable = 1
-        r.score = score_of(wp.min(combined, angle_margin))
+        r.score = score_of(wp.min(wp.min(combined, angle_margin), wp.min(glare, exposure)))
+    elif glare < wp.min(combined, angle_margin) and glare <= exposure:
+        r.limiting = GLARE
+    elif exposure < wp.min(combined, angle_margin):
+        r.limiting = EXPOSURE
     elif angle_margin < combined:
         r.limiting = ANGLE
     elif r_s >= r_b:
@@ -192,6 +206,7 @@ def evaluate_kernel(
     targets: wp.array(dtype=Target),
     mesh: wp.uint64,
     has_mesh: int,
+    lit: Lighting,
     cam_idx: wp.array(dtype=wp.int32),
     tgt_idx: wp.array(dtype=wp.int32),
     sparse: int,
@@ -206,7 +221,7 @@ def evaluate_kernel(
     t = tgt_idx[j]
     if sparse != 0:
         t = tgt_idx[i]
-    r = evaluate_pair(cameras[c], targets[t], mesh, has_mesh)
+    r = evaluate_pair(cameras[c], targets[t], mesh, has_mesh, lit, -1)
     store(out, c, t, r)
     if r.rays > 0:
         wp.atomic_add(rays, slot, wp.int64(r.rays))

@@ -13,10 +13,10 @@ sample by ``fixed_pass``.
 
 The camera that explains an unread sample is the one that comes closest to reading it, by ``Verdict.key``:
 0 outside the view, 1 facing away, 2 + visible share when it has every margin but is occluded (beyond what the
-decoder's occlusion trait tolerates), 3 + min(combined,
-angle margin) when it lacks margin. Its factor is the sample's limiting factor; for a camera that lacks margin that
-is the margin's factor (resolution, defocus, motion, angle) whether or not it is also occluded, which is what
-would have to change first; checking its rays too would cost more than the rest of the sweep.
+decoder's occlusion trait tolerates), 3 + min(combined, angle, glare, exposure margin) when it lacks margin.
+Its factor is the sample's limiting factor; for a camera that lacks margin that is the margin's factor
+(resolution, defocus, motion, angle, glare, exposure) whether or not it is also occluded, which is what would
+have to change first; checking its rays too would cost more than the rest of the sweep.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import warp as wp
 
 from .camera import Camera, Target, to_camera
 from .evaluate import evaluate_pair
-from .scoring import ANGLE, BACKFACING, FOV, OCCLUDED
+from .lighting import Lighting
+from .scoring import ANGLE, BACKFACING, EXPOSURE, FOV, GLARE, OCCLUDED
 from .visibility import (
     ALL_SEEN,
     N_SAMPLES,
@@ -124,7 +125,7 @@ def surely_outside(cam: Camera, tgt: Target) -> bool:
 
 @wp.func
 def sweep_verdict(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, face_group: wp.array(dtype=wp.int32),
-                  group: int) -> Verdict:
+                  group: int, lit: Lighting) -> Verdict:
     """The pair model with early exits (out of view, facing away: the verdict ``evaluate_pair`` would give, at a
     fraction of the cost) and lazy occlusion: rays only when everything else passes."""
     v = Verdict()
@@ -138,7 +139,7 @@ def sweep_verdict(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, face
         v.limiting = BACKFACING
         v.key = 1.0
         return v
-    r = evaluate_pair(cam, tgt, mesh, 0)
+    r = evaluate_pair(cam, tgt, mesh, 0, lit, group)
     v.limiting = r.limiting
     if r.limiting == 0:
         mask = wp.int32(ALL_SEEN)
@@ -156,7 +157,8 @@ def sweep_verdict(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, face
     elif r.limiting == BACKFACING:
         v.key = 1.0
     else:
-        v.key = 3.0 + wp.min(wp.min(r.combined_margin, r.margins[ANGLE - 1]), 1.0)
+        lights = wp.min(r.margins[GLARE - 1], r.margins[EXPOSURE - 1])
+        v.key = 3.0 + wp.min(wp.min(wp.min(r.combined_margin, r.margins[ANGLE - 1]), lights), 1.0)
     return v
 
 
@@ -168,6 +170,7 @@ def fixed_pass(
     face_group: wp.array(dtype=wp.int32),
     mesh: wp.uint64,
     has_mesh: int,
+    lit: Lighting,
     offset: int,
     count: wp.array(dtype=wp.int32),
     sole: wp.array(dtype=wp.int32),
@@ -185,7 +188,7 @@ def fixed_pass(
     lim = wp.int32(0)
     for c in range(cameras.shape[0]):
         if n < 2:
-            v = sweep_verdict(cameras[c], tgt, mesh, has_mesh, face_group, g)
+            v = sweep_verdict(cameras[c], tgt, mesh, has_mesh, face_group, g, lit)
             if v.decodable != 0:
                 n += 1
                 only = c
@@ -207,6 +210,7 @@ def sweep_configs(
     face_group: wp.array(dtype=wp.int32),
     mesh: wp.uint64,
     has_mesh: int,
+    lit: Lighting,
     fixed_count: wp.array(dtype=wp.int32),
     fixed_sole: wp.array(dtype=wp.int32),
     fixed_key: wp.array(dtype=wp.float32),
@@ -240,7 +244,7 @@ def sweep_configs(
     lim = wp.int32(0)
     for c in range(n_var):
         if n < 2:
-            v = sweep_verdict(cameras[i, c], tgt, mesh, has_mesh, face_group, g)
+            v = sweep_verdict(cameras[i, c], tgt, mesh, has_mesh, face_group, g, lit)
             if v.decodable != 0:
                 n += 1
                 only = c
@@ -272,6 +276,7 @@ def detail_pass(
     face_group: wp.array(dtype=wp.int32),
     mesh: wp.uint64,
     has_mesh: int,
+    lit: Lighting,
     offset: int,
     decodable: wp.array2d(dtype=wp.uint8),
     best_camera: wp.array(dtype=wp.int32),
@@ -289,7 +294,7 @@ def detail_pass(
     best = wp.int32(-1)
     lim = wp.int32(0)
     for c in range(cameras.shape[0]):
-        v = sweep_verdict(cameras[c], tgt, mesh, has_mesh, face_group, g)
+        v = sweep_verdict(cameras[c], tgt, mesh, has_mesh, face_group, g, lit)
         decodable[s, c] = wp.uint8(v.decodable)
         if v.decodable != 0:
             n += 1

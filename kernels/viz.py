@@ -12,8 +12,9 @@ import warp as wp
 
 from .camera import Camera, Target
 from .evaluate import evaluate_pair
+from .lighting import Lighting
 from .metrics import LINEAR
-from .scoring import ANGLE, BACKFACING, FOV, OCCLUDED, PairResult
+from .scoring import ANGLE, BACKFACING, EXPOSURE, FOV, GLARE, OCCLUDED, PairResult
 
 wp.set_module_options({"enable_backward": False})
 
@@ -34,8 +35,8 @@ class ProbeOutputs:
 @wp.func
 def pair_rank(r: PairResult) -> float:
     """How close a pair comes to decoding: 3 + score when it decodes; 2..3 when only margins fail (by the
-    smaller of the combined and angle margins); 1..1.5 when occluded (by the visible fraction); 0.5 when it
-    faces away; 0 out of view. The camera with the highest rank is the one a picture names."""
+    smallest of the combined, angle, glare and exposure margins); 1..1.5 when occluded (by the visible
+    fraction); 0.5 when it faces away; 0 out of view. The camera with the highest rank is the one a picture names."""
     if r.decodable != 0:
         return 3.0 + r.score
     if r.limiting == FOV:
@@ -44,7 +45,8 @@ def pair_rank(r: PairResult) -> float:
         return 0.5
     if r.limiting == OCCLUDED:
         return 1.0 + 0.5 * r.visible_fraction
-    margin = wp.min(r.combined_margin, r.margins[ANGLE - 1])
+    lights = wp.min(r.margins[GLARE - 1], r.margins[EXPOSURE - 1])
+    margin = wp.min(wp.min(r.combined_margin, r.margins[ANGLE - 1]), lights)
     return 2.0 + wp.clamp(margin, 0.0, RANK_NEAR_MISS)
 
 
@@ -54,6 +56,7 @@ def probe_kernel(
     probes: wp.array(dtype=Target),
     mesh: wp.uint64,
     has_mesh: int,
+    lit: Lighting,
     offset: int,
     out: ProbeOutputs,
 ):
@@ -61,7 +64,7 @@ def probe_kernel(
     c, j = wp.tid()
     p = j + offset
     tgt = probes[p]
-    r = evaluate_pair(cameras[c], tgt, mesh, has_mesh)
+    r = evaluate_pair(cameras[c], tgt, mesh, has_mesh, lit, -1)
     out.decodable[c, p] = wp.uint8(r.decodable)
     out.limiting[c, p] = r.limiting
     out.score[c, p] = r.score

@@ -125,6 +125,12 @@ def read_camera(prim: Usd.Prim, ctx: LoadContext) -> CameraModel:
         raise ctx.error(f"wavelength must be positive (nanometres), got {wavelength}", prim,
                         S.SENSOR_WAVELENGTH)
 
+    min_exposure = float(_get(prim, S.SENSOR_MIN_EXPOSURE, ctx))
+    _finite(ctx, prim, S.SENSOR_MIN_EXPOSURE, min_exposure)
+    if min_exposure < 0.0:
+        raise ctx.error(f"minExposure must not be negative (lux seconds), got {min_exposure}", prim,
+                        S.SENSOR_MIN_EXPOSURE)
+
     focus_raw = float(_get(prim, "focusDistance", ctx))
     _finite(ctx, prim, "focusDistance", focus_raw)
     focus = focus_raw * mpu
@@ -158,4 +164,5 @@ def read_camera(prim: Usd.Prim, ctx: LoadContext) -> CameraModel:
         decoder_profile=profile,
         max_tilt_deg=max_tilt,
         wavelength=wavelength * 1e-9,
+        min_exposure=min_exposure,
     )

@@ -5,6 +5,7 @@
 - Targets: Xformables with SwbBarcodeAPI, unless invisible. A target prim never occludes (its own geometry,
   if it is a gprim, is the label); its children do.
 - Occluders: visible gprims with purpose default or render (see load_geometry).
+- Lights: visible prims with SwbLightAPI (UsdLux Sphere/Disk/RectLight; see load_lights). They never occlude.
 - Instances are expanded (Usd.TraverseInstanceProxies); PointInstancers are expanded by load_geometry and
   their prototypes are not read in place.
 Per-prim readers for incremental updates: read_camera, read_target, read_parts, read_instancer, and
@@ -23,8 +24,9 @@ from . import schema as S
 from .errors import SwbError
 from .load_cameras import read_camera
 from .load_geometry import VISIBLE_PURPOSES, gprim_part, prototype_roots, read_instancer, read_parts
+from .load_lights import read_light
 from .load_targets import read_target
-from .model import CameraModel, MeshPart, Scene, TargetModel
+from .model import CameraModel, LightModel, MeshPart, Scene, TargetModel
 from .stage_units import LoadContext
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "load_stage",
     "read_camera",
     "read_instancer",
+    "read_light",
     "read_parts",
     "read_subtree",
     "read_target",
@@ -45,6 +48,7 @@ class SceneItems:
     cameras: list[CameraModel] = field(default_factory=list)
     targets: list[TargetModel] = field(default_factory=list)
     parts: list[MeshPart] = field(default_factory=list)
+    lights: list[LightModel] = field(default_factory=list)
 
 
 def _initial_state(prim: Usd.Prim, ctx: LoadContext) -> tuple[bool, str]:
@@ -94,6 +98,9 @@ def read_subtree(root: Usd.Prim, ctx: LoadContext) -> SceneItems:
         elif S.has_barcode_api(prim):
             if not hidden:
                 items.targets.append(read_target(prim, ctx))
+        elif S.has_light_api(prim):
+            if not hidden:
+                items.lights.append(read_light(prim, ctx))
         elif not hidden and purpose in VISIBLE_PURPOSES and prim.IsA(UsdGeom.Gprim):
             part = gprim_part(prim, ctx)
             if part is not None:
@@ -106,6 +113,7 @@ def read_subtree(root: Usd.Prim, ctx: LoadContext) -> SceneItems:
         items.parts = [p for p in items.parts if placed(p.path)]
         items.targets = [t for t in items.targets if placed(t.path)]
         items.cameras = [c for c in items.cameras if placed(c.path)]
+        items.lights = [lt for lt in items.lights if placed(lt.path)]
     items.parts += instanced.parts
     items.targets += instanced.targets
     return items
@@ -138,6 +146,7 @@ def load_scene_from_stage(stage: Usd.Stage, source: str | None = None, time: Usd
         parts=items.parts,
         meters_per_unit=ctx.meters_per_unit,
         up_axis=ctx.up_axis,
+        lights=items.lights,
     )
 
 

@@ -78,6 +78,13 @@ def read_target(
     if not np.all(np.isfinite(velocity)):
         raise ctx.error(f"velocity is not finite ({tuple(velocity)})", prim, S.BARCODE_VELOCITY)
 
+    reflectance = number(S.BARCODE_REFLECTANCE)
+    if not 0.0 < reflectance <= 1.0:
+        raise ctx.error(f"reflectance must be in (0, 1], got {reflectance}", prim, S.BARCODE_REFLECTANCE)
+    gloss_angle = number(S.BARCODE_GLOSS_ANGLE)
+    if not 0.0 < gloss_angle <= 90.0:
+        raise ctx.error(f"glossAngle must be in (0, 90] degrees, got {gloss_angle}", prim, S.BARCODE_GLOSS_ANGLE)
+
     rotation, position = rigid_pose(prim, ctx, "barcode", uniform=False, to_world=to_world)
     return TargetModel(
         path=str(prim.GetPath()) if path is None else path,
@@ -91,4 +98,7 @@ def read_target(
         print_contrast=contrast,
         velocity=ctx.world_rotation @ velocity * mpu,
         content=str(get(S.BARCODE_CONTENT) or ""),
+        reflectance=reflectance,
+        glossy=bool(get(S.BARCODE_GLOSSY)),
+        gloss_angle_deg=gloss_angle,
     )

@@ -43,6 +43,7 @@ class CameraModel:
     decoder_profile: str = "industrial"
     max_tilt_deg: float = 60.0
     wavelength: float = 625e-9  # metres
+    min_exposure: float = 0.002  # lux s on the sensor for a readable signal (checked only when the scene has lights)
 
     @property
     def fx(self) -> float:
@@ -86,6 +87,9 @@ class TargetModel:
     print_contrast: float = 0.8
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))  # m/s, world
     content: str = ""
+    reflectance: float = 0.8  # diffuse reflectance of the light modules (0..1], used only with lights
+    glossy: bool = False  # a glossy (laminated, film) label mirrors lights into the camera: glare
+    gloss_angle_deg: float = 15.0  # glare while the camera is within this angle of a light's mirror direction
 
     @property
     def linear(self) -> bool:
@@ -118,6 +122,22 @@ class TargetModel:
 
 
 @dataclass(frozen=True)
+class LightModel:
+    """A light that illuminates the symbols (DESIGN 4.8, 4.9): a point source emitting a uniform cone.
+
+    Luminous intensity in candela inside the cone (half-angle ``beam_angle_deg`` about ``direction``; 180 means
+    every direction), none outside, so a label at distance d with the light at incidence i gets an illuminance
+    E = intensity * cos(i) / d^2 lux unless geometry shadows it.
+    """
+
+    path: str
+    position: np.ndarray  # (3,) metres, world
+    direction: np.ndarray  # (3,) unit axis of the beam, world (a UsdLux light's -Z)
+    intensity: float  # candela on the axis and inside the cone
+    beam_angle_deg: float = 180.0  # cone half-angle in degrees
+
+
+@dataclass(frozen=True)
 class MeshPart:
     """Triangles of one station prim (one instance of an instanced prim), in its own local frame."""
 
@@ -141,6 +161,7 @@ class Scene:
     parts: list[MeshPart]
     meters_per_unit: float = 1.0  # of the source stage
     up_axis: str = "Z"  # of the source stage
+    lights: list[LightModel] = field(default_factory=list)  # none: glare and exposure are not checked
 
     def camera_index(self, path: str) -> int:
         for i, cam in enumerate(self.cameras):

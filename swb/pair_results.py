@@ -28,7 +28,8 @@ class PairResults:
 
     decodable         every factor passes
     limiting          0 when decodable, else 1 + index into FACTORS of the factor that stops the read
-    score             0 when not decodable, else 1 - exp(-3 (m - 1)), m = min(combined_margin, angle margin)
+    score             0 when not decodable, else 1 - exp(-3 (m - 1)), m = min(combined_margin, angle, glare and
+                      exposure margins)
     ppm_u, ppm_w      pixels per module along the module axes (2-D: min over corners; 1-D: at the centre)
     tilt_deg          angle between the symbol normal and the direction to the camera
     defocus_px        blur-disk diameter on the sensor in pixels, diffraction added in quadrature

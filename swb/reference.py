@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
-from .model import CameraModel, MeshPart, Scene, TargetModel
+from .model import CameraModel, LightModel, MeshPart, Scene, TargetModel
 from .pair_results import PairResults
 from .profiles import (
     FACTOR_CODE,
@@ -127,6 +127,7 @@ def _camera_arrays(cams: Sequence[CameraModel]) -> dict[str, np.ndarray]:
         "clear_row": np.array([PROFILES[c.decoder_profile].clear_row for c in cams], dtype=bool),
         "line_view": np.array([PROFILES[c.decoder_profile].line_view for c in cams], dtype=bool),
         "max_tilt": col(lambda c: c.max_tilt_deg),
+        "min_exposure": col(lambda c: c.min_exposure),
         "profile": np.array([list(PROFILES).index(c.decoder_profile) for c in cams], dtype=np.int64),
     }
 
@@ -146,7 +147,76 @@ def _target_arrays(tgts: Sequence[TargetModel]) -> dict[str, np.ndarray]:
         "aspect": sizes[:, 1] / np.maximum(sizes[:, 0], 1e-300),  # height / length
         "vel": np.array([np.asarray(t.velocity, np.float64) for t in tgts]).reshape(-1, 3),
         "symbology": np.array([t.symbology for t in tgts], dtype=object),
+        "reflectance": np.array([t.reflectance for t in tgts], dtype=np.float64),
+        "contrast": np.array([t.print_contrast for t in tgts], dtype=np.float64),
+        "glossy": np.array([t.glossy for t in tgts], dtype=bool),
+        "gloss": np.array([t.gloss_angle_deg for t in tgts], dtype=np.float64),
     }
+
+
+# Lights (DESIGN 4.8, 4.9): print contrast of at least 20 %; a pinhole (fStop 0) counts as f/1 for the exposure.
+MIN_PRINT_CONTRAST = 0.2
+PINHOLE_F_NUMBER = 1.0
+
+
+@dataclass
+class TargetLight:
+    """What the lights do at each target centre, camera-independent: illuminance (lux) and, per light, whether it
+    reaches the centre (in its cone, in front of the label, not shadowed) and the mirror direction of its ray."""
+
+    illuminance: np.ndarray  # (T,)
+    reaches: np.ndarray  # (T, L) bool
+    mirror: np.ndarray  # (T, L, 3) unit
+
+
+def target_light(lights: Sequence[LightModel], tg: dict[str, np.ndarray], occ: ReferenceOcclusion) -> TargetLight:
+    """E = sum I cos(i) / d^2 over the lights that reach each symbol centre (one shadow segment light -> centre,
+    short of the centre by the occlusion epsilon); uniform cones of half-angle beam_angle_deg (180: all around)."""
+    n_t, n_l = len(tg["X"]), len(lights)
+    pos = np.array([np.asarray(lt.position, np.float64) for lt in lights]).reshape(n_l, 3)
+    axis = np.array([np.asarray(lt.direction, np.float64) for lt in lights]).reshape(n_l, 3)
+    axis = axis / np.linalg.norm(axis, axis=1, keepdims=True)
+    intensity = np.array([lt.intensity for lt in lights], dtype=np.float64)
+    cos_beam = np.array([-1.0 if lt.beam_angle_deg >= 180.0 else np.cos(np.radians(lt.beam_angle_deg))
+                         for lt in lights], dtype=np.float64)
+    seg = pos[None, :, :] - tg["pos"][:, None, :]  # (T, L, 3) centre -> light
+    d2 = np.einsum("tlj,tlj->tl", seg, seg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        to_light = seg / np.sqrt(d2)[..., None]
+    normal = tg["R"][:, :, 2]
+    cos_i = np.einsum("tlj,tj->tl", to_light, normal)
+    in_cone = -np.einsum("tlj,lj->tl", to_light, axis) >= cos_beam[None, :]
+    reaches = (d2 > 0) & (intensity[None, :] > 0) & (cos_i > 0) & in_cone
+    ti, li = np.nonzero(reaches)
+    if len(ti):
+        blocked = occ.blocked(pos[li], tg["pos"][ti])
+        reaches[ti[blocked], li[blocked]] = False
+    with np.errstate(invalid="ignore"):
+        illuminance = np.where(reaches, intensity[None, :] * cos_i / d2, 0.0).sum(axis=1)
+        mirror = 2.0 * cos_i[..., None] * normal[:, None, :] - to_light
+    return TargetLight(illuminance.reshape(n_t), reaches, mirror)
+
+
+def _light_margins(light: TargetLight | None, cam: dict[str, np.ndarray], tg: dict[str, np.ndarray],
+                   shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(glare, exposure) margins (C, T): exposure H = E rho T / (4 N^2) against the sensor's minimum, and the print
+    contrast against 20 %; glare = angle between the camera and a light's mirror direction / gloss angle."""
+    if light is None:
+        return np.full(shape, np.inf), np.full(shape, np.inf)
+    n_eff = np.where(cam["N"] > 0, cam["N"], PINHOLE_F_NUMBER)
+    h = light.illuminance[None, :] * tg["reflectance"][None, :] * (cam["exposure"] / (4.0 * n_eff**2))[:, None]
+    h_min = cam["min_exposure"][:, None]
+    by_signal = np.where(h_min > 0, h / np.where(h_min > 0, h_min, 1.0), np.inf)
+    exposure = np.minimum(by_signal, tg["contrast"][None, :] / MIN_PRINT_CONTRAST)
+    to_cam = cam["pos"][:, None, :] - tg["pos"][None, :, :]  # (C, T, 3)
+    m = light.mirror[None]  # (1, T, L, 3)
+    v = to_cam[:, :, None, :]
+    angle = np.degrees(np.arctan2(np.linalg.norm(np.cross(m, v), axis=-1), np.sum(m * v, axis=-1)))
+    gloss = tg["gloss"][None, :, None]
+    ratio = np.where(gloss > 0, angle / np.where(gloss > 0, gloss, 1.0), np.inf)
+    ratio = np.where(light.reaches[None] & tg["glossy"][None, :, None], ratio, np.inf)
+    glare = ratio.min(axis=2) if ratio.shape[2] else np.full(shape, np.inf)
+    return glare, exposure
 
 
 def _per_pair(cam_profile: np.ndarray, symbologies: np.ndarray, value) -> np.ndarray:
@@ -194,7 +264,7 @@ def _safe_div(num: np.ndarray, den: np.ndarray, when_zero: float) -> np.ndarray:
 
 
 def _evaluate_chunk(
-    cam: dict[str, np.ndarray], tg: dict[str, np.ndarray], occ: ReferenceOcclusion
+    cam: dict[str, np.ndarray], tg: dict[str, np.ndarray], occ: ReferenceOcclusion, light: TargetLight | None = None
 ) -> dict[str, np.ndarray]:
     """Every result field for all pairs of a chunk of cameras x the selected targets."""
     C, T = len(cam["fx"]), len(tg["X"])
@@ -349,19 +419,27 @@ def _evaluate_chunk(
     margins[..., _F["defocus"]] = np.where(computable, _safe_div(B * ppm_worst, blur, np.inf), 0.0)
     margins[..., _F["motion"]] = np.where(computable, _safe_div(B * ppm_worst, m_worst, np.inf), 0.0)
     margins[..., _F["angle"]] = angle_margin
-    margins[..., _F["glare"]] = np.inf
-    margins[..., _F["exposure"]] = np.inf
+    # Lights: only for pairs in view and facing the camera; inf otherwise and without lights.
+    glare, exposure = _light_margins(light, cam, tg, (C, T))
+    glare = np.where(fov & front, glare, np.inf)
+    exposure = np.where(fov & front, exposure, np.inf)
+    margins[..., _F["glare"]] = glare
+    margins[..., _F["exposure"]] = exposure
 
     # 9. decodable, limiting factor, score.
-    decodable = fov & front & readable & (combined >= 1.0) & (angle_margin >= 1.0)
+    decodable = (fov & front & readable & (combined >= 1.0) & (angle_margin >= 1.0) & (glare >= 1.0)
+                 & (exposure >= 1.0))
     sampling = np.where(r_s >= r_b, FACTOR_CODE["resolution"],
                         np.where(blur >= m_worst, FACTOR_CODE["defocus"], FACTOR_CODE["motion"]))
+    geometric = np.minimum(combined, angle_margin)
     limiting = np.select(
-        [decodable, ~fov, ~front, ~readable, angle_margin < combined],
-        [0, FACTOR_CODE["fov"], FACTOR_CODE["backfacing"], FACTOR_CODE["occluded"], FACTOR_CODE["angle"]],
+        [decodable, ~fov, ~front, ~readable, (glare < geometric) & (glare <= exposure), exposure < geometric,
+         angle_margin < combined],
+        [0, FACTOR_CODE["fov"], FACTOR_CODE["backfacing"], FACTOR_CODE["occluded"], FACTOR_CODE["glare"],
+         FACTOR_CODE["exposure"], FACTOR_CODE["angle"]],
         default=sampling,
     ).astype(np.int32)
-    m = np.minimum(combined, angle_margin)
+    m = np.minimum(geometric, np.minimum(glare, exposure))
     with np.errstate(over="ignore", invalid="ignore"):
         score = np.where(decodable, 1.0 - np.exp(-SCORE_RATE * (m - 1.0)), 0.0)
     score = np.where(decodable & np.isinf(m), 1.0, score)
@@ -405,11 +483,12 @@ def evaluate_reference(
         occlusion = ReferenceOcclusion.from_parts(scene.parts)
     cam_all = _camera_arrays([scene.cameras[i] for i in cam_idx])
     tg = _target_arrays([scene.targets[i] for i in tgt_idx])
+    light = target_light(scene.lights, tg, occlusion) if scene.lights else None
     step = max(1, max_pairs_per_chunk // len(tgt_idx))
     for start in range(0, len(cam_idx), step):
         sl = slice(start, start + step)
         cam = {k: v[sl] for k, v in cam_all.items()}
-        res = _evaluate_chunk(cam, tg, occlusion)
+        res = _evaluate_chunk(cam, tg, occlusion, light)
         for name, value in res.items():
             getattr(out, name)[sl] = value
     return out

@@ -17,6 +17,7 @@ from .errors import SwbError
 
 SENSOR_API = "SwbSensorAPI"
 BARCODE_API = "SwbBarcodeAPI"
+LIGHT_API = "SwbLightAPI"
 TARGET_SUMMARY_API = "SwbTargetSummaryAPI"
 SIMULATION_TYPE = "SwbSimulation"
 SIMULATION_PATH = "/SWB"
@@ -28,6 +29,7 @@ SENSOR_FOCUS_RANGE = "swb:sensor:focusRange"
 SENSOR_DECODER_PROFILE = "swb:sensor:decoderProfile"
 SENSOR_MAX_TILT = "swb:sensor:maxTilt"
 SENSOR_WAVELENGTH = "swb:sensor:wavelength"
+SENSOR_MIN_EXPOSURE = "swb:sensor:minExposure"
 FOCUS_MODES = ("fixed", "autofocus")
 
 # SwbBarcodeAPI (applied to UsdGeom.Xformable)
@@ -39,6 +41,13 @@ BARCODE_QUIET_ZONE = "swb:barcode:quietZone"
 BARCODE_PRINT_CONTRAST = "swb:barcode:printContrast"
 BARCODE_VELOCITY = "swb:barcode:velocity"
 BARCODE_CONTENT = "swb:barcode:content"
+BARCODE_REFLECTANCE = "swb:barcode:reflectance"
+BARCODE_GLOSSY = "swb:barcode:glossy"
+BARCODE_GLOSS_ANGLE = "swb:barcode:glossAngle"
+
+# SwbLightAPI (applied to UsdLux SphereLight, DiskLight, RectLight)
+LIGHT_INTENSITY = "swb:light:luminousIntensity"
+LIGHT_BEAM_ANGLE = "swb:light:beamAngle"
 
 # SwbTargetSummaryAPI (written by SWB into its results layer)
 SUMMARY_BEST_CAMERA = "swb:summary:bestCamera"
@@ -124,6 +133,18 @@ def has_sensor_api(prim: Usd.Prim) -> bool:
 
 def has_barcode_api(prim: Usd.Prim) -> bool:
     return prim.HasAPI(BARCODE_API)
+
+
+def apply_light_api(prim: Usd.Prim) -> Usd.Prim:
+    """Make a UsdLux light one SWB uses for exposure and glare (author swb:light:luminousIntensity afterwards)."""
+    if not prim.IsA(UsdGeom.Xformable):
+        raise SwbError(f"{LIGHT_API} applies to UsdLux lights, not {prim.GetTypeName() or 'untyped prims'}",
+                       prim=str(prim.GetPath()))
+    return _apply(prim, LIGHT_API)
+
+
+def has_light_api(prim: Usd.Prim) -> bool:
+    return prim.HasAPI(LIGHT_API)
 
 
 def define_simulation_prim(stage: Usd.Stage, path: str = SIMULATION_PATH) -> Usd.Prim:

@@ -18,6 +18,7 @@ import numpy as np
 import warp as wp
 
 from swb.kernels.camera import Camera, Target
+from swb.kernels.lighting import Lighting
 from swb.kernels.sweep import detail_pass, fixed_pass, sweep_configs
 
 from .errors import SwbError
@@ -28,7 +29,7 @@ from .sweep_orientations import SampleSet, build_samples
 from .sweep_results import BestDetail, SweepResult, SweepSums
 from .sweep_sampling import Design, available_host_memory, columns_of, make_design
 from .sweep_spec import SweepSpec
-from .world import World, pack_cameras
+from .world import World, make_lighting, pack_cameras
 
 Progress = Callable[[int, int], None]  # (configurations done, total)
 
@@ -52,6 +53,7 @@ class _Device:
     face_group: wp.array
     mesh_id: wp.uint64
     has_mesh: int
+    lit: Lighting
     fixed_count: wp.array
     fixed_sole: wp.array
     fixed_key: wp.array
@@ -124,15 +126,17 @@ class SweepRunner:
         smp = self.samples
         mesh = self.world.mesh
         face_group = smp.face_group if len(smp.face_group) else np.full(1, -1, np.int32)
+        face_group_dev = wp.array(face_group, dtype=wp.int32, device=dev)
         n = smp.n
         return _Device(
             device=dev,
             samples=wp.array(smp.records, dtype=Target, device=dev),
             groups=wp.array(smp.group, dtype=wp.int32, device=dev),
             weights=wp.array(smp.weight_int, dtype=wp.int64, device=dev),
-            face_group=wp.array(face_group, dtype=wp.int32, device=dev),
+            face_group=face_group_dev,
             mesh_id=mesh.id if mesh is not None else wp.uint64(0),
             has_mesh=1 if mesh is not None else 0,
+            lit=make_lighting(self.world.lights, dev, mesh is not None, face_group_dev),
             fixed_count=wp.zeros(n, dtype=wp.int32, device=dev),
             fixed_sole=wp.zeros(n, dtype=wp.int32, device=dev),
             fixed_key=wp.zeros(n, dtype=wp.float32, device=dev),
@@ -167,8 +171,8 @@ class SweepRunner:
 
         def launch(a: int, b: int) -> None:
             wp.launch(fixed_pass, dim=b - a, device=d.device,
-                      inputs=[cams, d.samples, d.groups, d.face_group, d.mesh_id, d.has_mesh, a, d.fixed_count,
-                              d.fixed_sole, d.fixed_key, d.fixed_limiting])
+                      inputs=[cams, d.samples, d.groups, d.face_group, d.mesh_id, d.has_mesh, d.lit, a,
+                              d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting])
 
         self._run_pieces(launch, n, n * n_fixed)
 
@@ -189,7 +193,7 @@ class SweepRunner:
 
         def launch(a: int, b: int) -> None:
             wp.launch(sweep_configs, dim=(b - a, s), device=d.device,
-                      inputs=[cams, d.samples, d.groups, d.weights, d.face_group, d.mesh_id, d.has_mesh,
+                      inputs=[cams, d.samples, d.groups, d.weights, d.face_group, d.mesh_id, d.has_mesh, d.lit,
                               d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting, a,
                               covered, redundant, unique, limiting])
 
@@ -264,8 +268,8 @@ class SweepRunner:
 
         def launch(a: int, b: int) -> None:
             wp.launch(detail_pass, dim=b - a, device=d.device,
-                      inputs=[cams, d.samples, d.groups, d.face_group, d.mesh_id, d.has_mesh, a, dec, best, score,
-                              lim])
+                      inputs=[cams, d.samples, d.groups, d.face_group, d.mesh_id, d.has_mesh, d.lit, a, dec, best,
+                              score, lim])
 
         if s:
             self._run_pieces(launch, s, s * n_cam)

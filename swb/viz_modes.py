@@ -301,7 +301,7 @@ def evaluate_probes(sim: Simulation, probes: np.ndarray, cameras: Sequence[int])
 
     def launch(a: int, b: int) -> None:
         wp.launch(probe_kernel, dim=(len(cams), b - a), device=dev,
-                  inputs=[cam_arr, probe_arr, mesh_id, has_mesh, a, o])
+                  inputs=[cam_arr, probe_arr, mesh_id, has_mesh, world.lighting, a, o])
 
     _split_launch(world, len(probes), len(cams), launch)
     return ProbeEval(decodable=o.decodable.numpy().astype(bool), limiting=o.limiting.numpy(),

@@ -98,6 +98,10 @@ def pack_probes(symbol: ProbeSymbol, positions: np.ndarray, rotations: np.ndarra
     out["module_size_w"] = tm.module_size * module_aspect(tm.symbology)
     out["cls"] = CLASS_CODE[SYMBOLOGIES[tm.symbology]]
     out["sym"] = SYMBOLOGY_CODE[tm.symbology]
+    out["reflectance"] = tm.reflectance
+    out["print_contrast"] = tm.print_contrast
+    out["glossy"] = 1 if tm.glossy else 0
+    out["gloss_angle"] = tm.gloss_angle_deg
     return out
 
 

@@ -14,13 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import warp as wp
 
-from swb.kernels.camera import Camera, Target
+from swb.kernels.camera import Camera, Light, Target
 from swb.kernels.evaluate import PairOutputs, evaluate_kernel
+from swb.kernels.lighting import Lighting
 from swb.kernels.transform import pairs_near_boxes, transform_points
 
 from .devices import resolve_device
 from .errors import SwbError
-from .model import CameraModel, MeshPart, Scene, TargetModel
+from .model import CameraModel, LightModel, MeshPart, Scene, TargetModel
 from .pair_results import SCALAR_FIELDS, PairResults
 from .profiles import CLASS_CODE, FACTORS, PROFILES, SYMBOLOGIES, SYMBOLOGY_CODE, DecoderProfile, module_aspect
 
@@ -78,6 +79,7 @@ def pack_cameras(cams: Sequence[CameraModel], source: str = "") -> np.ndarray:
     out["pitch"] = col(lambda c: math.sqrt(c.pixel_pitch[0] * c.pixel_pitch[1]))
     out["wavelength"] = col(lambda c: c.wavelength)
     out["max_tilt"] = col(lambda c: c.max_tilt_deg)
+    out["min_exposure"] = col(lambda c: c.min_exposure)
     pack_profiles(out, profiles)
     return out
 
@@ -117,7 +119,34 @@ def pack_targets(tgts: Sequence[TargetModel], source: str = "") -> np.ndarray:
     out["cls"] = [CLASS_CODE[SYMBOLOGIES[t.symbology]] for t in tgts]
     out["sym"] = [SYMBOLOGY_CODE[t.symbology] for t in tgts]
     out["velocity"] = np.array([np.asarray(t.velocity, np.float64) for t in tgts]).reshape(-1, 3)
+    out["reflectance"] = [t.reflectance for t in tgts]
+    out["print_contrast"] = [t.print_contrast for t in tgts]
+    out["glossy"] = [1 if t.glossy else 0 for t in tgts]
+    out["gloss_angle"] = [t.gloss_angle_deg for t in tgts]
     return out
+
+
+def pack_lights(lights: Sequence[LightModel]) -> np.ndarray:
+    """Lights as a numpy structured array of the kernels' ``Light`` record; at least one row (count 0: unused)."""
+    out = np.zeros(max(len(lights), 1), dtype=np.dtype(Light.numpy_dtype()))
+    for k, light in enumerate(lights):
+        out[k]["pos"] = np.asarray(light.position, np.float64)
+        axis = np.asarray(light.direction, np.float64)
+        out[k]["dir"] = axis / np.linalg.norm(axis)
+        out[k]["intensity"] = light.intensity
+        out[k]["cos_beam"] = -1.0 if light.beam_angle_deg >= 180.0 else math.cos(math.radians(light.beam_angle_deg))
+    return out
+
+
+def make_lighting(lights: Sequence[LightModel], device, shadows: bool, face_group: wp.array | None = None) -> Lighting:
+    """The kernels' ``Lighting`` argument: the packed lights on ``device``, shadow rays on or off, and the
+    face -> group map of sweep samples that ignore their own parcel (None: a one-row map no symbol uses)."""
+    lit = Lighting()
+    lit.lights = wp.array(pack_lights(lights), dtype=Light, device=device)
+    lit.count = len(lights)
+    lit.shadows = 1 if shadows else 0
+    lit.face_group = face_group if face_group is not None else wp.full(1, -1, dtype=wp.int32, device=device)
+    return lit
 
 
 class World:
@@ -131,6 +160,7 @@ class World:
         self.cameras: list[CameraModel] = list(scene.cameras)
         self.targets: list[TargetModel] = list(scene.targets)
         self.parts: list[MeshPart] = list(scene.parts)
+        self.lights: list[LightModel] = list(scene.lights)
         self.stats: dict[str, int] = {"pairs": 0, "rays": 0}
         self._pool: ThreadPoolExecutor | None = None
         dev = self.device
@@ -144,6 +174,7 @@ class World:
         self._all_tgts = wp.array(np.arange(len(self.targets), dtype=np.int32), dtype=wp.int32, device=dev)
 
         self._build_geometry()
+        self.lighting = make_lighting(self.lights, dev, self.mesh is not None)
 
         shape = (len(self.cameras), len(self.targets))
         self._out = PairOutputs()
@@ -287,10 +318,15 @@ class World:
 
     def _pairs_near_boxes(self, bounds: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """Pairs that cast occlusion rays (in view and front-facing, judged from the current camera and target
-        rows) and whose ray fan can meet one of the world AABBs. Runs as one kernel over all pairs."""
+        rows) and whose ray fan can meet one of the world AABBs. Runs as one kernel over all pairs. With lights,
+        every pair (shadows are not bounded by the camera's ray fan)."""
         n_cam, n_tgt = len(self.cameras), len(self.targets)
         if n_cam == 0 or n_tgt == 0 or not bounds:
             return np.zeros(0, np.int32), np.zeros(0, np.int32)
+        if self.lights:  # a moved part can shadow any target from a light: every pair, conservatively
+            cam_idx, tgt_idx = np.meshgrid(np.arange(n_cam, dtype=np.int32), np.arange(n_tgt, dtype=np.int32),
+                                           indexing="ij")
+            return cam_idx.ravel(), tgt_idx.ravel()
         boxes = np.array([corner for box in bounds for corner in box], dtype=np.float64).reshape(-1, 3)
         boxes = np.clip(boxes, -3.0e38, 3.0e38).astype(np.float32)  # empty boxes keep lo > hi in float32
         mask = wp.empty((n_cam, n_tgt), dtype=wp.uint8, device=self.device)
@@ -344,7 +380,7 @@ class World:
         def run(ci: wp.array, ti: wp.array, slot: int) -> None:
             dim = (ci.shape[0], 1 if sparse else ti.shape[0])
             wp.launch(evaluate_kernel, dim=dim, device=self.device,
-                      inputs=[self._cams, self._tgts, mesh_id, has_mesh, ci, ti, int(sparse),
+                      inputs=[self._cams, self._tgts, mesh_id, has_mesh, self.lighting, ci, ti, int(sparse),
                               self._out, self._rays, slot])
 
         pieces = self.threads if self.device.is_cpu and pairs >= self.min_split_pairs else 1
