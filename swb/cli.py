@@ -92,14 +92,15 @@ def _open(path: Path, args: argparse.Namespace):  # noqa: ANN202
     return sim
 
 
-def _write_outputs(sim, res, out: Path | None, save: Path | None, stem: str) -> list[Path]:  # noqa: ANN001
+def _write_outputs(sim, text: str, out: Path | None, save: Path | None, stem: str) -> list[Path]:  # noqa: ANN001
+    """The save (and results JSON ``text``) under --out, and a save at --save."""
     from .layers import write_text_atomic
 
     written = []
     if out is not None:
         written.append(sim.save(out / f"{stem}.swb.usda"))
         json_path = out / f"{stem}.results.json"
-        write_text_atomic(json_path, json.dumps(res.to_json(), indent=1))
+        write_text_atomic(json_path, text)
         written.append(json_path)
     if save is not None:
         written.append(sim.save(save))
@@ -111,8 +112,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     sim = _open(args.scene, args)
     res = _evaluate(sim, "evaluated")
-    written = _write_outputs(sim, res, args.out, args.save, args.scene.stem)
-    print(json.dumps(res.to_json(), indent=1) if args.json else full_report(res))
+    text = json.dumps(res.to_json(), indent=1) if args.json or args.out is not None else ""
+    written = _write_outputs(sim, text, args.out, args.save, args.scene.stem)
+    print(text if args.json else full_report(res))
     for path in written:
         progress(f"wrote {path}")
     return 0
@@ -131,7 +133,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     print()
     print(run_demo_sweep(sim))
-    written = _write_outputs(sim, res, args.out, None, scene.stem)
+    written = _write_outputs(sim, json.dumps(res.to_json(), indent=1), args.out, None, scene.stem)
     for path in written:
         progress(f"wrote {path}")
     print(f"\nresults: {written[0]} (open it in a USD viewer; `swb restore {written[0]}` brings it back)")

@@ -68,7 +68,8 @@ def save_simulation(sim: Simulation, root: Path) -> Path:
             **{role: paths[role].name for role in roles},
         }
     }
-    # all files or none; the root is renamed last, so a reader never sees it point at missing layers
+    # every file is exported before any is renamed, and the root goes last: a failed save leaves no new file and
+    # never a root that points at missing layers (files it already replaced in an earlier save stay replaced)
     export_layers_atomic([*pending, (layer, root)])
     return root
 
