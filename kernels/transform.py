@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warp as wp
 
-from .camera import Camera, Target
+from .camera import Camera, Light, Target
 from .visibility import front_facing, in_fov
 
 wp.set_module_options({"enable_backward": False})
@@ -52,13 +52,16 @@ def pairs_near_boxes(
     cameras: wp.array(dtype=Camera),
     targets: wp.array(dtype=Target),
     boxes: wp.array(dtype=wp.vec3),
+    lights: wp.array(dtype=Light),
+    n_lights: int,
     mask: wp.array2d(dtype=wp.uint8),
 ):
-    """mask[c, t] = 1 when the pair casts occlusion rays (in view, front-facing) and one of its rays can meet a box.
+    """mask[c, t] = 1 when the pair casts occlusion rays (in view, front-facing) and one of its rays can meet a box,
+    or a moved box can change the target's light: it touches a shadow ray from one of the ``n_lights`` lights.
 
     ``boxes`` holds (lo, hi) pairs. Every ray from the camera to a symbol sample stays within the symbol's
     half-diagonal r of the segment camera -> centre, so testing that segment against each box grown by r is
-    conservative.
+    conservative; shadow rays end at the symbol centre, so the segment light -> centre is tested as it is.
     """
     c, t = wp.tid()
     cam = cameras[c]
@@ -70,4 +73,7 @@ def pairs_near_boxes(
         for k in range(boxes.shape[0] // 2):
             if segment_hits_box(cam.pos, tgt.pos, boxes[2 * k] - grow, boxes[2 * k + 1] + grow):
                 hit = wp.uint8(1)
+            for j in range(n_lights):
+                if segment_hits_box(lights[j].pos, tgt.pos, boxes[2 * k], boxes[2 * k + 1]):
+                    hit = wp.uint8(1)
     mask[c, t] = hit

@@ -318,20 +318,17 @@ class World:
 
     def _pairs_near_boxes(self, bounds: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """Pairs that cast occlusion rays (in view and front-facing, judged from the current camera and target
-        rows) and whose ray fan can meet one of the world AABBs. Runs as one kernel over all pairs. With lights,
-        every pair (shadows are not bounded by the camera's ray fan)."""
+        rows) and whose ray fan, or a shadow ray from a light to the target, can meet one of the world AABBs.
+        Runs as one kernel over all pairs."""
         n_cam, n_tgt = len(self.cameras), len(self.targets)
         if n_cam == 0 or n_tgt == 0 or not bounds:
             return np.zeros(0, np.int32), np.zeros(0, np.int32)
-        if self.lights:  # a moved part can shadow any target from a light: every pair, conservatively
-            cam_idx, tgt_idx = np.meshgrid(np.arange(n_cam, dtype=np.int32), np.arange(n_tgt, dtype=np.int32),
-                                           indexing="ij")
-            return cam_idx.ravel(), tgt_idx.ravel()
         boxes = np.array([corner for box in bounds for corner in box], dtype=np.float64).reshape(-1, 3)
         boxes = np.clip(boxes, -3.0e38, 3.0e38).astype(np.float32)  # empty boxes keep lo > hi in float32
         mask = wp.empty((n_cam, n_tgt), dtype=wp.uint8, device=self.device)
         wp.launch(pairs_near_boxes, dim=(n_cam, n_tgt), device=self.device,
-                  inputs=[self._cams, self._tgts, wp.array(boxes, dtype=wp.vec3, device=self.device), mask])
+                  inputs=[self._cams, self._tgts, wp.array(boxes, dtype=wp.vec3, device=self.device),
+                          self.lighting.lights, self.lighting.count if self.lighting.shadows else 0, mask])
         cam_idx, tgt_idx = np.nonzero(mask.numpy())
         return cam_idx.astype(np.int32), tgt_idx.astype(np.int32)
 

@@ -298,3 +298,26 @@ def test_sweep_as_authored_reads_what_the_world_reads_under_lights():
     assert np.array_equal(det.decodable, r.decodable.T) and r.decodable.any()
     lit = r.limiting[r.margins[..., M["fov"]] > 0]
     assert (lit == FACTOR_CODE["exposure"]).any() or (lit == FACTOR_CODE["glare"]).any()
+
+
+def test_moving_a_wall_into_a_shadow_ray_updates_only_the_pairs_it_can_shadow():
+    """A part move is found by its boxes against camera ray fans and light -> target shadow rays."""
+    lamp = light((0.5, 0.0, 0.5), 400.0)
+    far_label = replace(label(), path="/Far", position=np.array([3.0, 0.0, 0.0]))
+    away = wall(0.25, (5.1, 5.4))  # far above everything
+    scene = Scene("test", [camera(), camera((3.0, 0.0, 1.0))], [label(), far_label], [away], lights=[lamp])
+    world = World(scene, device="cpu", threads=1)
+    world.evaluate()
+    assert world.results().decodable[0, 0]
+    moved = wall(0.25, (0.1, 0.4))  # now across the light's ray to /Label, away from every camera's view of it
+    cam_idx, tgt_idx = world.pairs_affected_by_move(0, moved)
+    assert (0, 0) in set(zip(cam_idx.tolist(), tgt_idx.tolist(), strict=True))
+    assert len(cam_idx) < 4  # the far label's pairs are untouched
+    world.update_part(0, moved)
+    world.evaluate_pairs(cam_idx, tgt_idx)
+    fresh = World(Scene("test", scene.cameras, scene.targets, [moved], lights=[lamp]), device="cpu", threads=1)
+    fresh.evaluate()
+    assert world.results().equal(fresh.results())
+    assert world.results().limiting[0, 0] == FACTOR_CODE["exposure"]
+    world.close()
+    fresh.close()

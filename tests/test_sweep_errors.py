@@ -3,8 +3,6 @@ Ctrl-C keeps the configurations already evaluated."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ import pytest
 from pxr import Usd
 
 import swb
+from swb.cli import main
 from swb.errors import SwbError
 from swb.model import CameraModel, Scene, TargetModel
 from swb.sweep_run import run_sweep
@@ -160,17 +159,8 @@ def test_ctrl_c_keeps_the_chunks_already_done():
 
 
 def _run_cli(argv: list[str]) -> int:
-    from swb.cli_sweep import add_sweep_commands
-
-    parser = argparse.ArgumentParser(prog="swb")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_sweep_commands(sub)
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except SwbError as exc:
-        print(f"swb: error: {exc}", file=sys.stderr)
-        return 2
+    """The `swb` command as a user runs it (one-line errors, exit status)."""
+    return main(argv)
 
 
 def test_cli_bad_input_writes_nothing(tunnel, tmp_path, capsys):

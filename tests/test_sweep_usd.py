@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ from pxr import Sdf, Usd
 from stage_builders import build_station
 
 import swb
-from swb.errors import SwbError
+from swb.cli import main
 from swb.sweep_apply import apply_configuration, verify_applied
 from swb.sweep_results import read_sweep_layer
 from swb.sweep_spec import (
@@ -177,17 +175,8 @@ def test_units_and_up_axis_do_not_change_a_sweep(tmp_path):
 
 
 def _run_cli(argv: list[str]) -> int:
-    from swb.cli_sweep import add_sweep_commands
-
-    parser = argparse.ArgumentParser(prog="swb")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_sweep_commands(sub)
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except SwbError as exc:
-        print(f"swb: error: {exc}", file=sys.stderr)
-        return 2
+    """The `swb` command as a user runs it (one-line errors, exit status)."""
+    return main(argv)
 
 
 def test_cli_sweep_writes_results_csv_and_a_verified_best_stage(tunnel, tmp_path, capsys):
