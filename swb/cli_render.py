@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -42,6 +43,8 @@ def add_render_commands(subparsers: argparse._SubParsersAction) -> None:
                         "model change), keeping the decode outcomes")
     v.add_argument("--out", type=Path, help="folder for cases.json and report.json")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--workers", type=positive_int, default=None,
+                   help="study cases rendered and decoded at once (default: all cores; results do not depend on it)")
     add_device_args(v, threads=False)
     v.set_defaults(handler=cmd_validate)
 
@@ -108,7 +111,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             cases = remodel_study(cases, seed, device=args.device)
             title += f" (model recomputed, seed {seed})"
     elif args.study is not None:
-        cases = run_study(args.study, seed, device=args.device,
+        workers = getattr(args, "workers", None) or os.cpu_count() or 1
+        cases = run_study(args.study, seed, device=args.device, workers=workers,
                           progress=lambda k, n: progress(f"{k}/{n} cases") if k % 50 == 0 or k == n else None)
         title = f"study of {args.study} randomised cases, seed {seed}"
     else:

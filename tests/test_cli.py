@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from device import DEVICE
 from pxr import Gf, Usd
 
 import swb
@@ -22,7 +23,7 @@ def tunnel(tmp_path):
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    rc = main([*argv, "--device", "cpu"] if argv[0] not in ("import", "add-camera", "add-target") else list(argv))
+    rc = main([*argv, "--device", DEVICE] if argv[0] not in ("import", "add-camera", "add-target") else list(argv))
     out, err = capsys.readouterr()
     return rc, out, err
 
@@ -40,7 +41,7 @@ def test_eval_json(tunnel, capsys):
         assert 0.0 <= pair["score"] <= 1.0
     assert any(p["decodable"] for p in doc["pairs"]) and any(not p["decodable"] for p in doc["pairs"])
     # agrees with the Python API
-    res = swb.open(tunnel, device="cpu").evaluate()
+    res = swb.open(tunnel, device=DEVICE).evaluate()
     assert [p["decodable"] for p in doc["pairs"]] == res.pairs.decodable.ravel().tolist()
 
 

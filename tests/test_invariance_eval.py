@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from device import DEVICE
 from pxr import Gf, Usd, UsdGeom
 from swb.scenes.build_scenes import build_scan_tunnel
 
@@ -14,13 +15,13 @@ from swb.pair_results import SCALAR_FIELDS
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     path = build_scan_tunnel(tmp_path_factory.mktemp("m") / "tunnel_m_z.usda")
-    return swb.open(path, device="cpu").evaluate()
+    return swb.open(path, device=DEVICE).evaluate()
 
 
 @pytest.mark.parametrize("mpu, up", [(0.01, "Y"), (0.001, "Z"), (0.0254, "Y")])
 def test_units_and_up_axis_do_not_change_metrics(tmp_path, reference, mpu, up):
     path = build_scan_tunnel(tmp_path / f"tunnel_{mpu}_{up}.usda", meters_per_unit=mpu, up_axis=up)
-    res = swb.open(path, device="cpu").evaluate()
+    res = swb.open(path, device=DEVICE).evaluate()
     assert res.camera_paths == reference.camera_paths and res.target_paths == reference.target_paths
     a, b = res.pairs, reference.pairs
     np.testing.assert_array_equal(a.decodable, b.decodable)
@@ -64,7 +65,7 @@ def _wall_stage(path, instanced: bool) -> None:
 def test_wall_occludes_plain_or_instanced(tmp_path, instanced):
     path = tmp_path / "wall.usda"
     _wall_stage(path, instanced)
-    sim = swb.open(path, device="cpu")
+    sim = swb.open(path, device=DEVICE)
     row = sim.evaluate().camera("/World/Cam")[0]
     assert not row.decodable and row.limiting == "occluded" and row.visible_fraction == 0.0
     sim.set_translation("/World/Wall", (3.0, 0.0, 1.0))  # out of the way

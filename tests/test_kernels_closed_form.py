@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from device import DEVICE
 
 from swb.model import CameraModel, MeshPart, Scene, TargetModel
 from swb.pair_results import PairResults
@@ -71,7 +72,7 @@ def quad(path: str, centre, half_x: float, half_z: float) -> MeshPart:
 
 
 def evaluate(cameras, targets, parts=()) -> PairResults:
-    world = World(Scene("test", list(cameras), list(targets), list(parts)), device="cpu", threads=1)
+    world = World(Scene("test", list(cameras), list(targets), list(parts)), device=DEVICE, threads=1)
     world.evaluate()
     res = world.results()
     for name in ("score", "ppm_u", "ppm_w", "tilt_deg", "defocus_px", "motion_px", "distance", "margins"):
@@ -227,7 +228,7 @@ def test_unknown_profile_is_a_user_error():
     from swb.errors import SwbError
 
     with pytest.raises(SwbError, match="decoderProfile"):
-        World(Scene("s.usda", [make_camera(decoder_profile="no-such-decoder")], [make_target()], []), device="cpu")
+        World(Scene("s.usda", [make_camera(decoder_profile="no-such-decoder")], [make_target()], []), device=DEVICE)
 
 
 def test_degenerate_pairs_stay_finite():

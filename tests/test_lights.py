@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from device import DEVICE
 
 from swb.model import CameraModel, LightModel, MeshPart, Scene, TargetModel
 from swb.pair_results import PairResults
@@ -66,7 +67,7 @@ def wall(x: float, z: tuple[float, float]) -> MeshPart:
 
 def evaluate(scene: Scene) -> PairResults:
     """World results, after checking the reference agrees on the verdict and the lighting margins."""
-    world = World(scene, device="cpu", threads=1)
+    world = World(scene, device=DEVICE, threads=1)
     world.evaluate()
     a = world.results()
     world.close()
@@ -154,13 +155,13 @@ def test_glossy_label_glares_at_the_mirror_direction():
 
 def test_no_lights_changes_nothing():
     station = generate_station(n_triangles=2_000, n_cameras=2, n_targets=40)
-    plain = World(station, device="cpu", threads=1)
+    plain = World(station, device=DEVICE, threads=1)
     plain.evaluate()
     a = plain.results()
     assert np.all(np.isinf(a.margins[..., M["glare"]])) and np.all(np.isinf(a.margins[..., M["exposure"]]))
     # Lighting attributes matter only with lights.
     glossy = replace(station, targets=[replace(t, glossy=True, reflectance=0.1) for t in station.targets])
-    other = World(glossy, device="cpu", threads=1)
+    other = World(glossy, device=DEVICE, threads=1)
     other.evaluate()
     assert a.equal(other.results())
 
@@ -174,7 +175,7 @@ def test_world_agrees_with_reference_on_a_lit_station():
     lights.append(LightModel("/Side", np.array([-1.0, 0.0, 1.5]), np.array([1.0, 0.0, 0.0]), 300.0))
     tgts = [replace(t, glossy=(k % 3 == 0), gloss_angle_deg=45.0) for k, t in enumerate(station.targets)]
     scene = replace(station, targets=tgts, lights=lights)
-    world = World(scene, device="cpu")
+    world = World(scene, device=DEVICE)
     world.evaluate()
     a = world.results()
     world.close()
@@ -247,7 +248,7 @@ def test_loader_reads_lights_in_si_z_up(tmp_path):
     assert tgt.glossy and tgt.reflectance == pytest.approx(0.6) and tgt.gloss_angle_deg == 15.0
     assert cam.min_exposure == pytest.approx(0.01)
     # The camera above the glossy label, the light straight above it: the camera sits on the mirror direction.
-    world = World(scene, device="cpu", threads=1)
+    world = World(scene, device=DEVICE, threads=1)
     world.evaluate()
     r = world.results()
     assert r.margins[0, 0, M["glare"]] == pytest.approx(0.0, abs=1e-3)
@@ -283,7 +284,7 @@ def test_sweep_as_authored_reads_what_the_world_reads_under_lights():
               LightModel("/Low", np.array([-2.0, 0.0, 0.3]), np.array([1.0, 0.0, 0.0]), 20000.0)]
     tgts = [replace(t, glossy=(k % 2 == 0), gloss_angle_deg=30.0) for k, t in enumerate(scene.targets)]
     scene = replace(scene, targets=tgts, lights=lights)
-    world = World(scene, device="cpu", threads=1)
+    world = World(scene, device=DEVICE, threads=1)
     world.evaluate()
     r = world.results()
     spec = spec_from_dict({**STATION_SPEC, "sweep": {**STATION_SPEC["sweep"], "orientation_mode": "asAuthored",
@@ -306,7 +307,7 @@ def test_moving_a_wall_into_a_shadow_ray_updates_only_the_pairs_it_can_shadow():
     far_label = replace(label(), path="/Far", position=np.array([3.0, 0.0, 0.0]))
     away = wall(0.25, (5.1, 5.4))  # far above everything
     scene = Scene("test", [camera(), camera((3.0, 0.0, 1.0))], [label(), far_label], [away], lights=[lamp])
-    world = World(scene, device="cpu", threads=1)
+    world = World(scene, device=DEVICE, threads=1)
     world.evaluate()
     assert world.results().decodable[0, 0]
     moved = wall(0.25, (0.1, 0.4))  # now across the light's ray to /Label, away from every camera's view of it
@@ -315,7 +316,7 @@ def test_moving_a_wall_into_a_shadow_ray_updates_only_the_pairs_it_can_shadow():
     assert len(cam_idx) < 4  # the far label's pairs are untouched
     world.update_part(0, moved)
     world.evaluate_pairs(cam_idx, tgt_idx)
-    fresh = World(Scene("test", scene.cameras, scene.targets, [moved], lights=[lamp]), device="cpu", threads=1)
+    fresh = World(Scene("test", scene.cameras, scene.targets, [moved], lights=[lamp]), device=DEVICE, threads=1)
     fresh.evaluate()
     assert world.results().equal(fresh.results())
     assert world.results().limiting[0, 0] == FACTOR_CODE["exposure"]

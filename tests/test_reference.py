@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from device import DEVICE
 
 from swb.model import CameraModel, MeshPart, Scene, TargetModel
 from swb.pair_results import SCALAR_FIELDS
@@ -227,7 +228,7 @@ def test_subset_matches_full(small_station):
 
 def test_world_agrees_with_reference(small_station):
     world_mod = pytest.importorskip("swb.world")
-    world = world_mod.World(small_station, device="cpu")
+    world = world_mod.World(small_station, device=DEVICE)
     world.evaluate()
     a = world.results()
     world.close()
@@ -270,7 +271,7 @@ def test_world_agrees_with_reference_on_decoder_traits(monkeypatch):
     scene = Scene("traits", cams, tgts, parts)
     from swb.world import World
 
-    world = World(scene, device="cpu", threads=1)
+    world = World(scene, device=DEVICE, threads=1)
     world.evaluate()
     a = world.results()
     world.close()
@@ -307,7 +308,7 @@ def test_world_agrees_with_reference_on_view_traits_and_threshold_scales(monkeyp
     scene = Scene("view", cams, tgts, [])
     from swb.world import World
 
-    world = World(scene, device="cpu", threads=1)
+    world = World(scene, device=DEVICE, threads=1)
     world.evaluate()
     a = world.results()
     world.close()

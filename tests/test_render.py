@@ -13,6 +13,8 @@ import pytest
 pytest.importorskip("zxingcpp")
 pytest.importorskip("PIL")
 
+from device import DEVICE  # noqa: E402
+
 from swb.cli_render import add_render_commands, cmd_validate  # noqa: E402
 from swb.errors import SwbError  # noqa: E402
 from swb.model import CameraModel, MeshPart, Scene, TargetModel  # noqa: E402
@@ -66,7 +68,7 @@ def _scene(*, f_number=0.0, focus=0.5, exposure=0.0, velocity=(0.0, 0.0, 0.0), w
 
 
 def _render(scene: Scene, spp: int = 4, seed: int = 1):
-    r = Renderer(scene, "cpu", RenderSettings(spp=spp, seed=seed))
+    r = Renderer(scene, DEVICE, RenderSettings(spp=spp, seed=seed))
     try:
         return r, r.render(0)
     finally:
@@ -89,7 +91,7 @@ def test_heavy_defocus_and_motion_blur_do_not_decode():
 
 def _edge_width(scene: Scene) -> float:
     """10-90 % width in pixels of the label's left edge (label white on the parcel), from the radiance."""
-    r = Renderer(scene, "cpu", RenderSettings(spp=1024, seed=3, diffraction=False))
+    r = Renderer(scene, DEVICE, RenderSettings(spp=1024, seed=3, diffraction=False))
     rad, _, _ = r.radiance(0, (70, 112, 112, 118))
     row = rad.mean(axis=0)
     e = np.maximum.accumulate((row - row[:5].mean()) / (row[34:38].max() - row[:5].mean()))
@@ -135,13 +137,13 @@ def test_rendered_corners_match_projected_corners():
 
 def test_cpu_render_is_deterministic_for_a_seed_and_windows_match():
     scene = _scene(f_number=2.8, focus=0.45, exposure=1e-3, velocity=(0.2, 0.0, 0.0))
-    r = Renderer(scene, "cpu", RenderSettings(spp=4, seed=7))
+    r = Renderer(scene, DEVICE, RenderSettings(spp=4, seed=7))
     a, b = r.render(0), r.render(0)
     assert np.array_equal(a.pixels, b.pixels)
     full, _, _ = r.radiance(0)
     win, _, origin = r.radiance(0, (100, 60, 180, 130))
     assert origin == (100, 60) and np.array_equal(win, full[60:130, 100:180])
-    other = Renderer(scene, "cpu", RenderSettings(spp=4, seed=8)).render(0)
+    other = Renderer(scene, DEVICE, RenderSettings(spp=4, seed=8)).render(0)
     assert not np.array_equal(a.pixels, other.pixels)
 
 
@@ -149,7 +151,7 @@ def test_export_writes_png_and_labels(tmp_path):
     from PIL import Image
 
     scene = _scene()
-    written = export(scene, tmp_path, device="cpu", settings=RenderSettings(spp=2))
+    written = export(scene, tmp_path, device=DEVICE, settings=RenderSettings(spp=2))
     assert sorted(p.name for p in written) == ["Cam.json", "Cam.png"]
     assert Image.open(tmp_path / "Cam.png").size == (W, H)
     doc = json.loads((tmp_path / "Cam.json").read_text())
@@ -208,7 +210,7 @@ def test_study_prediction_matches_the_numpy_verdict_and_cli_reads_saved_cases(tm
 
     scene, design = study_case(0, 3)
     assert len(scene.cameras) == 1 and len(scene.targets) == 1 and design
-    cases = run_study(2, seed=5, device="cpu")
+    cases = run_study(2, seed=5, device=DEVICE)
     assert [c.index for c in cases] == [0, 1]
     pred, _ = profile_verdict(cases, ZXING_PROFILE)
     assert pred.tolist() == [c.predicted for c in cases]  # World (kernels) and the fitting replica agree
@@ -222,10 +224,10 @@ def test_study_prediction_matches_the_numpy_verdict_and_cli_reads_saved_cases(tm
     with pytest.raises(SwbError, match="exactly one"):
         cmd_validate(parser.parse_args(["validate"]))
     # The model's side recomputed from the seed keeps the decode outcomes; a wrong seed is caught.
-    again = remodel_study(cases, 5, device="cpu")
+    again = remodel_study(cases, 5, device=DEVICE)
     assert [(c.predicted, c.decoded, c.qz_view) for c in again] == [(c.predicted, c.decoded, c.qz_view) for c in cases]
     with pytest.raises(SwbError, match="seed"):
-        remodel_study(cases, 6, device="cpu")
+        remodel_study(cases, 6, device=DEVICE)
     with pytest.raises(SwbError, match="--remodel needs"):
         cmd_validate(parser.parse_args(["validate", "--cases", str(tmp_path / "cases.json"), "--remodel"]))
 

@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from device import DEVICE
 from pxr import Sdf
 
 import swb
@@ -29,11 +30,11 @@ def _fresh(sim: swb.Simulation, tmp_path, name: str) -> swb.Results:
     """Evaluate the simulation's current composed stage from scratch, in a new simulation."""
     flat = tmp_path / f"{name}.usda"
     sim.stage.Export(str(flat))
-    return swb.open(flat, device="cpu").evaluate()
+    return swb.open(flat, device=DEVICE).evaluate()
 
 
 def test_camera_move_recomputes_one_row_and_matches_fresh(tunnel, tmp_path):
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     before = sim.evaluate().pairs.copy()
     assert sim.last_update.full
     cam = sim.scene.cameras[0].path
@@ -50,7 +51,7 @@ def test_camera_move_recomputes_one_row_and_matches_fresh(tunnel, tmp_path):
 
 
 def test_sensor_parameter_change_updates_that_camera(tunnel, tmp_path):
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     sim.evaluate()
     cam = sim.scene.cameras[1].path
     sim.set_attribute(cam, "fStop", 16.0)
@@ -62,7 +63,7 @@ def test_sensor_parameter_change_updates_that_camera(tunnel, tmp_path):
 
 
 def test_moving_a_parcel_moves_its_labels_and_occlusion(tunnel, tmp_path):
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     sim.evaluate()
     label = sim.scene.targets[0].path
     parcel = str(Sdf.Path(label).GetParentPath())
@@ -77,7 +78,7 @@ def test_moving_a_parcel_moves_its_labels_and_occlusion(tunnel, tmp_path):
 
 
 def test_moving_an_occluder_recomputes_only_pairs_near_it(tunnel, tmp_path):
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     sim.evaluate()
     guards = [i for i, p in enumerate(sim.scene.parts) if "Guard" in p.path]
     assert guards, "the scan tunnel has guard panels"
@@ -97,7 +98,7 @@ def test_moving_an_occluder_recomputes_only_pairs_near_it(tunnel, tmp_path):
 
 def test_save_restore_is_identical_and_input_untouched(tunnel, tmp_path):
     digest = _digest(tunnel)
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     cam = sim.scene.cameras[2].path
     sim.set_attribute(cam, "focusDistance", 1.3)
     res = sim.evaluate()
@@ -110,7 +111,7 @@ def test_save_restore_is_identical_and_input_untouched(tunnel, tmp_path):
                             "tunnel.swb.config.usda", "tunnel.swb.scene.usdc"])
     assert _digest(tunnel) == digest
 
-    again = swb.restore(root, device="cpu")
+    again = swb.restore(root, device=DEVICE)
     assert again.results is not None and again.results.pairs.equal(res.pairs)
     assert again.ui == sim.ui
     assert again.scene.cameras[2].focus_distance == sim.scene.cameras[2].focus_distance
@@ -121,24 +122,24 @@ def test_save_restore_is_identical_and_input_untouched(tunnel, tmp_path):
 
 
 def test_resave_of_a_restore_keeps_state(tunnel, tmp_path):
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     res = sim.evaluate()
     root = sim.save(tmp_path / "a.usda")
-    again = swb.restore(root, device="cpu")
+    again = swb.restore(root, device=DEVICE)
     root2 = again.save(tmp_path / "b.usda")
-    third = swb.restore(root2, device="cpu")
+    third = swb.restore(root2, device=DEVICE)
     assert third.results.pairs.equal(res.pairs)
 
 
 def test_save_never_overwrites_the_input(tunnel):
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     sim.evaluate()
     with pytest.raises(SwbError, match="overwrite"):
         sim.save(tunnel)
 
 
 def test_results_layer_is_in_the_composed_stage(tunnel):
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     res = sim.evaluate()
     for s in res.summaries():
         prim = sim.stage.GetPrimAtPath(s.target)
@@ -151,7 +152,7 @@ def test_results_layer_is_in_the_composed_stage(tunnel):
 def test_failed_save_leaves_nothing_behind(tunnel, tmp_path, monkeypatch):
     import swb.layers as layers
 
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     sim.evaluate()
     real = layers.os.replace
 
@@ -167,7 +168,7 @@ def test_failed_save_leaves_nothing_behind(tunnel, tmp_path, monkeypatch):
 
 
 def test_moving_a_group_moves_every_part_with_one_refit(tunnel, tmp_path):
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     sim.evaluate()
     group = "/World/Parcels"
     prim = sim.stage.GetPrimAtPath(group)

@@ -13,6 +13,7 @@ import swb
 from swb.errors import SwbError
 
 sys.path.insert(0, str(Path(__file__).parent))
+from device import DEVICE  # noqa: E402
 from stage_builders import build_station  # noqa: E402
 
 
@@ -24,11 +25,11 @@ def station(tmp_path):
 def _fresh(sim, tmp_path, name):
     flat = tmp_path / f"{name}.usda"
     sim.stage.Export(str(flat))
-    return swb.open(flat, device="cpu").evaluate()
+    return swb.open(flat, device=DEVICE).evaluate()
 
 
 def test_a_part_that_changes_shape_rebuilds(station, tmp_path):
-    sim = swb.open(station, device="cpu")
+    sim = swb.open(station, device=DEVICE)
     sim.evaluate()
     pts = np.array(sim.stage.GetPrimAtPath("/World/Shape").GetAttribute("points").Get())
     quad = [(-1.0, 0.7, 0.0), (1.0, 0.7, 0.0), (1.0, 0.7, 2.0), (-1.0, 0.7, 2.0)]  # a sheet in front of the camera
@@ -45,7 +46,7 @@ def test_a_part_that_changes_shape_rebuilds(station, tmp_path):
     ("/World/Parcels/Prototypes/Parcel/Body", "size", 0.5),      # a PointInstancer prototype
 ])
 def test_prototype_edits_rebuild(station, tmp_path, path, attr, value):
-    sim = swb.open(station, device="cpu")
+    sim = swb.open(station, device=DEVICE)
     sim.evaluate()
     sim.set_attribute(path, attr, value)
     res = sim.evaluate()
@@ -54,7 +55,7 @@ def test_prototype_edits_rebuild(station, tmp_path, path, attr, value):
 
 
 def test_point_instancer_edit_moves_its_instances(station, tmp_path):
-    sim = swb.open(station, device="cpu")
+    sim = swb.open(station, device=DEVICE)
     sim.evaluate()
     pos = np.array(sim.stage.GetPrimAtPath("/World/Parcels").GetAttribute("positions").Get())
     pos[1] += (0.0, 0.0, 0.2)
@@ -67,7 +68,7 @@ def test_point_instancer_edit_moves_its_instances(station, tmp_path):
 
 
 def test_bad_edit_raises_and_stays_pending(station):
-    sim = swb.open(station, device="cpu")
+    sim = swb.open(station, device=DEVICE)
     before = sim.evaluate().pairs.copy()
     authored = sim.stage.GetPrimAtPath("/World/Cam").GetAttribute("focalLength").Get()
     sim.set_attribute("/World/Cam", "focalLength", -1.0)

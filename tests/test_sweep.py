@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import warp as wp
+from device import DEVICE
 from swb.kernels.camera import Camera, Target
 from swb.kernels.sweep import surely_outside
 from swb.kernels.visibility import in_fov
@@ -54,7 +55,7 @@ def test_highest_mounting_height_is_where_ppm_meets_the_threshold():
     d_star = cam.fx * tgt.module_size / threshold
     steps = 41
     res = run_sweep(scene, spec([{"kind": "translateZ", "range": [0.0, 1.0], "steps": steps}], sampler="grid"),
-                    device="cpu")
+                    device=DEVICE)
     heights = cam.position[2] + res.values[:, 0]
     assert res.n_done == steps and np.min(np.abs(heights - d_star)) > 1e-3  # no grid point on the edge
     read = res.coverage == 1.0
@@ -80,7 +81,7 @@ def test_pitch_sweep_is_best_square_on():
     scene = Scene("mem", [cam], [tgt, floor_label("/up", (0.0, y), modules=(30, 1), module=0.001),
                                  floor_label("/down", (0.0, -y), modules=(30, 1), module=0.001)], [])
     res = run_sweep(scene, spec([{"kind": "pitch", "space": "camera", "range": [-10.0, 10.0], "steps": 21}],
-                                sampler="grid"), device="cpu")
+                                sampler="grid"), device=DEVICE)
     pitch = res.values[:, 0]
     assert res.best is not None and pitch[res.best] == 0.0
     assert res.coverage[res.best] == 1.0
@@ -130,7 +131,7 @@ STATION_SPEC = {
 @pytest.fixture(scope="module")
 def station_world():
     scene = station()
-    world = World(scene, device="cpu")
+    world = World(scene, device=DEVICE)
     yield scene, world
     world.close()
 
@@ -191,7 +192,7 @@ def test_grid_enumerates_lists_and_ranges():
     scene = Scene("mem", [down_camera()], [floor_label("/t")], [])
     sp = spec([{"kind": "focalLength", "values": [8.0, 16.0]}, {"kind": "translateX", "range": [-0.1, 0.1],
                                                                   "steps": 3}], sampler="grid")
-    res = run_sweep(scene, sp, device="cpu")
+    res = run_sweep(scene, sp, device=DEVICE)
     assert res.n_done == 6
     assert res.values[:, 0].tolist() == pytest.approx([0.08] * 3 + [0.16] * 3)  # tenths of a metre
     assert res.values[:, 1].tolist() == pytest.approx([-0.1, 0.0, 0.1] * 2)
@@ -230,7 +231,7 @@ def test_mirror_rig_moves_and_tilts_a_pair_symmetrically():
                {"kind": "pitch", "space": "camera", "rig": "mirror", "values": [10.0]},
                {"kind": "yaw", "space": "camera", "rig": "mirror", "values": [5.0]}],
               cameras=("/L", "/R"), sampler="grid")
-    runner = SweepRunner(scene, sp, device="cpu")
+    runner = SweepRunner(scene, sp, device=DEVICE)
     try:
         cand = runner.builder.build(runner.design.values)
         mirror = np.diag([1.0, -1.0, 1.0])
@@ -247,7 +248,7 @@ def test_flat_random_yaw_turns_labels_with_their_parcel():
     scene = station(6)
     sp = spec_from_dict({**STATION_SPEC, "sweep": {**STATION_SPEC["sweep"], "orientations": 5, "positions": 1,
                                                    "travel": [0.0, 0.0]}}, 1.0)
-    world = World(scene, device="cpu")
+    world = World(scene, device=DEVICE)
     smp = build_samples(scene, sp, StageFrame(), world.face_part)
     assert smp.n == 5 * len(scene.targets) and not smp.as_authored
     per_target = np.bincount(smp.target, weights=smp.weight_int)
@@ -296,7 +297,7 @@ def test_own_parcel_does_not_hide_a_turned_label():
     scene = Scene("mem", [cam, other], [label], [box])
     sp = spec([{"kind": "translateX", "values": [0.0]}], cameras=("/other",), sampler="grid",
               orientation_mode="flatRandomYaw", orientations=4)
-    res = run_sweep(scene, sp, device="cpu")
+    res = run_sweep(scene, sp, device=DEVICE)
     det = res.baseline_detail
     facing = det.decodable[:, 0]
     assert facing.sum() == 1  # the yaw that turns the label towards the camera reads
@@ -306,7 +307,7 @@ def test_own_parcel_does_not_hide_a_turned_label():
 def test_no_mesh_and_fixed_only_paths():
     scene = Scene("mem", [down_camera("/a"), down_camera("/b", x=0.05)], [floor_label("/t")], [])
     res = run_sweep(scene, spec([{"kind": "translateX", "values": [0.0, 5.0]}], cameras=("/a",), sampler="grid"),
-                    device="cpu")
+                    device=DEVICE)
     assert res.coverage.tolist() == [1.0, 1.0]
     assert res.redundancy.tolist() == [1.0, 0.0]
     assert res.share(res.sums.unique[1]).tolist() == [0.0, 1.0]  # the fixed camera alone reads it
@@ -343,11 +344,11 @@ def test_view_pre_test_never_culls_a_symbol_in_view():
         pos = cam.position + cam.rotation @ np.array([*(rng.normal(size=2) * depth * 0.4), -depth])
         tgts.append(TargetModel(f"/t{k}", q, pos, "qrcode" if k % 2 else "code128",
                                 float(rng.uniform(2e-4, 5e-3)), (21, 21) if k % 2 else (60, 1)))
-    c = wp.array(pack_cameras(cams), dtype=Camera, device="cpu")
-    t = wp.array(pack_targets(tgts), dtype=Target, device="cpu")
-    culled = wp.zeros((len(cams), len(tgts)), dtype=wp.int32, device="cpu")
+    c = wp.array(pack_cameras(cams), dtype=Camera, device=DEVICE)
+    t = wp.array(pack_targets(tgts), dtype=Target, device=DEVICE)
+    culled = wp.zeros((len(cams), len(tgts)), dtype=wp.int32, device=DEVICE)
     inside = wp.zeros_like(culled)
-    wp.launch(_cull_check, dim=culled.shape, inputs=[c, t, culled, inside], device="cpu")
+    wp.launch(_cull_check, dim=culled.shape, inputs=[c, t, culled, inside], device=DEVICE)
     cu, ins = culled.numpy().astype(bool), inside.numpy().astype(bool)
     assert not np.any(cu & ins)
     assert cu.sum() > 0.5 * (~ins).sum()  # and it does cull most of what is out of view

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from device import DEVICE
 from pxr import Usd
 
 import swb
@@ -88,14 +89,14 @@ def _no_sweep_authored(sim) -> bool:
       "steps": 10**5}, {"kind": "pitch", "range": [0, 1], "steps": 10**5}], {"sampler": "grid"}, "fewer samples"),
 ])
 def test_scene_errors_author_nothing(tunnel, params, sweep, match):
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     with pytest.raises(SwbError, match=match):
         sim.sweep(spec=doc(params, **sweep))
     assert _no_sweep_authored(sim)
 
 
 def test_stage_sweep_lookup_errors(tunnel):
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     with pytest.raises(SwbError, match="holds no sweep"):
         sim.sweep()
     sim.sweep(spec=doc([{"kind": "translateX", "values": [0.0]}], name="one"), samples=1)
@@ -118,7 +119,7 @@ def test_sweep_named_in_the_scene_is_not_overwritten(tmp_path, tunnel):
     author_sweep(user, spec_from_dict(doc([{"kind": "translateX", "values": [0.0, 0.1]}], name="mine",
                                           sampler="grid"), 1.0))
     user.GetRootLayer().Save()
-    sim = swb.open(scene, device="cpu")
+    sim = swb.open(scene, device=DEVICE)
     res = sim.sweep()  # the stage's only sweep
     assert res.name == "mine" and res.n_done == 2
     with pytest.raises(SwbError, match="already defined"):
@@ -135,23 +136,23 @@ def test_memory_limits_suggest_chunking_or_fewer_samples():
     sp = spec_from_dict({"sweep": {"cameras": ["/cam"], "orientation_mode": "asAuthored", "samples": 64},
                          "parameter": [{"kind": "translateZ", "range": [-0.5, 0.5]}]}, 1.0)
     with pytest.raises(SwbError, match="--chunk"):
-        run_sweep(small_scene(), sp, device="cpu", chunk=64, memory_budget=4096)
+        run_sweep(small_scene(), sp, device=DEVICE, chunk=64, memory_budget=4096)
     with pytest.raises(SwbError, match="fewer orientations"):
-        run_sweep(small_scene(), sp, device="cpu", memory_budget=16)
-    ok = run_sweep(small_scene(), sp, device="cpu", chunk=3, memory_budget=4096)
+        run_sweep(small_scene(), sp, device=DEVICE, memory_budget=16)
+    ok = run_sweep(small_scene(), sp, device=DEVICE, chunk=3, memory_budget=4096)
     assert ok.n_done == 64
 
 
 def test_ctrl_c_keeps_the_chunks_already_done():
     sp = spec_from_dict({"sweep": {"cameras": ["/cam"], "orientation_mode": "asAuthored", "samples": 20},
                          "parameter": [{"kind": "translateZ", "range": [-0.5, 0.5]}]}, 1.0)
-    full = run_sweep(small_scene(), sp, device="cpu", chunk=4)
+    full = run_sweep(small_scene(), sp, device=DEVICE, chunk=4)
 
     def interrupt(done: int, total: int) -> None:
         if done >= 8:
             raise KeyboardInterrupt
 
-    part = run_sweep(small_scene(), sp, device="cpu", chunk=4, progress=interrupt)
+    part = run_sweep(small_scene(), sp, device=DEVICE, chunk=4, progress=interrupt)
     assert not part.complete and part.n_done == 8 and part.n_requested == 20
     assert np.array_equal(part.sums.covered, full.sums.covered[:8])
     assert sorted(part.order.tolist()) == list(range(8))
@@ -165,11 +166,11 @@ def _run_cli(argv: list[str]) -> int:
 
 def test_cli_bad_input_writes_nothing(tunnel, tmp_path, capsys):
     out = tmp_path / "out"
-    assert _run_cli(["sweep", str(tunnel), "--csv", "--device", "cpu"]) == 2
+    assert _run_cli(["sweep", str(tunnel), "--csv", "--device", DEVICE]) == 2
     assert "--csv writes files: give --out" in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
     bad.write_text('[sweep]\ncameras = ["/World/Cameras/TopWide"]\n[[parameter]]\nkind = "pitch"\nrange = [5, 5]\n')
-    assert _run_cli(["sweep", str(tunnel), "--spec", str(bad), "--out", str(out), "--device", "cpu"]) == 2
+    assert _run_cli(["sweep", str(tunnel), "--spec", str(bad), "--out", str(out), "--device", DEVICE]) == 2
     err = capsys.readouterr().err
     assert "empty range" in err and str(bad) in err
     assert not out.exists()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from device import DEVICE
 from pxr import Sdf, Usd
 from stage_builders import build_station
 
@@ -97,7 +98,7 @@ def test_toml_spec_round_trips_through_usd(tmp_path):
 def test_simulation_sweep_writes_results_and_survives_save_restore(tunnel, tmp_path):
     spec_file = tmp_path / "small.toml"
     spec_file.write_text(toml_text(SMALL))
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     res = sim.sweep(spec=spec_file)
     assert res.n_done == 12 and res.complete
     assert sim.stage.GetPrimAtPath("/SWB/Sweeps/small").GetTypeName() == SWEEP_TYPE
@@ -109,7 +110,7 @@ def test_simulation_sweep_writes_results_and_survives_save_restore(tunnel, tmp_p
     assert sim.stage.GetPrimAtPath("/SWB/SweepResults/small")  # composed into the stage
     root = sim.save(tmp_path / "saved" / "tunnel.swb.usda")
     assert (root.parent / "tunnel.swb.sweep.usdc").is_file()
-    again = swb.restore(root, device="cpu")
+    again = swb.restore(root, device=DEVICE)
     stored = read_sweep_layer(again.sweep_layer, "small")
     assert np.array_equal(stored["coverage"], res.coverage)
     # the restored stage holds the spec: running it again by name reproduces the sweep exactly
@@ -118,7 +119,7 @@ def test_simulation_sweep_writes_results_and_survives_save_restore(tunnel, tmp_p
 
 
 def test_apply_best_matches_swb_eval_bit_for_bit(tunnel, tmp_path):
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     res = sim.sweep(spec=SMALL)
     assert res.as_authored
     # the baseline, as authored, is what swb eval finds
@@ -129,7 +130,7 @@ def test_apply_best_matches_swb_eval_bit_for_bit(tunnel, tmp_path):
     check = verify_applied(out, sim, res)
     assert check.ok and check.eval_checked and check.optics_equal, check.message()
     assert check.pose_difference < 1e-6
-    applied = swb.open(out, device="cpu")
+    applied = swb.open(out, device=DEVICE)
     read = applied.evaluate().pairs.decodable.any(axis=0)
     assert np.array_equal(read, res.best_detail.decodable.any(axis=1))
     assert read.mean() == pytest.approx(res.coverage[res.best])
@@ -141,7 +142,7 @@ def test_apply_best_matches_swb_eval_bit_for_bit(tunnel, tmp_path):
 def test_apply_reproduces_oriented_coverage(tunnel, tmp_path):
     doc = {**SMALL, "sweep": {**SMALL["sweep"], "orientation_mode": "flatRandomYaw", "orientations": 3,
                               "samples": 6}}
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     res = sim.sweep(spec=doc)
     assert not res.as_authored and res.n_samples == 3 * len(res.targets)
     index = int(res.order[-1])  # any configuration, not only the best
@@ -163,7 +164,7 @@ def test_units_and_up_axis_do_not_change_a_sweep(tmp_path):
     results = []
     for mpu, up in ((1.0, "Z"), (0.01, "Y")):
         path = build_station(tmp_path / f"station_{up}.usda", mpu, up)
-        sim = swb.open(path, device="cpu")
+        sim = swb.open(path, device=DEVICE)
         results.append((sim, sim.sweep(spec=doc)))
     (_, a), (sim_b, b) = results
     assert np.array_equal(a.sums.covered, b.sums.covered)
@@ -184,7 +185,7 @@ def test_cli_sweep_writes_results_csv_and_a_verified_best_stage(tunnel, tmp_path
     spec_file.write_text(toml_text(SMALL))
     out = tmp_path / "out"
     code = _run_cli(["sweep", str(tunnel), "--spec", str(spec_file), "--samples", "6", "--top", "3", "--out",
-                     str(out), "--csv", "--apply", "best", "--json", "--device", "cpu"])
+                     str(out), "--csv", "--apply", "best", "--json", "--device", DEVICE])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     doc = json.loads(captured.out)
@@ -198,7 +199,7 @@ def test_cli_sweep_writes_results_csv_and_a_verified_best_stage(tunnel, tmp_path
     assert "check: the applied stage reproduces swb eval" in captured.err
     # text output
     code = _run_cli(["sweep", str(tunnel), "--spec", str(spec_file), "--samples", "4", "--top", "2", "--device",
-                     "cpu"])
+                     DEVICE])
     text = capsys.readouterr().out
     assert code == 0 and "best configuration" in text and "per target" in text
 
@@ -207,7 +208,7 @@ def test_demo_sweep_prints_a_ranked_table(tunnel):
     from swb.cli_sweep import demo_spec_path, run_demo_sweep
 
     assert demo_spec_path().is_file()
-    sim = swb.open(tunnel, device="cpu")
+    sim = swb.open(tunnel, device=DEVICE)
     text = run_demo_sweep(sim, samples=4, top=3, progress=False)
     assert "sweep tunnel" in text and "rank" in text and "topHeight" in text
     assert sim.sweep_layer.GetPrimAtPath("/SWB/SweepResults/tunnel")

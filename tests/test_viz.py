@@ -10,6 +10,7 @@ import shutil
 import matplotlib.image
 import numpy as np
 import pytest
+from device import DEVICE
 from pxr import Usd, UsdGeom
 from stage_builders import Author, build_station, pose, rot
 
@@ -31,7 +32,7 @@ TOP = "/World/Cameras/TopAutofocus"
 def tunnel(tmp_path_factory):
     path = tmp_path_factory.mktemp("tunnel") / "scan_tunnel.usda"
     shutil.copy(swb.bundled_scene("scan_tunnel"), path)
-    return swb.open(path, device="cpu")
+    return swb.open(path, device=DEVICE)
 
 
 def _png(path):
@@ -107,8 +108,8 @@ def test_sphere_single_camera_limits_to_that_camera(tunnel):
 def test_points_and_overlay_follow_the_stage_units_and_up_axis(tmp_path):
     """A centimetre, Y-up stage: the point is given as the viewer shows it, the picture works in metres Z-up,
     and the overlay lands back on the given point."""
-    sim_m = swb.open(build_station(tmp_path / "m.usda"), device="cpu")
-    sim_cm = swb.open(build_station(tmp_path / "cm.usda", mpu=0.01, up_axis="Y"), device="cpu")
+    sim_m = swb.open(build_station(tmp_path / "m.usda"), device=DEVICE)
+    sim_cm = swb.open(build_station(tmp_path / "cm.usda", mpu=0.01, up_axis="Y"), device=DEVICE)
     world = np.array([0.1, -0.4, 1.0])
     stage_cm = np.array([world[0], world[2], -world[1]]) / 0.01
     a = vm.sphere(sim_m, world, resolution=8, rotations=2, radius=0.05, out_dir=tmp_path / "a", record=False)
@@ -134,7 +135,7 @@ def test_plane_cell_equals_the_same_symbol_evaluated_directly(tunnel):
                            module_size=BIG.module_size, modules=BIG.modules)
                for k, p in enumerate(res.points.reshape(-1, 3))]
     scene = tunnel.scene
-    world = World(Scene(scene.source, list(scene.cameras), targets, list(scene.parts)), device="cpu")
+    world = World(Scene(scene.source, list(scene.cameras), targets, list(scene.parts)), device=DEVICE)
     world.evaluate()
     direct = world.results()
     # every camera, every cell: the very same numbers
@@ -164,7 +165,7 @@ def _wall_scene(path):
 
 
 def test_projection_score_on_a_square_on_wall_falls_with_distance_as_ppm(tmp_path):
-    sim = swb.open(_wall_scene(tmp_path / "wall.usda"), device="cpu")
+    sim = swb.open(_wall_scene(tmp_path / "wall.usda"), device=DEVICE)
     cam = sim.scene.cameras[0]
     sym = ProbeSymbol(module_size=1.0e-3)
     threshold = PROFILES[cam.decoder_profile].threshold("code128")
@@ -242,11 +243,11 @@ def test_view_colours_targets_by_status(tunnel):
 def test_restore_brings_back_the_same_picture(tmp_path):
     src = tmp_path / "scan_tunnel.usda"
     shutil.copy(swb.bundled_scene("scan_tunnel"), src)
-    sim = swb.open(src, device="cpu")
+    sim = swb.open(src, device=DEVICE)
     first = _run(sim, "plane", tmp_path / "a", record=True)
     assert sim.ui.visualisation_mode == "plane"
     sim.save(tmp_path / "saved.swb.usda")
-    again = swb.restore(tmp_path / "saved.swb.usda", device="cpu")
+    again = swb.restore(tmp_path / "saved.swb.usda", device=DEVICE)
     assert again.ui.viz_parameters == first.parameters
     second = vm.regenerate(again, tmp_path / "b")
     assert second is not None and second.files["png"].name == first.files["png"].name
@@ -271,15 +272,15 @@ def test_cli_view_and_bad_input(tmp_path, capsys):
     shutil.copy(swb.bundled_scene("scan_tunnel"), scene)
     out = tmp_path / "out"
     code = _cli(["viz", "view", str(scene), "--out", str(out), "--width", "200", "--height", "120",
-                 "--samples", "1", "--device", "cpu", "--save", str(tmp_path / "s.swb.usda")])
+                 "--samples", "1", "--device", DEVICE, "--save", str(tmp_path / "s.swb.usda")])
     assert code == 0
     assert (out / "scan_tunnel.view.png").is_file()
     assert "targets_decodable" in capsys.readouterr().out
-    restored = swb.restore(tmp_path / "s.swb.usda", device="cpu")
+    restored = swb.restore(tmp_path / "s.swb.usda", device=DEVICE)
     assert restored.ui.visualisation_mode == "view" and restored.ui.viz_parameters["width"] == 200
     with pytest.raises(SwbError, match="not a sensor camera"):
-        _cli(["viz", "projection", str(scene), "--out", str(out), "--camera", "/World/Nope", "--device", "cpu"])
+        _cli(["viz", "projection", str(scene), "--out", str(out), "--camera", "/World/Nope", "--device", DEVICE])
     with pytest.raises(SwbError, match="symbology"):
         _cli(["viz", "sphere", str(scene), "--out", str(out), "--point", "0", "0", "1", "--symbology", "nope",
-              "--device", "cpu"])
+              "--device", DEVICE])
     assert not (out / "scan_tunnel.sphere.png").exists()

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from device import DEVICE
 
 from swb.model import CameraModel, MeshPart, Scene, TargetModel
 from swb.profiles import FACTOR_CODE
@@ -75,7 +76,7 @@ def station(n_cam: int = 4, n_tgt: int = 40, seed: int = 1) -> Scene:
 
 
 def fresh(scene: Scene, threads: int = 1):
-    world = World(scene, device="cpu", threads=threads)
+    world = World(scene, device=DEVICE, threads=threads)
     world.evaluate()
     return world.results()
 
@@ -89,7 +90,7 @@ def test_station_has_every_kind_of_outcome():
 
 def test_update_camera_matches_fresh_world():
     scene = station()
-    world = World(scene, device="cpu", threads=1)
+    world = World(scene, device=DEVICE, threads=1)
     world.evaluate()
     cam = scene.cameras[2]
     new_cam = replace(cam, position=cam.position + np.array([0.1, 0.05, -0.1]), decoder_profile="engine",
@@ -103,7 +104,7 @@ def test_update_camera_matches_fresh_world():
 
 def test_update_target_matches_fresh_world():
     scene = station()
-    world = World(scene, device="cpu", threads=1)
+    world = World(scene, device=DEVICE, threads=1)
     world.evaluate()
     tgt = scene.targets[7]
     new_tgt = replace(tgt, position=np.array([0.05, 1.0, 0.5]), symbology="qrcode", modules=(25, 25))
@@ -121,7 +122,7 @@ def test_moving_a_part_recomputes_only_affected_pairs():
     ]
     parts = [box("/box", (0.0, 0.5, 0.0), (0.05, 0.05, 0.05)), box("/far", (0.0, 3.0, 0.0), (0.1, 0.1, 0.1))]
     scene = Scene("move", [cam], tgts, parts)
-    world = World(scene, device="cpu", threads=1)
+    world = World(scene, device=DEVICE, threads=1)
     world.evaluate()
     before = world.results()
     assert before.limiting[0, 0] == FACTOR_CODE["occluded"] and before.visible_fraction[0, 0] == 0.0
@@ -145,7 +146,7 @@ def test_moving_a_part_recomputes_only_affected_pairs():
 
 def test_station_part_move_matches_fresh_world():
     scene = station()
-    world = World(scene, device="cpu", threads=1)
+    world = World(scene, device=DEVICE, threads=1)
     world.evaluate()
     new_box = moved(scene.parts[0], (-0.2, 0.4, 0.3))
     cam_idx, tgt_idx = world.pairs_affected_by_move(0, new_box)
@@ -159,7 +160,7 @@ def test_station_part_move_matches_fresh_world():
 
 def test_topology_change():
     scene = station(2, 20)
-    world = World(scene, device="cpu")
+    world = World(scene, device=DEVICE)
     world.evaluate()
     smaller = replace(scene.parts[0], triangles=scene.parts[0].triangles[:6])
     with pytest.raises(ValueError, match="rebuild"):
@@ -176,7 +177,7 @@ def test_topology_change():
 def test_no_geometry_skips_occlusion():
     scene = station(2, 10)
     scene.parts = []
-    world = World(scene, device="cpu")
+    world = World(scene, device=DEVICE)
     world.evaluate()
     res = world.results()
     assert world.mesh is None and world.stats["rays"] == 0
@@ -188,7 +189,7 @@ def test_thread_count_does_not_change_results():
     scene = station(6, 50, seed=3)
     worlds = []
     for threads in (1, 2, 3):
-        world = World(scene, device="cpu", threads=threads)
+        world = World(scene, device=DEVICE, threads=threads)
         world.min_split_pairs = 1  # force the split even on this small scene
         world.evaluate()
         worlds.append(world)
