@@ -39,7 +39,8 @@ class Camera:
     clip_far: float
     pitch: float  # sqrt(pitch_u * pitch_v), metres per pixel
     wavelength: float  # metres
-    max_tilt: float  # degrees
+    max_tilt: float  # degrees: the reader's rule (swb:sensor:maxTilt)
+    decoder_tilt: vec5  # degrees: the decoder profile's own tilt limit by class (90: none)
     thresholds: vec5  # T in pixels per module by class: linear, pdf417, datamatrix, qr, aztec
     blur_limits: vec5  # B in modules by class
     min_visible: vec5  # share of the occlusion samples that must be seen, by class (1: all)

@@ -100,7 +100,7 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit:
 
     r.distance = wp.length(cam.pos - tgt.pos)
     r.tilt_deg = tilt_degrees(cam, tgt)
-    angle_margin = ratio_or_inf(cam.max_tilt, r.tilt_deg)
+    angle_margin = ratio_or_inf(wp.min(cam.max_tilt, cam.decoder_tilt[tgt.cls]), r.tilt_deg)
     centre = to_camera(cam, tgt.pos)
     scan = cam.scanline != 0 and (tgt.cls == LINEAR or tgt.cls == PDF417)
 

@@ -139,7 +139,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         report["fit"] = {"ppm_threshold": list(p.ppm_threshold), "blur_limit": list(p.blur_limit),
                          "scanline": p.scanline, "min_visible": list(p.min_visible), "clear_row": p.clear_row,
                          "scan_cover": list(p.scan_cover), "threshold_scale": dict(p.threshold_scale),
-                         "quiet_zone": list(p.quiet_zone), "line_view": p.line_view,
+                         "quiet_zone": list(p.quiet_zone), "line_view": p.line_view, "max_tilt": list(p.max_tilt),
                          "agreement": fit.train_agreement, "held_out_agreement": fit.test_agreement,
                          "method": fit.method}
         held = "n/a" if fit.test_agreement is None else f"{100 * fit.test_agreement:.1f} %"
@@ -147,7 +147,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                  f"B = {p.blur_limit}, scanline = {p.scanline}, min_visible = "
                  f"{tuple(round(v, 3) for v in p.min_visible)}, clear_row = {p.clear_row}, scan_cover = "
                  f"{p.scan_cover}, threshold_scale = {dict(p.threshold_scale)}, quiet_zone = {p.quiet_zone}, "
-                 f"line_view = {p.line_view}\n"
+                 f"line_view = {p.line_view}, max_tilt = {p.max_tilt}\n"
                  f"  agreement {100 * fit.train_agreement:.1f} % "
                  f"(fitted on the even half, the odd half agrees {held})\n  method: {fit.method}")
     if args.out is not None:

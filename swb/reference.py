@@ -332,7 +332,8 @@ def _evaluate_chunk(
     gw_c = tuple(np.where(computable, g, 0.0) for g in gw_c)
 
     # 5. angle margin: tilt, and the scan-line roll for scan-line decoders reading 1-D / PDF417.
-    max_tilt = cam["max_tilt"][:, None]
+    max_tilt = np.minimum(cam["max_tilt"][:, None], _per_pair(cam["profile"], tg["symbology"],
+                                                              DecoderProfile.tilt_limit))
     tilt_margin = _safe_div(np.broadcast_to(max_tilt, tilt.shape), tilt, np.inf)
     big = np.maximum(np.abs(gu_c[0]), np.abs(gu_c[1]))
     small = np.minimum(np.abs(gu_c[0]), np.abs(gu_c[1]))

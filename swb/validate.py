@@ -79,6 +79,7 @@ RESOLUTIONS = ((1280, 1024), (1440, 1080), (1920, 1200), (2448, 2048))
 FOCAL_LENGTHS = (8e-3, 12e-3, 16e-3, 25e-3, 35e-3)
 BLUR_SPP = 32  # samples per pixel where defocus or motion blur matters; 16 otherwise
 SHARP_SPP = 16
+STUDY_MAX_TILT = 90.0  # the study camera's swb:sensor:maxTilt: no reader rule, so the decoder's limit shows
 NEAR_LIMIT = (0.8, 1.25)  # min(combined, angle margin) in this open range: a case near its limit
 
 
@@ -433,10 +434,12 @@ def study_case(seed: int, index: int) -> tuple[Scene, str]:
         focus_mode, focus_range = "autofocus", (0.05, 20.0)
 
     # Pose: the symbol faces the camera within ``tilt`` about a random in-plane axis, rolled at random.
+    # The camera sets no tilt rule of its own (maxTilt 90): the study measures the decoder's limit. Rendering and
+    # decoding do not depend on it.
     cam = CameraModel(
         "/Camera", np.eye(3), np.zeros(3), width, height, f, (width * PITCH, height * PITCH), f_number=f_number,
         focus_distance=focus, focus_mode=focus_mode, focus_range=focus_range,
-        exposure=float(rng.uniform(0.3e-3, 2e-3)), decoder_profile="zxing",
+        exposure=float(rng.uniform(0.3e-3, 2e-3)), decoder_profile="zxing", max_tilt_deg=STUDY_MAX_TILT,
     )
     margin = 0.5 * length_m * fx / d + 10
     if design == "fov":
@@ -630,10 +633,13 @@ def _axis_q(a: dict[str, np.ndarray], thr: np.ndarray, b_lim: np.ndarray, ppm: n
     return q, rs, rb
 
 
-def _angle_margin(a: dict[str, np.ndarray], scanline: bool, scan_cover: np.ndarray | float = 0.0) -> np.ndarray:
-    """Tilt margin, and for scan-line decoders on 1-D / PDF417 the scan-line margin (1 - cover) (h/L) / tan(roll)."""
+def _angle_margin(a: dict[str, np.ndarray], scanline: bool, scan_cover: np.ndarray | float = 0.0,
+                  decoder_tilt: np.ndarray | float = 90.0) -> np.ndarray:
+    """Tilt margin (the limit: the smaller of the camera's and the decoder's), and for scan-line decoders on 1-D /
+    PDF417 the scan-line margin (1 - cover) (h/L) / tan(roll)."""
+    limit = np.minimum(a["max_tilt"], decoder_tilt)
     with np.errstate(divide="ignore"):
-        angle = np.where(a["tilt"] > 0, a["max_tilt"] / a["tilt"], np.inf)
+        angle = np.where(a["tilt"] > 0, limit / a["tilt"], np.inf)
     if scanline:
         scan_cls = (a["cls"] == CLASS_CODE["linear"]) | (a["cls"] == CLASS_CODE["pdf417"])
         angle = np.where(scan_cls, np.minimum(angle, (1.0 - scan_cover) * a["scan"]), angle)
@@ -652,7 +658,8 @@ def _verdict(a: dict[str, np.ndarray], profile: DecoderProfile) -> tuple[np.ndar
     m = np.where(use_w, a["m_w"], a["m_u"])
     with np.errstate(divide="ignore"):
         combined = np.where(q > 0, 1.0 / q, np.inf)
-    angle = _angle_margin(a, profile.scanline, np.asarray(profile.scan_cover, np.float64)[a["cls"]])
+    angle = _angle_margin(a, profile.scanline, np.asarray(profile.scan_cover, np.float64)[a["cls"]],
+                          np.asarray(profile.max_tilt, np.float64)[a["cls"]])
     fov = in_view(a, profile)
     readable = readable_despite_occlusion(a, np.asarray(profile.min_visible, np.float64)[a["cls"]], profile.clear_row,
                                           fov)
@@ -764,6 +771,7 @@ V_GRID = np.arange(1, N_OCCLUSION_SAMPLES + 1) / N_OCCLUSION_SAMPLES  # min_visi
 C_GRID = np.round(np.arange(0.0, 0.801, 0.05), 2)  # scan_cover of scan-line classes
 S_GRID = np.round(np.arange(0.4, 2.501, 0.05), 2)  # threshold_scale of one symbology
 Q_GRID = np.round(np.arange(0.0, 1.001, 0.05), 2)  # quiet_zone share
+A_GRID = np.arange(30.0, 90.001, 1.0)  # the decoder's tilt limit (max_tilt), degrees
 # Symbologies fitted with their own threshold factor: two-width codes whose reader classifies bars as narrow or
 # wide (Code 39 at 2:1, ITF at 3:1 in zxing-cpp's writer); the class's T and B come from the others (Code 128,
 # EAN/UPC: elements of 1 to 4 modules measured edge to edge).
@@ -771,17 +779,23 @@ FIT_SCALED: tuple[str, ...] = ("code39", "itf")
 
 
 def _class_scores(a: dict[str, np.ndarray], sel: np.ndarray, scanline: bool, covers: np.ndarray,
-                  t_grid: np.ndarray = T_GRID) -> np.ndarray:
+                  t_grid: np.ndarray = T_GRID, decoder_tilt: float = 90.0) -> np.ndarray:
     """Agreeing cases among ``sel`` for every (scan_cover, B, T) of the grids: (len(covers), len(B), len(T))."""
     sub = {k: v[sel] for k, v in a.items()}
     thr = t_grid[None, None, :, None]
     b_lim = B_GRID[None, :, None, None]
-    ok = np.stack([_angle_margin(sub, scanline, c) >= 1.0 for c in covers])[:, None, None, :]
+    ok = np.stack([_angle_margin(sub, scanline, c, decoder_tilt) >= 1.0 for c in covers])[:, None, None, :]
     q_u = _axis_q(sub, thr, b_lim, sub["ppm_u"], sub["m_u"])[0]
     q_w = _axis_q(sub, thr, b_lim, sub["ppm_w"], sub["m_w"])[0]
     q = np.where(sub["cls"] != CLASS_CODE["linear"], np.maximum(q_u, q_w), q_u)
     decodable = ok & (q <= 1.0)
     return (decodable == sub["decoded"]).sum(axis=3)
+
+
+def _fit_cases(a: dict[str, np.ndarray], whole: np.ndarray, scaled: np.ndarray, k: int) -> np.ndarray:
+    """Class k's cases for fitting T, B and the tilt limit: seen whole, and for 1-D without the scaled symbologies."""
+    sel = whole & (a["cls"] == k)
+    return sel & ~scaled if (sel & ~scaled).any() else sel
 
 
 def _fit_once(cases: list[Case], base: DecoderProfile | None = None) -> DecoderProfile:
@@ -790,9 +804,10 @@ def _fit_once(cases: list[Case], base: DecoderProfile | None = None) -> DecoderP
     cases, then the field-of-view traits (line_view for 1-D, quiet_zone per class) on the cases partly out of view.
 
     Per class, each choice is the centre of the longest plateau of best agreement: the scan_cover (scan-line
-    classes only), then B (by the best agreement over T), then T at that B; the 1-D class's T and B come from the
-    symbologies not in ``FIT_SCALED``, and each of those then gets its factor on T (the plateau centre, T and B
-    fixed). The scan-line trait (on/off) is the one with more agreeing cases over all classes. Occlusion and
+    classes only), then B (by the best agreement over T), then T at that B, then the decoder's tilt limit (30 to
+    90 degrees) with them, and T, B and scan_cover once more under that limit; the 1-D class's T, B and tilt come
+    from the symbologies not in ``FIT_SCALED``, and each of those then gets its factor on T (the plateau centre, T
+    and B fixed). The scan-line trait (on/off) is the one with more agreeing cases over all classes. Occlusion and
     quiet zone: the strictest value (largest min_visible, largest quiet_zone) reaching the best agreement;
     clear_row and line_view only when they agree with more cases than without. Classes without cases keep
     ``base``'s values.
@@ -803,36 +818,44 @@ def _fit_once(cases: list[Case], base: DecoderProfile | None = None) -> DecoderP
     whole = seen & (a["mask"] == ALL_SEEN)
     scaled = np.isin(a["sym"], [SYMBOLOGY_CODE[s] for s in FIT_SCALED])
     scan_classes = (CLASS_CODE["linear"], CLASS_CODE["pdf417"])
-    fits: dict[bool, tuple[int, list[float], list[float], list[float]]] = {}
-    for scan in (False, True):
-        ts, bs, cs, total = list(base.ppm_threshold), list(base.blur_limit), list(base.scan_cover), 0
+    tilts = list(base.max_tilt)
+    # T, B and scan_cover under the tilt limits, then the tilt limits under them; twice, so that each is fitted
+    # with the other in place.
+    for _ in range(2):
+        fits: dict[bool, tuple[int, list[float], list[float], list[float]]] = {}
+        for scan in (False, True):
+            ts, bs, cs, total = list(base.ppm_threshold), list(base.blur_limit), list(base.scan_cover), 0
+            for k in range(len(CLASSES)):
+                sel = _fit_cases(a, whole, scaled, k)
+                if not sel.any():
+                    continue
+                covers = C_GRID if scan and k in scan_classes else np.array([cs[k]])
+                scores = _class_scores(a, sel, scan, covers, decoder_tilt=tilts[k])
+                ci = int(np.flatnonzero(covers == _best_plateau(covers, scores.max(axis=(1, 2))))[0])
+                cs[k] = float(covers[ci])
+                bs[k] = _best_plateau(B_GRID, scores[ci].max(axis=1))
+                ts[k] = _best_plateau(T_GRID, scores[ci, int(np.flatnonzero(B_GRID == bs[k])[0])])
+                total += int(scores.max())
+            fits[scan] = (total, ts, bs, cs)
+        scan = fits[True][0] > fits[False][0]
+        _, ts, bs, cs = fits[scan]
         for k in range(len(CLASSES)):
-            sel = whole & (a["cls"] == k)
-            if (sel & ~scaled).any():
-                sel &= ~scaled
-            if not sel.any():
-                continue
-            covers = C_GRID if scan and k in scan_classes else np.array([cs[k]])
-            scores = _class_scores(a, sel, scan, covers)
-            ci = int(np.flatnonzero(covers == _best_plateau(covers, scores.max(axis=(1, 2))))[0])
-            cs[k] = float(covers[ci])
-            bs[k] = _best_plateau(B_GRID, scores[ci].max(axis=1))
-            ts[k] = _best_plateau(T_GRID, scores[ci, int(np.flatnonzero(B_GRID == bs[k])[0])])
-            total += int(scores.max())
-        fits[scan] = (total, ts, bs, cs)
-    scan = fits[True][0] > fits[False][0]
-    _, ts, bs, cs = fits[scan]
+            sel = _fit_cases(a, whole, scaled, k)
+            if sel.any():
+                scores = np.array([_class_scores(a, sel, scan, np.array([cs[k]]), np.array([ts[k]]), tilt)[
+                    0, int(np.flatnonzero(B_GRID == bs[k])[0]), 0] for tilt in A_GRID])
+                tilts[k] = _best_plateau(A_GRID, scores)
     scale = dict(base.threshold_scale)
     for name in FIT_SCALED:
         sel = whole & (a["sym"] == SYMBOLOGY_CODE[name])
         k = CLASS_CODE[SYMBOLOGIES[name]]
         if sel.any():
             # T and B of the class fixed: a T grid of the class's T times each factor, at the class's B.
-            row = _class_scores(a, sel, scan, np.array([cs[k]]), ts[k] * S_GRID)[0, int(np.flatnonzero(
+            row = _class_scores(a, sel, scan, np.array([cs[k]]), ts[k] * S_GRID, tilts[k])[0, int(np.flatnonzero(
                 B_GRID == bs[k])[0])]
             scale[name] = _best_plateau(S_GRID, row)
     fitted = DecoderProfile("zxing", tuple(ts), tuple(bs), scan, "fit", scan_cover=tuple(cs),  # type: ignore[arg-type]
-                            threshold_scale=tuple(scale.items()))
+                            threshold_scale=tuple(scale.items()), max_tilt=tuple(tilts))  # type: ignore[arg-type]
     fitted = replace(fitted, min_visible=base.min_visible, clear_row=False, quiet_zone=(1.0,) * len(CLASSES),
                      line_view=False)
 
@@ -891,7 +914,8 @@ def fit_profile(cases: list[Case]) -> Fit:
     method = ("per class: grid search (T 0.5..5 step 0.05, B 0.5..3 step 0.05) maximising the number of cases where "
               "the model agrees with zxing-cpp, on cases seen whole (for each B the centre of the best T plateau, "
               "then the centre of the best B plateau; for 1-D and PDF417 first scan_cover 0..0.8 step 0.05, the "
-              "plateau centre); the 1-D class on Code 128 and EAN/UPC, then a factor on T for each of "
+              "plateau centre); then the decoder's tilt limit (30..90 degrees, plateau centre) and T, B and "
+              "scan_cover once more under it; the 1-D class on Code 128 and EAN/UPC, then a factor on T for each of "
               f"{', '.join(FIT_SCALED)} (0.4..2.5 step 0.05, plateau centre, T and B fixed); scan-line trait on/off "
               "by total agreement; then, with T and B fixed, on partly hidden cases: min_visible per 2-D class "
               "(1/9..9/9, the strictest of the best) and clear_row for 1-D (only if it agrees more); then on cases "

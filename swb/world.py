@@ -99,6 +99,7 @@ def pack_profiles(out: np.ndarray, profiles: Sequence[DecoderProfile], index: np
     out["scanline"] = table(lambda p: float(p.scanline))[:, 0].astype(np.int32)
     out["clear_row"] = table(lambda p: float(p.clear_row))[:, 0].astype(np.int32)
     out["quiet_zone"] = table(lambda p: p.quiet_zone)
+    out["decoder_tilt"] = table(lambda p: p.max_tilt)
     out["line_view"] = table(lambda p: float(p.line_view))[:, 0].astype(np.int32)
     out["threshold_scale"] = table(lambda p: p.scales())
 

@@ -350,6 +350,27 @@ def test_threshold_scale_multiplies_one_symbologys_threshold(monkeypatch):
         DecoderProfile("bad", 1.0, 1.5, False, "test", threshold_scale=(("code93", 2.0),))
 
 
+def test_decoder_tilt_limit_is_the_stricter_of_camera_and_profile(monkeypatch):
+    """A decoder reading 2-D codes to 65 degrees: at 70 degrees of tilt under a camera allowing 80, the QR pair's angle
+    margin is 65 / 70 and the 1-D pair keeps the camera's 80 / 70; under the default camera (60) the camera's rule
+    decides for both."""
+    monkeypatch.setitem(PROFILES, "t65", DecoderProfile("t65", 1.0, 1.5, False, "test",
+                                                        max_tilt=(90.0, 90.0, 65.0, 65.0, 65.0)))
+    t = math.radians(70.0)
+    rot = symbol_rotation((math.sin(t), -math.cos(t), 0.0), (math.cos(t), math.sin(t), 0))
+    qr = make_target(0.3, symbology="qrcode", modules=(21, 21), rotation=rot)
+    linear = make_target(0.3, rotation=rot)
+    for tgt, limit in ((qr, 65.0), (linear, 80.0)):
+        for r in _both(make_camera(decoder_profile="t65", max_tilt_deg=80.0), tgt):
+            assert r["margins"][M["angle"]] == pytest.approx(limit / 70.0, rel=1e-4)
+            assert (r["limiting"] == FACTOR_CODE["angle"]) == (limit < 70.0)
+        for r in _both(make_camera(decoder_profile="t65"), tgt):
+            assert r["margins"][M["angle"]] == pytest.approx(60.0 / 70.0, rel=1e-4)
+    assert PROFILES["t65"].tilt_limit("aztec") == 65.0 and PROFILES["engine"].tilt_limit("qrcode") == 90.0
+    with pytest.raises(ValueError, match="max_tilt"):
+        DecoderProfile("bad", 1.0, 1.5, False, "test", max_tilt=95.0)
+
+
 @pytest.mark.parametrize("share, ok", [(1.0, False), (0.6, False), (0.4, True), (0.0, True)])
 def test_quiet_zone_share_in_view(monkeypatch, share, ok):
     """A Code 128 symbol whose right quiet zone (10 modules = 32 px at PPM 3.2) has 16 px inside the image."""
