@@ -9,7 +9,7 @@
 # 3. the core benchmark (1 M triangles, 64 cameras, 10 000 targets; checked against the numpy reference),
 # 4. rendering and a 600-case validation study on DEVICE, kept in LOG_DIR/render for the CPU comparison
 #    (`python bench/bench_render.py --against LOG_DIR/render` where Warp can compile CPU kernels).
-# STEPS picks some (default: "pytest goal core render"). Each step has its own time limit so that one slow step
+# STEPS picks some (default: "pytest goal core render"); RENDER_STUDY sets the study's size (0: none). Each step has its own time limit so that one slow step
 # leaves time for the others; logs go to LOG_DIR.
 set -u
 DEV=${1:-cuda}
@@ -48,4 +48,5 @@ rm -rf /tmp/swb/tests && cp -r tests /tmp/swb/tests
   --ignore=tests/test_cad_import.py tests)
 step goal 60 python3 bench/bench_sweep.py --goal --device "$DEV"
 step core 120 python3 bench/bench_core.py --device "$DEV"
-step render 240 python3 bench/bench_render.py --device "$DEV" --study 600 --seed 6 --save "$LOGS/render"
+step render 240 python3 bench/bench_render.py --device "$DEV" --study "${RENDER_STUDY:-600}" --seed 6 \
+  --save "$LOGS/render"
