@@ -23,10 +23,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from swb.pair_results import PairResults
-from swb.profiles import FACTORS
-from swb.reference import ReferenceOcclusion, evaluate_reference
-from swb.station_generator import generate_station
+from swb.engine.pair_results import PairResults
+from swb.engine.profiles import FACTORS
+from swb.engine.reference import ReferenceOcclusion, evaluate_reference
+from swb.engine.station_generator import generate_station
 
 FULL = {"n_triangles": 1_000_000, "n_cameras": 64, "n_targets": 10_000}
 SMALL = {"n_triangles": 50_000, "n_cameras": 8, "n_targets": 500}
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         import warp as wp
 
         wp.config.log_level = logging.WARNING
-        from swb.world import World
+        from swb.engine.world import World
     except Exception as exc:  # the bench still runs the reference without a world
         log(f"[2] Warp world unavailable ({type(exc).__name__}: {exc}); reference only")
         World = None  # noqa: N806

@@ -7,7 +7,7 @@ against the CPU.
 1. The bundled scan tunnel: every camera's full frame on ``--device`` (timed after a warm-up: the whole image, and
    the ray tracing alone, read back; megasamples/s = pixels x samples per pixel / ray-tracing seconds; the sensor
    model runs on the host), and a 256 x 256 window in the middle of each frame.
-2. The randomised validation study (``swb.validate.run_study``): ``--study`` cases rendered and decoded on the
+2. The randomised validation study (``swb.render.validate.run_study``): ``--study`` cases rendered and decoded on the
    device (the agreement of the zxing profile with zxing-cpp, cases per second).
 
 The CPU check: the radiance of a pixel depends only on the seed and the pixel, and the sensor noise is drawn on
@@ -40,7 +40,7 @@ def log(msg: str) -> None:
 
 def _tunnel_scene():  # noqa: ANN202
     import swb
-    from swb.load_stage import load_stage
+    from swb.stage.load import load_stage
 
     return load_stage(swb.bundled_scene("scan_tunnel"))[1]
 
@@ -52,7 +52,7 @@ def _window(cam) -> tuple[int, int, int, int]:  # noqa: ANN001
 
 def tunnel(device: str, spp: int) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Full frames timed on ``device``; the middle window of each (radiance and 8-bit) for the CPU check."""
-    from swb.render import Renderer, RenderSettings
+    from swb.render.renderer import Renderer, RenderSettings
 
     scene = _tunnel_scene()
     r = Renderer(scene, device, RenderSettings(spp=spp, seed=SEED))
@@ -77,7 +77,7 @@ def tunnel(device: str, spp: int) -> tuple[list[dict], dict[str, np.ndarray]]:
 
 def compare_windows(windows: dict[str, np.ndarray], spp: int) -> list[dict]:
     """The same windows rendered on the CPU: largest radiance difference and share of identical 8-bit pixels."""
-    from swb.render import Renderer, RenderSettings
+    from swb.render.renderer import Renderer, RenderSettings
 
     scene = _tunnel_scene()
     r = Renderer(scene, "cpu", RenderSettings(spp=spp, seed=SEED))
@@ -95,7 +95,7 @@ def compare_windows(windows: dict[str, np.ndarray], spp: int) -> list[dict]:
 
 
 def study(device: str, n: int, seed: int, workers: int) -> tuple[list, float]:
-    from swb.validate import agreement, run_study
+    from swb.render.validate import agreement, run_study
 
     run_study(2, seed, device=device)  # warm-up
     t0 = time.perf_counter()
@@ -108,7 +108,7 @@ def study(device: str, n: int, seed: int, workers: int) -> tuple[list, float]:
 
 def compare_cases(cases: list, seed: int, k: int, workers: int) -> dict:
     """The first ``k`` study cases again on the CPU: same decode outcome and same model verdict?"""
-    from swb.validate import agreement, run_study
+    from swb.render.validate import agreement, run_study
 
     k = min(k, len(cases))
     t0 = time.perf_counter()
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--against", type=Path, help="compare a --save folder from another machine on this CPU")
     args = ap.parse_args(argv)
     wp.init()
-    from swb.validate import agreement, load_cases, save_cases
+    from swb.render.validate import agreement, load_cases, save_cases
 
     if args.against:
         meta = json.loads((args.against / "meta.json").read_text())

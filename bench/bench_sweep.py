@@ -5,7 +5,7 @@ calling the single evaluation (World.evaluate over every camera x sample) once p
     python bench/bench_sweep.py --goal --device cuda [--configs N]
 
 Two stations: the bundled scan tunnel (its sweep spec, scenes/scan_tunnel_sweep.toml) and a generated sorting
-station (swb.station_generator.generate_station; 1 M triangles, 64 cameras, 10 000 labels, or --small). The loop
+station (swb.engine.station_generator.generate_station; 1 M triangles, 64 cameras, 10 000 labels, or --small). The loop
 runs the same candidate cameras and the same target samples through World.evaluate one configuration at a time
 (camera rows updated, every pair evaluated, results read back, coverage summed); its time per configuration is
 the median over a few configurations. Kernel compilation is excluded (everything runs once before timing).
@@ -44,8 +44,8 @@ def log(msg: str) -> None:
 
 def loop_world(scene, samples, device, threads):  # noqa: ANN001, ANN201
     """A World whose targets are the sweep's target samples (same records the sweep kernels read)."""
-    from swb.model import Scene
-    from swb.world import World
+    from swb.engine.model import Scene
+    from swb.engine.world import World
 
     targets = [replace(scene.targets[int(t)], path=f"{scene.targets[int(t)].path}#{k}",
                        rotation=rec["rot"].astype(np.float64), position=rec["pos"].astype(np.float64))
@@ -102,7 +102,7 @@ def time_loop(runner, world, n: int) -> tuple[float, list[int]]:  # noqa: ANN001
 
 
 def bench_station(label: str, scene, spec, frame, world, device, threads) -> dict:  # noqa: ANN001
-    from swb.sweep_run import SweepRunner
+    from swb.sweep.run import SweepRunner
 
     log(f"[{label}] {len(scene.cameras)} cameras ({len(spec.cameras)} varied), {len(scene.targets)} targets, "
         f"{sum(len(p.triangles) for p in scene.parts):,} triangles")
@@ -147,9 +147,9 @@ def bench_station(label: str, scene, spec, frame, world, device, threads) -> dic
 
 def tunnel_case(args) -> tuple:  # noqa: ANN001
     import swb
-    from swb.cli_sweep import demo_spec_path
-    from swb.sweep_api import stage_frame
-    from swb.sweep_spec import load_toml_spec
+    from swb.cli.sweep import demo_spec_path
+    from swb.sweep.api import stage_frame
+    from swb.sweep.spec import load_toml_spec
 
     sim = swb.open(swb.bundled_scene("scan_tunnel"), device=args.device, threads=args.threads)
     sim.evaluate()
@@ -160,10 +160,10 @@ def tunnel_case(args) -> tuple:  # noqa: ANN001
 
 
 def generated_case(args) -> tuple:  # noqa: ANN001
-    from swb.station_generator import generate_station
-    from swb.sweep_candidates import StageFrame
-    from swb.sweep_spec import spec_from_dict
-    from swb.world import World
+    from swb.engine.station_generator import generate_station
+    from swb.engine.world import World
+    from swb.sweep.candidates import StageFrame
+    from swb.sweep.spec import spec_from_dict
 
     t0 = time.perf_counter()
     scene = generate_station(**(SMALL if args.small else FULL))
@@ -197,9 +197,9 @@ def goal(args) -> int:  # noqa: ANN001
 
 def goal_run(args, report: bool) -> None:  # noqa: ANN001
     import swb
-    from swb.sweep_api import stage_frame
-    from swb.sweep_run import SweepRunner
-    from swb.sweep_spec import spec_from_dict
+    from swb.sweep.api import stage_frame
+    from swb.sweep.run import SweepRunner
+    from swb.sweep.spec import spec_from_dict
 
     t0 = time.perf_counter()
     sim = swb.open(swb.bundled_scene("scan_tunnel"), device=args.device, threads=args.threads)

@@ -1,6 +1,6 @@
 """Device records of cameras and targets, and the pinhole projection with its Jacobian.
 
-Conventions follow ``swb.model``: the camera looks along its -Z axis; a camera-frame point is handled here as
+Conventions follow ``swb.engine.model``: the camera looks along its -Z axis; a camera-frame point is handled here as
 (x, y, d) with depth d = -z_cam, and projects to u = cx + fx * x / d, v = cy - fy * y / d.
 """
 
@@ -10,9 +10,9 @@ import warp as wp
 
 wp.set_module_options({"enable_backward": False})
 
-# One value per threshold class (swb.profiles.CLASS_CODE): linear, pdf417, datamatrix, qr, aztec.
+# One value per threshold class (swb.engine.profiles.CLASS_CODE): linear, pdf417, datamatrix, qr, aztec.
 vec5 = wp.types.vector(length=5, dtype=wp.float32)
-# One value per symbology (swb.profiles.SYMBOLOGY_CODE).
+# One value per symbology (swb.engine.profiles.SYMBOLOGY_CODE).
 vec_sym = wp.types.vector(length=9, dtype=wp.float32)
 
 
@@ -64,7 +64,7 @@ class Target:
     module_size: float  # X, the module width along u
     module_size_w: float  # the module along w: X times the symbology's module aspect (PDF417 rows: 3X)
     cls: int  # threshold class: 0 linear, 1 pdf417, 2 datamatrix, 3 qr, 4 aztec
-    sym: int  # symbology code (swb.profiles.SYMBOLOGY_CODE), for per-symbology decoder traits
+    sym: int  # symbology code (swb.engine.profiles.SYMBOLOGY_CODE), for per-symbology decoder traits
     velocity: wp.vec3  # m/s, world
     reflectance: float  # diffuse reflectance of the light modules (only with lights)
     print_contrast: float  # (light - dark) / light reflectance
@@ -74,7 +74,7 @@ class Target:
 
 @wp.struct
 class Light:
-    """A point light emitting a uniform cone (swb.model.LightModel): candela inside, nothing outside."""
+    """A point light emitting a uniform cone (swb.engine.model.LightModel): candela inside, nothing outside."""
 
     pos: wp.vec3  # metres, world
     dir: wp.vec3  # unit beam axis, world

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import warp as wp
 
-from swb.profiles import FACTOR_CODE, FACTORS, LIMIT_NORM_P, SCORE_RATE
+from swb.engine.profiles import FACTOR_CODE, FACTORS, LIMIT_NORM_P, SCORE_RATE
 
 wp.set_module_options({"enable_backward": False})
 
 vec9 = wp.types.vector(length=len(FACTORS), dtype=wp.float32)
 
-# Limiting-factor codes (0 = decodes) and their margin slots (code - 1), from swb.profiles.
+# Limiting-factor codes (0 = decodes) and their margin slots (code - 1), from swb.engine.profiles.
 FOV = wp.constant(FACTOR_CODE["fov"])
 OCCLUDED = wp.constant(FACTOR_CODE["occluded"])
 BACKFACING = wp.constant(FACTOR_CODE["backfacing"])
@@ -28,7 +28,7 @@ RATE = wp.constant(float(SCORE_RATE))
 
 @wp.struct
 class PairResult:
-    """Everything one camera x target evaluation yields (fields as in swb.pair_results.PairResults)."""
+    """Everything one camera x target evaluation yields (fields as in swb.engine.pair_results.PairResults)."""
 
     decodable: int
     limiting: int

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import warp as wp
 
-from .schema import register as _register_schemas
+from .stage.schema import register as _register_schemas
 
 # Warp's banner and per-module compile lines are INFO; keep stdout clean for tables and JSON.
 wp.config.log_level = logging.WARNING
@@ -21,7 +21,7 @@ _register_schemas()  # codeless schemas must be known before anything touches th
 
 from .errors import SwbError  # noqa: E402
 from .simulation import Simulation, open_simulation  # noqa: E402
-from .state_io import restore_simulation  # noqa: E402
+from .stage.save import restore_simulation  # noqa: E402
 
 __all__ = ["SwbError", "Simulation", "open", "restore", "bundled_scene"]
 __version__ = "0.1.0"

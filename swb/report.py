@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .profiles import FACTOR_CODE, factor_name
-from .results import PairRow, Results
+from .engine.profiles import FACTOR_CODE, factor_name
+from .engine.results import PairRow, Results
 
 
 def format_table(headers: list[str], rows: list[list[str]]) -> str:

@@ -3,7 +3,7 @@
 Layer stack of the simulation's (anonymous) root, strongest first:
   ui       UI state on /SWB (active camera, selection, visualisation mode, viewer pose)
   results  result arrays on /SWB/Results and a summary over each target
-  sweep    sweep result arrays on /SWB/SweepResults/<name> (see swb.sweep_results)
+  sweep    sweep result arrays on /SWB/SweepResults/<name> (see swb.sweep.results)
   config   configuration edits made through SWB (the edit target), sweep specs on /SWB/Sweeps included
   scene    the user's file, never written to
 Every edit is authored into USD first; a Tf notice tells the simulation which prims changed, and only those are
@@ -19,16 +19,16 @@ from typing import Any
 
 from pxr import Gf, Sdf, Tf, Usd, UsdGeom
 
-from . import load_stage as loader
+from .engine.model import CameraModel, MeshPart, Scene, TargetModel
+from .engine.pair_results import PairResults
+from .engine.results import Results
+from .engine.world import World
 from .errors import SwbError
-from .layers import copy_stage_metadata, open_layer, open_stage
-from .load_geometry import split_instance_path
-from .model import CameraModel, MeshPart, Scene, TargetModel
-from .pair_results import PairResults
-from .results import Results
-from .results_usd import SWB_PRIM, read_results, write_results
-from .ui_state import UiState, read_ui_state, write_ui_state
-from .world import World
+from .stage import load as loader
+from .stage.geometry import split_instance_path
+from .stage.layers import copy_stage_metadata, open_layer, open_stage
+from .stage.results_layer import SWB_PRIM, read_results, write_results
+from .stage.ui_state import UiState, read_ui_state, write_ui_state
 
 # Properties whose change alters which prims take part, not just where they are: re-read the whole scene.
 _STRUCTURAL_PROPERTIES = {"visibility", "purpose"}
@@ -287,7 +287,7 @@ class Simulation:
         """Change UI state (active_camera, selection, visualisation_mode, viewer_camera_transform, viz_parameters)."""
         for key, value in changes.items():
             if not hasattr(self.ui, key):
-                raise SwbError(f"unknown UI state field {key!r}", hint="see swb.ui_state.UiState")
+                raise SwbError(f"unknown UI state field {key!r}", hint="see swb.stage.ui_state.UiState")
             setattr(self.ui, key, value)
         write_ui_state(self.ui_layer, self.ui)
         return self.ui
@@ -301,17 +301,17 @@ class Simulation:
         ``spec``: a TOML file, a dict shaped like one, or a SweepSpec; it is authored into the configuration layer
         (USD stays the ground truth). Without it the stage's sweep called ``name`` (or its only sweep) runs.
         ``samples``/``seed``/``sampler`` override the spec's and are authored too. ``progress(done, total)`` is
-        called after each chunk; Ctrl-C keeps the configurations already done. See swb.sweep_api.
+        called after each chunk; Ctrl-C keeps the configurations already done. See swb.sweep.api.
         """
-        from .sweep_api import sweep_simulation
+        from .sweep.api import sweep_simulation
 
         return sweep_simulation(self, name, spec=spec, samples=samples, seed=seed, sampler=sampler, chunk=chunk,
                                 progress=progress)
 
     # ----- persistence ------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the whole state as a USD stage: a root layer with named sublayers (see swb.state_io)."""
-        from .state_io import save_simulation
+        """Write the whole state as a USD stage: a root layer with named sublayers (see swb.stage.save)."""
+        from .stage.save import save_simulation
 
         return save_simulation(self, Path(path))
 

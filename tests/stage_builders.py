@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 
-import swb.schema as S
+import swb.stage.schema as S
 
 S.register()
 

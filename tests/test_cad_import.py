@@ -15,11 +15,11 @@ from pxr import Sdf, Usd, UsdGeom
 from trimesh.transformations import rotation_matrix, translation_matrix
 
 import swb  # noqa: F401  (registers SWB's schemas before any stage is opened)
-from swb.authoring import add_camera, add_target
-from swb.cad_import import import_model
-from swb.cli_import import add_import_commands
+from swb.cad.importer import import_model
+from swb.cli.cad import add_import_commands
 from swb.errors import SwbError
-from swb.load_stage import load_stage
+from swb.stage.authoring import add_camera, add_target
+from swb.stage.load import load_stage
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STEP = FIXTURES / "station_mm.step"
@@ -298,7 +298,7 @@ def test_a_part_without_triangles_is_named(tmp_path: Path) -> None:
 
 
 def test_failed_write_leaves_nothing_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import swb.layers as layers
+    import swb.stage.layers as layers
 
     real = layers.os.replace
 

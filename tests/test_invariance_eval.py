@@ -9,7 +9,7 @@ from pxr import Gf, Usd, UsdGeom
 from swb.scenes.build_scenes import build_scan_tunnel
 
 import swb
-from swb.pair_results import SCALAR_FIELDS
+from swb.engine.pair_results import SCALAR_FIELDS
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from device import DEVICE
 
-from swb.model import CameraModel, MeshPart, Scene, TargetModel
-from swb.pair_results import PairResults
-from swb.profiles import CLASS_CODE, FACTOR_CODE, FACTORS, PROFILES, DecoderProfile
-from swb.world import World
+from swb.engine.model import CameraModel, MeshPart, Scene, TargetModel
+from swb.engine.pair_results import PairResults
+from swb.engine.profiles import CLASS_CODE, FACTOR_CODE, FACTORS, PROFILES, DecoderProfile
+from swb.engine.world import World
 
 F = 0.016  # focal length, m
 PITCH = 5e-6  # square pixels: 2000 x 1000 on a 10 x 5 mm sensor
@@ -328,7 +328,7 @@ def test_scan_cover_shrinks_the_scanline_margin(monkeypatch):
 
 def _both(cam: CameraModel, tgt: TargetModel) -> tuple[dict, dict]:
     """The Warp kernel's and the numpy reference's results for one pair."""
-    from swb.reference import evaluate_reference
+    from swb.engine.reference import evaluate_reference
 
     ref = evaluate_reference(Scene("test", [cam], [tgt], []))
     return one(cam, tgt), {name: getattr(ref, name)[0, 0] for name in ("decodable", "limiting", "margins")}

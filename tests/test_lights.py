@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from device import DEVICE
 
-from swb.model import CameraModel, LightModel, MeshPart, Scene, TargetModel
-from swb.pair_results import PairResults
-from swb.profiles import FACTOR_CODE, FACTORS
-from swb.reference import evaluate_reference
-from swb.station_generator import generate_station
-from swb.world import World
+from swb.engine.model import CameraModel, LightModel, MeshPart, Scene, TargetModel
+from swb.engine.pair_results import PairResults
+from swb.engine.profiles import FACTOR_CODE, FACTORS
+from swb.engine.reference import evaluate_reference
+from swb.engine.station_generator import generate_station
+from swb.engine.world import World
 
 M = {name: i for i, name in enumerate(FACTORS)}
 N_PX = 2000
@@ -202,7 +202,7 @@ def lit_stage(tmp_path, *, intensity=2000.0, beam=30.0, hidden=False, mpu=0.01, 
     """A cm, Y-up stage: a camera, a glossy label and a light 50 cm above the label, aimed at it."""
     from pxr import Gf, Usd, UsdGeom, UsdLux
 
-    import swb.schema as S
+    import swb.stage.schema as S
 
     path = tmp_path / f"{name}.usda"
     stage = Usd.Stage.CreateNew(str(path))
@@ -236,7 +236,7 @@ def lit_stage(tmp_path, *, intensity=2000.0, beam=30.0, hidden=False, mpu=0.01, 
 
 
 def test_loader_reads_lights_in_si_z_up(tmp_path):
-    from swb.load_stage import load_stage
+    from swb.stage.load import load_stage
 
     _, scene = load_stage(lit_stage(tmp_path))
     assert len(scene.lights) == 1
@@ -266,7 +266,7 @@ def test_loader_reads_lights_in_si_z_up(tmp_path):
 ])
 def test_loader_rejects_bad_lights(tmp_path, kw, attribute):
     from swb.errors import SwbError
-    from swb.load_stage import load_stage
+    from swb.stage.load import load_stage
 
     with pytest.raises(SwbError) as err:
         load_stage(lit_stage(tmp_path, **kw))
@@ -276,8 +276,8 @@ def test_loader_rejects_bad_lights(tmp_path, kw, attribute):
 def test_sweep_as_authored_reads_what_the_world_reads_under_lights():
     from test_sweep import STATION_SPEC, station
 
-    from swb.sweep_run import SweepRunner
-    from swb.sweep_spec import spec_from_dict
+    from swb.sweep.run import SweepRunner
+    from swb.sweep.spec import spec_from_dict
 
     scene = station()
     lights = [LightModel("/Top", np.array([0.0, 0.0, 2.0]), np.array([0.0, 0.0, -1.0]), 20000.0, 60.0),

@@ -18,15 +18,15 @@ from stage_builders import (
     pose,
 )
 
-import swb.schema as S
+import swb.stage.schema as S
 
 S.register()
 
 from pxr import Gf, Sdf, Usd, UsdGeom, Vt  # noqa: E402
 
 from swb.errors import SwbError  # noqa: E402
-from swb.load_geometry import read_shape, triangulate  # noqa: E402
-from swb.load_stage import (  # noqa: E402
+from swb.stage.geometry import read_shape, triangulate  # noqa: E402
+from swb.stage.load import (  # noqa: E402
     LoadContext,
     load_scene_from_stage,
     load_stage,
@@ -35,7 +35,7 @@ from swb.load_stage import (  # noqa: E402
     read_subtree,
     read_target,
 )
-from swb.stage_units import stage_to_world  # noqa: E402
+from swb.stage.units import stage_to_world  # noqa: E402
 
 VARIANTS = [(1.0, "Z"), (0.01, "Y"), (0.001, "Z"), (1.0, "Y"), (0.0254, "Y")]
 
@@ -548,7 +548,7 @@ def test_quiet_zone_and_content():
 
 
 def test_instance_paths_are_valid_sdf_paths(stations):
-    from swb.load_geometry import split_instance_path
+    from swb.stage.geometry import split_instance_path
 
     path = "/World/Parcels/instance_1/Parcel/Label"
     assert path in [t.path for t in stations[(1.0, "Z")].targets]

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from device import DEVICE
 
-from swb.model import CameraModel, MeshPart, Scene, TargetModel
-from swb.pair_results import SCALAR_FIELDS
-from swb.profiles import FACTOR_CODE, FACTORS, PROFILES, SCORE_RATE, SYMBOLOGIES, DecoderProfile
-from swb.reference import evaluate_reference
-from swb.station_generator import box_mesh, generate_station
+from swb.engine.model import CameraModel, MeshPart, Scene, TargetModel
+from swb.engine.pair_results import SCALAR_FIELDS
+from swb.engine.profiles import FACTOR_CODE, FACTORS, PROFILES, SCORE_RATE, SYMBOLOGIES, DecoderProfile
+from swb.engine.reference import evaluate_reference
+from swb.engine.station_generator import box_mesh, generate_station
 
 F = 16e-3  # focal length
 P = 3.45e-6  # pixel pitch
@@ -227,7 +227,7 @@ def test_subset_matches_full(small_station):
 
 
 def test_world_agrees_with_reference(small_station):
-    world_mod = pytest.importorskip("swb.world")
+    world_mod = pytest.importorskip("swb.engine.world")
     world = world_mod.World(small_station, device=DEVICE)
     world.evaluate()
     a = world.results()
@@ -269,7 +269,7 @@ def test_world_agrees_with_reference_on_decoder_traits(monkeypatch):
     cams = [camera(0.6, path=f"/{p}", decoder_profile=p, f_number=4.0, focus_distance=0.6, exposure=5e-4)
             for p in ("traits", "zxing", "industrial")]
     scene = Scene("traits", cams, tgts, parts)
-    from swb.world import World
+    from swb.engine.world import World
 
     world = World(scene, device=DEVICE, threads=1)
     world.evaluate()
@@ -306,7 +306,7 @@ def test_world_agrees_with_reference_on_view_traits_and_threshold_scales(monkeyp
                            rot_z(float(rng.uniform(0, 360))) @ rot_y(float(rng.uniform(0, 30)))))
     cams = [camera(0.6, path=f"/{p}", decoder_profile=p) for p in ("view", "industrial")]
     scene = Scene("view", cams, tgts, [])
-    from swb.world import World
+    from swb.engine.world import World
 
     world = World(scene, device=DEVICE, threads=1)
     world.evaluate()

@@ -15,11 +15,11 @@ pytest.importorskip("PIL")
 
 from device import DEVICE  # noqa: E402
 
-from swb.cli_render import add_render_commands, cmd_validate  # noqa: E402
+from swb.cli.render import add_render_commands, cmd_validate  # noqa: E402
+from swb.engine.model import CameraModel, MeshPart, Scene, TargetModel  # noqa: E402
+from swb.engine.profiles import FACTOR_CODE, DecoderProfile  # noqa: E402
 from swb.errors import SwbError  # noqa: E402
-from swb.model import CameraModel, MeshPart, Scene, TargetModel  # noqa: E402
-from swb.profiles import FACTOR_CODE, DecoderProfile  # noqa: E402
-from swb.render import (  # noqa: E402
+from swb.render.renderer import (  # noqa: E402
     Renderer,
     RenderSettings,
     encode_symbol,
@@ -27,7 +27,7 @@ from swb.render import (  # noqa: E402
     project_points,
     symbol_corners_world,
 )
-from swb.validate import (  # noqa: E402
+from swb.render.validate import (  # noqa: E402
     ZXING_PROFILE,
     Case,
     _fit_once,
@@ -206,7 +206,7 @@ def test_fit_finds_the_occlusion_traits():
 
 
 def test_study_prediction_matches_the_numpy_verdict_and_cli_reads_saved_cases(tmp_path, capsys):
-    from swb.validate import save_cases
+    from swb.render.validate import save_cases
 
     scene, design = study_case(0, 3)
     assert len(scene.cameras) == 1 and len(scene.targets) == 1 and design

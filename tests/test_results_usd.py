@@ -7,12 +7,12 @@ import pytest
 from pxr import Sdf, Usd
 
 import swb  # noqa: F401  (registers the schemas)
+from swb.engine.model import CameraModel, TargetModel
+from swb.engine.pair_results import SCALAR_FIELDS, PairResults
+from swb.engine.profiles import FACTOR_CODE
+from swb.engine.results import Results
 from swb.errors import SwbError
-from swb.model import CameraModel, TargetModel
-from swb.pair_results import SCALAR_FIELDS, PairResults
-from swb.profiles import FACTOR_CODE
-from swb.results import Results
-from swb.results_usd import read_results, write_results
+from swb.stage.results_layer import read_results, write_results
 
 
 def _results() -> Results:

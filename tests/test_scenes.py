@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import swb.schema as S
+import swb.stage.schema as S
 
 S.register()
 
@@ -19,7 +19,7 @@ import swb.scenes.build_scenes as B  # noqa: E402
 from pxr import Sdf, Usd, UsdGeom  # noqa: E402
 
 from swb.errors import SwbError  # noqa: E402
-from swb.load_stage import load_stage  # noqa: E402
+from swb.stage.load import load_stage  # noqa: E402
 
 SCENES = Path(B.__file__).resolve().parent
 TUNNEL = SCENES / B.SCAN_TUNNEL_NAME

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-import swb.schema as S
+import swb.stage.schema as S
 
 S.register()
 
@@ -81,12 +81,12 @@ def test_barcode_api_fallbacks_and_allowed_tokens():
     assert prim.GetAttribute(S.BARCODE_CONTENT).Get() == ""
     definition = Usd.SchemaRegistry().FindAppliedAPIPrimDefinition(S.BARCODE_API)
     allowed = definition.GetAttributeDefinition(S.BARCODE_SYMBOLOGY).GetMetadata("allowedTokens")
-    from swb.profiles import SYMBOLOGIES
+    from swb.engine.profiles import SYMBOLOGIES
 
     assert set(allowed) == set(SYMBOLOGIES)
     sensor = Usd.SchemaRegistry().FindAppliedAPIPrimDefinition(S.SENSOR_API)
     profiles = sensor.GetAttributeDefinition(S.SENSOR_DECODER_PROFILE).GetMetadata("allowedTokens")
-    from swb.profiles import PROFILES
+    from swb.engine.profiles import PROFILES
 
     # Other code may register extra profiles at run time; the schema names the built-in four.
     assert set(profiles) == {"engine", "industrial", "robust", "zxing"} <= set(PROFILES)
@@ -146,7 +146,7 @@ def test_late_registration_is_reported():
         "from pxr import Usd, UsdGeom\n"
         "UsdGeom.Camera.Define(Usd.Stage.CreateInMemory(), '/c')\n"
         "from swb.errors import SwbError\n"
-        "import swb.schema as S\n"
+        "import swb.stage.schema as S\n"
         "try:\n"
         "    S.register()\n"
         "except SwbError as e:\n"

@@ -150,7 +150,7 @@ def test_results_layer_is_in_the_composed_stage(tunnel):
 
 
 def test_failed_save_leaves_nothing_behind(tunnel, tmp_path, monkeypatch):
-    import swb.layers as layers
+    import swb.stage.layers as layers
 
     sim = swb.open(tunnel, device=DEVICE)
     sim.evaluate()

@@ -13,14 +13,14 @@ from swb.kernels.camera import Camera, Target
 from swb.kernels.sweep import surely_outside
 from swb.kernels.visibility import in_fov
 
-from swb.model import CameraModel, MeshPart, Scene, TargetModel
-from swb.profiles import FACTORS, PROFILES
-from swb.station_generator import box_mesh
-from swb.sweep_candidates import StageFrame
-from swb.sweep_orientations import WEIGHT_ONE, build_samples
-from swb.sweep_run import SweepRunner, run_sweep
-from swb.sweep_spec import spec_from_dict
-from swb.world import World, pack_cameras, pack_targets
+from swb.engine.model import CameraModel, MeshPart, Scene, TargetModel
+from swb.engine.profiles import FACTORS, PROFILES
+from swb.engine.station_generator import box_mesh
+from swb.engine.world import World, pack_cameras, pack_targets
+from swb.sweep.candidates import StageFrame
+from swb.sweep.orientations import WEIGHT_ONE, build_samples
+from swb.sweep.run import SweepRunner, run_sweep
+from swb.sweep.spec import spec_from_dict
 
 F = 0.016
 APERTURE = (0.010, 0.005)  # 2000 x 1000 pixels of 5 um

@@ -12,10 +12,10 @@ from pxr import Usd
 
 import swb
 from swb.cli import main
+from swb.engine.model import CameraModel, Scene, TargetModel
 from swb.errors import SwbError
-from swb.model import CameraModel, Scene, TargetModel
-from swb.sweep_run import run_sweep
-from swb.sweep_spec import load_toml_spec, read_sweep, spec_from_dict, sweep_prim
+from swb.sweep.run import run_sweep
+from swb.sweep.spec import load_toml_spec, read_sweep, spec_from_dict, sweep_prim
 
 CAMS = ["/World/Cameras/TopWide"]
 
@@ -114,7 +114,7 @@ def test_sweep_named_in_the_scene_is_not_overwritten(tmp_path, tunnel):
     scene = tmp_path / "with_sweep.usda"
     scene.write_text(layer_text)
     user = Usd.Stage.Open(str(scene))
-    from swb.sweep_spec import author_sweep
+    from swb.sweep.spec import author_sweep
 
     author_sweep(user, spec_from_dict(doc([{"kind": "translateX", "values": [0.0, 0.1]}], name="mine",
                                           sampler="grid"), 1.0))

@@ -14,9 +14,9 @@ from stage_builders import build_station
 
 import swb
 from swb.cli import main
-from swb.sweep_apply import apply_configuration, verify_applied
-from swb.sweep_results import read_sweep_layer
-from swb.sweep_spec import (
+from swb.sweep.apply import apply_configuration, verify_applied
+from swb.sweep.results import read_sweep_layer
+from swb.sweep.spec import (
     PARAMETER_TYPE,
     SWEEP_TYPE,
     author_sweep,
@@ -69,7 +69,7 @@ def test_sweep_schemas_are_registered_typed_prims():
     assert sweep is not None and param is not None
     assert "swb:sweep:cameras" in sweep.GetPropertyNames()
     kinds = param.GetAttributeDefinition("swb:param:kind").GetMetadata("allowedTokens")
-    from swb.sweep_spec import KINDS
+    from swb.sweep.spec import KINDS
 
     assert tuple(kinds) == KINDS
     samplers = sweep.GetAttributeDefinition("swb:sweep:sampler").GetMetadata("allowedTokens")
@@ -205,7 +205,7 @@ def test_cli_sweep_writes_results_csv_and_a_verified_best_stage(tunnel, tmp_path
 
 
 def test_demo_sweep_prints_a_ranked_table(tunnel):
-    from swb.cli_sweep import demo_spec_path, run_demo_sweep
+    from swb.cli.sweep import demo_spec_path, run_demo_sweep
 
     assert demo_spec_path().is_file()
     sim = swb.open(tunnel, device=DEVICE)

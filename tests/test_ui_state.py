@@ -7,7 +7,7 @@ from pxr import Sdf
 
 import swb  # noqa: F401
 from swb.errors import SwbError
-from swb.ui_state import UiState, read_ui_state, write_ui_state
+from swb.stage.ui_state import UiState, read_ui_state, write_ui_state
 
 
 def test_round_trip(tmp_path):

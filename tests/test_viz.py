@@ -15,14 +15,14 @@ from pxr import Usd, UsdGeom
 from stage_builders import Author, build_station, pose, rot
 
 import swb
-from swb import viz_modes as vm
-from swb import viz_output as vo
-from swb.cli_viz import add_viz_commands, regenerate_pictures
+from swb.cli.viz import add_viz_commands, regenerate_pictures
+from swb.engine.model import Scene, TargetModel
+from swb.engine.profiles import FACTOR_CODE, PROFILES, SCORE_RATE
+from swb.engine.world import World, pack_targets
 from swb.errors import SwbError
-from swb.model import Scene, TargetModel
-from swb.profiles import FACTOR_CODE, PROFILES, SCORE_RATE
-from swb.viz_probes import ProbeSymbol, orientation_grid, pack_probes, symbol_frames
-from swb.world import World, pack_targets
+from swb.viz import modes as vm
+from swb.viz import output as vo
+from swb.viz.probes import ProbeSymbol, orientation_grid, pack_probes, symbol_frames
 
 BIG = ProbeSymbol(module_size=0.5e-3)  # reads from the tunnel's top cameras
 TOP = "/World/Cameras/TopAutofocus"

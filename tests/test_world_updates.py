@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from device import DEVICE
 
-from swb.model import CameraModel, MeshPart, Scene, TargetModel
-from swb.profiles import FACTOR_CODE
-from swb.world import World
+from swb.engine.model import CameraModel, MeshPart, Scene, TargetModel
+from swb.engine.profiles import FACTOR_CODE
+from swb.engine.world import World
 
 SYMBOLOGIES = ("code128", "datamatrix", "qrcode", "pdf417", "ean13")
 

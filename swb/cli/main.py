@@ -1,0 +1,217 @@
+"""The `swb` command: evaluate a station, query a camera or target, save and restore, run the demo.
+
+Every user error ends as one line on stderr and exit status 2; nothing is written when the input is bad.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import NoReturn
+
+from ..errors import SwbError
+from .common import add_device_args, progress
+
+EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one readable line, not a usage dump
+        self.exit(EXIT_USER_ERROR, f"swb: error: {message} (see `{self.prog} --help`)\n")
+
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="swb", description="Sensor Workbench: barcode decodability per camera on a USD station.",
+                     epilog="Start with `swb demo`; `swb COMMAND --help` explains each command.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="evaluate the bundled scan tunnel, run a small placement sweep, write results")
+    demo.add_argument("--out", type=Path, default=Path("swb-demo"), help="folder for results (default ./swb-demo)")
+    add_device_args(demo)
+    demo.set_defaults(handler=_cmd_demo)
+
+    ev = sub.add_parser("eval", help="evaluate every sensor camera against every barcode target")
+    ev.add_argument("scene", type=Path, help="a USD station (.usd, .usda, .usdc)")
+    ev.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    ev.add_argument("--out", type=Path, help="folder for results.json and a saved simulation (<scene>.swb.usda)")
+    ev.add_argument("--save", type=Path, help="save the whole simulation state as this USD file")
+    add_device_args(ev)
+    ev.set_defaults(handler=_cmd_eval)
+
+    q = sub.add_parser("query", help="one camera's view of every target, or every camera's view of one target")
+    q.add_argument("scene", type=Path, help="a USD station (.usd, .usda, .usdc)")
+    who = q.add_mutually_exclusive_group(required=True)
+    who.add_argument("--camera", help="prim path of a sensor camera")
+    who.add_argument("--target", help="prim path of a barcode target")
+    q.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
+    add_device_args(q)
+    q.set_defaults(handler=_cmd_query)
+
+    rs = sub.add_parser("restore", help="restore a saved simulation and show its results and UI state")
+    rs.add_argument("save", type=Path, help="the root file written by `swb eval --save` or Simulation.save")
+    rs.add_argument("--json", action="store_true", help="print results and UI state as JSON on stdout")
+    rs.add_argument("--check", action="store_true", help="re-evaluate and verify the results are identical")
+    rs.add_argument("--viz", type=Path, metavar="DIR",
+                    help="re-create the saved picture (the UI state's visualisation mode) in DIR")
+    add_device_args(rs)
+    rs.set_defaults(handler=_cmd_restore)
+
+    from .cad import add_import_commands
+    from .render import add_render_commands
+    from .sweep import add_sweep_commands
+    from .viz import add_viz_commands
+
+    add_sweep_commands(sub)
+    add_import_commands(sub)
+    add_viz_commands(sub)
+    add_render_commands(sub)
+    return parser
+
+
+def _evaluate(sim, label: str):  # noqa: ANN001, ANN202
+    t0 = time.perf_counter()
+    res = sim.evaluate()
+    n = len(res.cameras) * len(res.targets)
+    progress(f"{label}: {len(res.cameras)} cameras x {len(res.targets)} targets = {n} pairs "
+              f"in {time.perf_counter() - t0:.2f} s")
+    return res
+
+
+def _open(path: Path, args: argparse.Namespace):  # noqa: ANN202
+    import swb
+
+    progress(f"loading {path}")
+    sim = swb.open(path, device=args.device, threads=args.threads)
+    progress(f"{len(sim.scene.cameras)} sensor cameras, {len(sim.scene.targets)} targets, "
+              f"{sum(len(p.triangles) for p in sim.scene.parts)} triangles")
+    return sim
+
+
+def _write_outputs(sim, text: str, out: Path | None, save: Path | None, stem: str) -> list[Path]:  # noqa: ANN001
+    """The save (and results JSON ``text``) under --out, and a save at --save."""
+    from ..stage.layers import write_text_atomic
+
+    written = []
+    if out is not None:
+        written.append(sim.save(out / f"{stem}.swb.usda"))
+        json_path = out / f"{stem}.results.json"
+        write_text_atomic(json_path, text)
+        written.append(json_path)
+    if save is not None:
+        written.append(sim.save(save))
+    return written
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from ..report import full_report
+
+    sim = _open(args.scene, args)
+    res = _evaluate(sim, "evaluated")
+    text = json.dumps(res.to_json(), indent=1) if args.json or args.out is not None else ""
+    written = _write_outputs(sim, text, args.out, args.save, args.scene.stem)
+    print(text if args.json else full_report(res))
+    for path in written:
+        progress(f"wrote {path}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import swb
+
+    from ..report import full_report
+
+    scene = swb.bundled_scene("scan_tunnel")
+    sim = _open(scene, args)
+    res = _evaluate(sim, "evaluated")
+    print(full_report(res))
+    from .sweep import run_demo_sweep
+
+    print()
+    print(run_demo_sweep(sim))
+    written = _write_outputs(sim, json.dumps(res.to_json(), indent=1), args.out, None, scene.stem)
+    for path in written:
+        progress(f"wrote {path}")
+    print(f"\nresults: {written[0]} (open it in a USD viewer; `swb restore {written[0]}` brings it back)")
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from ..report import camera_rows_table, target_rows_table
+
+    sim = _open(args.scene, args)
+    res = _evaluate(sim, "evaluated")
+    if args.camera:
+        rows, text = res.camera(args.camera), camera_rows_table
+        key = args.camera
+    else:
+        rows, text = res.target(args.target), target_rows_table
+        key = args.target
+    if args.json:
+        print(json.dumps({"query": key, "pairs": [r.to_json() for r in rows]}, indent=1))
+    else:
+        print(text(res, key))
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    import swb
+
+    from ..report import full_report
+
+    sim = swb.restore(args.save, device=args.device, threads=args.threads)
+    res = sim.results
+    if res is None:
+        progress("the save holds no results; evaluating")
+        res = _evaluate(sim, "evaluated")
+    ui = sim.ui
+    picture = None
+    if args.viz is not None:
+        from ..viz.modes import regenerate
+
+        picture = regenerate(sim, args.viz)
+        if picture is None:
+            progress(f"the saved UI state records no picture (visualisation mode {ui.visualisation_mode!r})")
+    if args.json:
+        doc = res.to_json()
+        doc["ui"] = {"active_camera": ui.active_camera, "selection": ui.selection,
+                     "visualisation_mode": ui.visualisation_mode,
+                     "viewer_camera_transform": [list(r) for r in ui.viewer_camera_transform],
+                     "viz_parameters": ui.viz_parameters}
+        if picture is not None:
+            doc["viz"] = picture.summary()
+        print(json.dumps(doc, indent=1))
+    else:
+        print(full_report(res))
+        print(f"\nUI state: active camera {ui.active_camera or '-'}, {len(ui.selection)} selected, "
+              f"visualisation {ui.visualisation_mode}")
+        if picture is not None:
+            for kind, path in picture.files.items():
+                progress(f"re-created {kind}: {path}")
+    if args.check:
+        stored = res.pairs.copy()
+        t0 = time.perf_counter()
+        fresh = sim.evaluate(full=True)  # every pair recomputed from the restored stage
+        progress(f"re-evaluated in {time.perf_counter() - t0:.2f} s")
+        if not fresh.pairs.equal(stored):
+            print("swb: error: re-evaluating the restored stage does not reproduce the saved results", file=sys.stderr)
+            return 1
+        progress("check: re-evaluation reproduces the saved results bit for bit")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except SwbError as exc:
+        print(f"swb: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("swb: interrupted", file=sys.stderr)
+        return 130
+

@@ -1,0 +1,159 @@
+"""`swb render` (synthetic images with labels) and `swb validate` (the model against zxing-cpp).
+
+``add_render_commands(subparsers)`` adds both sub-commands; each parser carries its handler as ``handler``
+(a function of the parsed arguments returning an exit code). User errors raise ``SwbError``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from ..errors import SwbError
+from ..stage.layers import write_text_atomic
+from .common import add_device_args, positive_int, progress
+
+
+def add_render_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add `render` and `validate` to the `swb` command's sub-parsers."""
+    r = subparsers.add_parser("render", help="render every sensor camera's image with per-symbol labels")
+    r.add_argument("scene", type=Path)
+    r.add_argument("--out", type=Path, required=True, help="folder for <camera>.png and <camera>.json")
+    r.add_argument("--camera", action="append", help="prim path of a camera to render (repeatable; default all)")
+    r.add_argument("--spp", type=positive_int, default=16, help="samples per pixel (default 16)")
+    r.add_argument("--seed", type=int, default=0, help="sampling and noise seed (default 0)")
+    add_device_args(r, threads=False)
+    r.set_defaults(handler=cmd_render)
+
+    v = subparsers.add_parser(
+        "validate", help="decode rendered symbols with zxing-cpp and compare with the model's verdict")
+    v.add_argument("scene", type=Path, nargs="?", help="a USD station (or use --study)")
+    v.add_argument("--study", type=positive_int, metavar="N", help="a randomised study of N single-pair scenes")
+    v.add_argument("--seed", type=int, default=None, help="study and render seed (default 0)")
+    v.add_argument("--profile", help="decoder profile to predict with (study default: zxing; scene: each camera's)")
+    v.add_argument("--fit", action="store_true", help="fit a decoder profile to the cases and report it")
+    v.add_argument("--cases", type=Path, action="append",
+                   help="reuse cases saved by an earlier --out instead of rendering (repeatable: the cases of several "
+                        "studies together, e.g. to fit on them)")
+    v.add_argument("--remodel", action="store_true",
+                   help="with --cases from a study and its --seed: recompute the model's side of every case (after a "
+                        "model change), keeping the decode outcomes")
+    v.add_argument("--out", type=Path, help="folder for cases.json and report.json")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--workers", type=positive_int, default=None,
+                   help="study cases rendered and decoded at once (default: all cores; results do not depend on it)")
+    add_device_args(v, threads=False)
+    v.set_defaults(handler=cmd_validate)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from ..render.renderer import RenderSettings, export
+    from ..stage.load import load_stage
+
+    progress(f"loading {args.scene}")
+    _, scene = load_stage(args.scene)
+    cameras = None
+    if args.camera:
+        paths = [c.path for c in scene.cameras]
+        missing = [p for p in args.camera if p not in paths]
+        if missing:
+            raise SwbError(f"no sensor camera {missing[0]}", file=str(args.scene),
+                           hint=f"cameras: {', '.join(paths) or 'none'}")
+        cameras = [paths.index(p) for p in args.camera]
+    if not scene.cameras:
+        raise SwbError("the stage has no sensor cameras", file=str(args.scene),
+                       hint="apply SwbSensorAPI to a UsdGeom.Camera")
+    t0 = time.perf_counter()
+    written = export(scene, args.out, device=args.device, settings=RenderSettings(spp=args.spp, seed=args.seed),
+                     cameras=cameras)
+    progress(f"rendered {len(written) // 2} images in {time.perf_counter() - t0:.1f} s")
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ..engine.profiles import PROFILES
+    from ..render.renderer import RenderSettings
+    from ..render.validate import (
+        agreement,
+        fit_profile,
+        format_report,
+        load_cases,
+        remodel_study,
+        run_study,
+        save_cases,
+        validate_scene,
+    )
+
+    sources = [x for x in (args.scene, args.study, args.cases) if x is not None]
+    if len(sources) != 1:
+        raise SwbError("give exactly one of SCENE, --study N or --cases FILE",
+                       hint="e.g. swb validate --study 600 --seed 0")
+    if args.profile is not None and args.profile not in PROFILES:
+        raise SwbError(f"unknown decoder profile {args.profile!r}", hint=f"use one of {', '.join(PROFILES)}")
+    if args.remodel and (args.cases is None or len(args.cases) != 1 or args.seed is None):
+        raise SwbError("--remodel needs one --cases FILE and the --seed of the study that wrote it",
+                       hint="e.g. swb validate --cases study/cases.json --seed 0 --remodel")
+    seed = 0 if args.seed is None else args.seed
+    t0 = time.perf_counter()
+    if args.cases is not None:
+        cases = []
+        for path in args.cases:
+            if not path.is_file():
+                raise SwbError("file not found", file=str(path), hint="write one with --out DIR (cases.json)")
+            cases += load_cases(path)
+        title = f"cases from {', '.join(map(str, args.cases))}"
+        if args.remodel:
+            cases = remodel_study(cases, seed, device=args.device)
+            title += f" (model recomputed, seed {seed})"
+    elif args.study is not None:
+        workers = getattr(args, "workers", None) or os.cpu_count() or 1
+        cases = run_study(args.study, seed, device=args.device, workers=workers,
+                          progress=lambda k, n: progress(f"{k}/{n} cases") if k % 50 == 0 or k == n else None)
+        title = f"study of {args.study} randomised cases, seed {seed}"
+    else:
+        from ..stage.load import load_stage
+
+        progress(f"loading {args.scene}")
+        _, scene = load_stage(args.scene)
+        cases = validate_scene(scene, device=args.device, settings=RenderSettings(seed=seed),
+                               profile=args.profile)
+        title = f"{args.scene}: {len(cases)} camera x target pairs in front of their camera"
+    progress(f"{len(cases)} cases in {time.perf_counter() - t0:.1f} s")
+
+    # A study is scored under one profile (zxing unless --profile); a scene under each camera's own profile.
+    profile = None
+    if args.scene is None:
+        profile = PROFILES[args.profile or "zxing"]
+        title += f", profile {profile.name}"
+    ag = agreement(cases, profile)
+    report = {"title": title, "agreement": ag.to_json()}
+    text = format_report(cases, ag, title)
+    if args.fit:
+        fit = fit_profile(cases)
+        p = fit.profile
+        report["fit"] = {"ppm_threshold": list(p.ppm_threshold), "blur_limit": list(p.blur_limit),
+                         "scanline": p.scanline, "min_visible": list(p.min_visible), "clear_row": p.clear_row,
+                         "scan_cover": list(p.scan_cover), "threshold_scale": dict(p.threshold_scale),
+                         "quiet_zone": list(p.quiet_zone), "line_view": p.line_view, "max_tilt": list(p.max_tilt),
+                         "agreement": fit.train_agreement, "held_out_agreement": fit.test_agreement,
+                         "method": fit.method}
+        held = "n/a" if fit.test_agreement is None else f"{100 * fit.test_agreement:.1f} %"
+        text += (f"\n\nfitted profile (classes linear/pdf417/datamatrix/qr/aztec): T = {p.ppm_threshold}, "
+                 f"B = {p.blur_limit}, scanline = {p.scanline}, min_visible = "
+                 f"{tuple(round(v, 3) for v in p.min_visible)}, clear_row = {p.clear_row}, scan_cover = "
+                 f"{p.scan_cover}, threshold_scale = {dict(p.threshold_scale)}, quiet_zone = {p.quiet_zone}, "
+                 f"line_view = {p.line_view}, max_tilt = {p.max_tilt}\n"
+                 f"  agreement {100 * fit.train_agreement:.1f} % "
+                 f"(fitted on the even half, the odd half agrees {held})\n  method: {fit.method}")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        save_cases(args.out / "cases.json", cases)
+        write_text_atomic(args.out / "report.json", json.dumps(report, indent=1))
+        progress(f"wrote {args.out / 'cases.json'} and {args.out / 'report.json'}")
+    print(json.dumps(report, indent=1) if args.json else text)
+    return 0

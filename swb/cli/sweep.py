@@ -1,0 +1,166 @@
+"""`swb sweep`: rank camera configurations (mounting positions, angles, lenses, settings) by label coverage.
+
+``add_sweep_commands(subparsers)`` adds the sub-command; its parser carries its handler as ``handler`` and the
+function also returns {"sweep": handler}. ``run_demo_sweep`` is the small sweep `swb demo` runs on the bundled
+scan tunnel. User errors raise ``SwbError`` before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
+
+from ..errors import SwbError
+from ..sweep.spec import SAMPLERS
+from .common import add_device_args, positive_int, progress
+
+Handler = Callable[[argparse.Namespace], int]
+DEMO_SPEC = "scan_tunnel_sweep.toml"
+EXIT_INTERRUPTED = 130
+
+
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def _which(text: str) -> str | int:
+    if text == "best":
+        return text
+    try:
+        return _non_negative(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be 'best' or a configuration number, got {text!r}") from None
+
+
+def add_sweep_commands(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
+    """Add `sweep` to the `swb` command's sub-parsers."""
+    p = subparsers.add_parser(
+        "sweep", help="rank camera configurations (positions, angles, lenses, settings) by label coverage",
+        description="Evaluate every configuration of a sweep (a SwbSweep prim on the stage, or a TOML spec "
+        "authored into it) over parcel orientations, and rank the configurations by coverage.")
+    p.add_argument("scene", type=Path)
+    p.add_argument("--spec", type=Path,
+                   help="sweep TOML file to author into the stage (e.g. scenes/scan_tunnel_sweep.toml)")
+    p.add_argument("--name", help="which of the stage's sweeps to run (default: its only one)")
+    p.add_argument("--samples", type=positive_int, help="number of configurations (overrides the spec)")
+    p.add_argument("--seed", type=_non_negative, help="sampler and orientation seed (overrides the spec)")
+    p.add_argument("--sampler", choices=SAMPLERS, help="grid, random, lhs or sobol (overrides the spec)")
+    p.add_argument("--top", type=positive_int, default=10, help="configurations to list (default 10)")
+    p.add_argument("--chunk", type=positive_int, help="configurations per launch (default: sized to the device)")
+    p.add_argument("--out", type=Path, help="folder for <scene>.swb.usda (a save with the sweep's arrays) and the "
+                   "files below")
+    p.add_argument("--csv", action="store_true", help="also write <scene>.<sweep>.csv (needs --out)")
+    p.add_argument("--parquet", action="store_true", help="also write <scene>.<sweep>.parquet (needs --out, pyarrow)")
+    p.add_argument("--apply", type=_which, metavar="best|N",
+                   help="write that configuration as a new stage <scene>.<sweep>.<best|N>.usda (needs --out) and "
+                   "check that it reproduces")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_device_args(p)
+    p.set_defaults(handler=cmd_sweep)
+    return {"sweep": cmd_sweep}
+
+
+class ProgressBar:
+    """A progress bar on a terminal's stderr; a single line at the end elsewhere."""
+
+    def __init__(self, label: str = "sweep") -> None:
+        self.label, self.t0, self.last = label, time.perf_counter(), 0.0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if not self.tty or (now - self.last < 0.1 and done < total):
+            return
+        self.last = now
+        width = 30
+        fill = int(width * done / max(total, 1))
+        print(f"\r[swb] {self.label} [{'#' * fill}{'.' * (width - fill)}] {done:,}/{total:,} configurations "
+              f"{now - self.t0:.1f} s", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    wants = [flag for flag, on in (("--csv", args.csv), ("--parquet", args.parquet),
+                                   ("--apply", args.apply is not None)) if on]
+    if wants and args.out is None:
+        raise SwbError(f"{wants[0]} writes files: give --out DIR")
+    if args.parquet:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise SwbError("--parquet needs pyarrow", hint="pip install pyarrow, or use --csv") from None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import swb
+
+    from ..sweep.apply import apply_configuration, verify_applied
+
+    _check_outputs(args)
+    progress(f"loading {args.scene}")
+    sim = swb.open(args.scene, device=args.device, threads=args.threads)
+    progress(f"{len(sim.scene.cameras)} sensor cameras, {len(sim.scene.targets)} targets")
+    result = sim.sweep(args.name, spec=args.spec, samples=args.samples, seed=args.seed, sampler=args.sampler,
+                       chunk=args.chunk, progress=ProgressBar(f"sweep {args.name or ''}".strip()))
+    index = None if args.apply is None else result.best if args.apply == "best" else int(args.apply)
+    if args.apply is not None and (index is None or index >= result.n_done):
+        raise SwbError(f"configuration {args.apply} was not evaluated ({result.n_done} were)",
+                       hint=f"use --apply best or a number below {result.n_done}")
+    doc = result.to_json(args.top) if args.json else None
+    if not args.json:
+        print(result.report(args.top))
+    written: list[Path] = []
+    stem = args.scene.stem
+    if args.out is not None:
+        written.append(sim.save(args.out / f"{stem}.swb.usda"))
+        if args.csv:
+            written.append(result.write_csv(args.out / f"{stem}.{result.name}.csv"))
+        if args.parquet:
+            written.append(result.write_parquet(args.out / f"{stem}.{result.name}.parquet"))
+        if index is not None:
+            label = "best" if args.apply == "best" else str(index)
+            applied = apply_configuration(sim, result, args.out / f"{stem}.{result.name}.{label}.usda", index)
+            written.append(applied)
+            check = verify_applied(applied, sim, result, index)
+            if doc is not None:
+                doc["applied"] = {"stage": str(applied), "config": index, "verified": check.ok,
+                                  "coverage": check.coverage_applied}
+            (progress if check.ok else _error)(check.message())
+            if not check.ok:
+                return 1
+    if doc is not None:
+        doc["written"] = [str(p) for p in written]
+        print(json.dumps(doc, indent=1))
+    for path in written:
+        progress(f"wrote {path}")
+    if not result.complete:
+        progress(f"interrupted: kept {result.n_done:,} of {result.n_requested:,} configurations")
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _error(message: str) -> None:
+    print(f"swb: error: {message}", file=sys.stderr, flush=True)
+
+
+def demo_spec_path() -> Path:
+    return Path(str(files("swb.scenes").joinpath(DEMO_SPEC)))
+
+
+def run_demo_sweep(sim, *, samples: int = 1024, top: int = 5, progress: bool = True) -> str:  # noqa: ANN001
+    """The bundled scan tunnel's small sweep (scenes/scan_tunnel_sweep.toml) on an open simulation; returns the
+    ranked table. Its arrays land in ``sim.sweep_layer``, so a later ``sim.save`` keeps them."""
+    result = sim.sweep(spec=demo_spec_path(), samples=samples, progress=ProgressBar("demo sweep") if progress else None)
+    return "\n".join([*result.summary_lines(), "", result.ranked_table(top)])

@@ -1,0 +1,424 @@
+"""The persistent Warp world: cameras, targets, station geometry and result arrays on one device.
+
+Built once from a ``Scene``; afterwards only what changed is re-uploaded (one camera or target row, one
+part's vertex slice plus a BVH refit) and only the pairs it can affect are recomputed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import warp as wp
+
+from swb.kernels.camera import Camera, Light, Target
+from swb.kernels.evaluate import PairOutputs, evaluate_kernel
+from swb.kernels.lighting import Lighting
+from swb.kernels.transform import pairs_near_boxes, transform_points
+
+from ..errors import SwbError
+from .devices import resolve_device
+from .model import CameraModel, LightModel, MeshPart, Scene, TargetModel
+from .pair_results import SCALAR_FIELDS, PairResults
+from .profiles import CLASS_CODE, FACTORS, PROFILES, SYMBOLOGIES, SYMBOLOGY_CODE, DecoderProfile, module_aspect
+
+# Below this many pairs a CPU launch is not worth splitting across threads.
+MIN_SPLIT_PAIRS = 4096
+_BOUNDS_PAD = 1.0e-4  # metres: covers float32 rounding of device vertices and of the segment test
+
+
+def _check_profile(cam: CameraModel, source: str) -> None:
+    if cam.decoder_profile not in PROFILES:
+        raise SwbError(
+            f"unknown decoder profile {cam.decoder_profile!r}",
+            file=source or None,
+            prim=cam.path,
+            attribute="swb:sensor:decoderProfile",
+            hint=f"use one of {', '.join(PROFILES)}",
+        )
+
+
+def _check_symbology(tgt: TargetModel, source: str) -> None:
+    if tgt.symbology not in SYMBOLOGIES:
+        raise SwbError(
+            f"unknown symbology {tgt.symbology!r}",
+            file=source or None,
+            prim=tgt.path,
+            attribute="swb:barcode:symbology",
+            hint=f"use one of {', '.join(SYMBOLOGIES)}",
+        )
+
+
+def pack_cameras(cams: Sequence[CameraModel], source: str = "") -> np.ndarray:
+    """Cameras as a numpy structured array of the kernels' ``Camera`` record (vectorised: 10^5 rows in ms)."""
+    for cam in cams:
+        _check_profile(cam, source)
+    out = np.zeros(len(cams), dtype=np.dtype(Camera.numpy_dtype()))
+    if not cams:
+        return out
+
+    def col(fn) -> np.ndarray:
+        return np.array([fn(c) for c in cams], dtype=np.float64)
+
+    profiles = [PROFILES[c.decoder_profile] for c in cams]
+    out["rot"] = np.array([np.asarray(c.rotation, np.float64) for c in cams]).reshape(-1, 3, 3)
+    out["pos"] = np.array([np.asarray(c.position, np.float64) for c in cams]).reshape(-1, 3)
+    out["fx"], out["fy"] = col(lambda c: c.fx), col(lambda c: c.fy)
+    out["cx"], out["cy"] = col(lambda c: c.cx), col(lambda c: c.cy)
+    out["width"], out["height"] = col(lambda c: c.width), col(lambda c: c.height)
+    out["focal_length"] = col(lambda c: c.focal_length)
+    out["f_number"] = col(lambda c: c.f_number)
+    out["focus_distance"] = col(lambda c: c.focus_distance)
+    out["autofocus"] = [1 if c.focus_mode == "autofocus" else 0 for c in cams]
+    out["focus_near"], out["focus_far"] = col(lambda c: c.focus_range[0]), col(lambda c: c.focus_range[1])
+    out["exposure"] = col(lambda c: c.exposure)
+    out["clip_near"], out["clip_far"] = col(lambda c: c.clipping[0]), col(lambda c: c.clipping[1])
+    out["pitch"] = col(lambda c: math.sqrt(c.pixel_pitch[0] * c.pixel_pitch[1]))
+    out["wavelength"] = col(lambda c: c.wavelength)
+    out["max_tilt"] = col(lambda c: c.max_tilt_deg)
+    out["min_exposure"] = col(lambda c: c.min_exposure)
+    pack_profiles(out, profiles)
+    return out
+
+
+def pack_profiles(out: np.ndarray, profiles: Sequence[DecoderProfile], index: np.ndarray | None = None) -> None:
+    """Write decoder profiles' per-class thresholds, blur limits and traits into ``Camera`` rows: row i gets
+    ``profiles[index[i]]`` (``profiles[i]`` without an index). Shared by the world and the sweep's candidates."""
+    idx = np.arange(len(profiles)) if index is None else np.asarray(index, dtype=np.int64)
+
+    def table(get) -> np.ndarray:
+        return np.array([get(p) for p in profiles], dtype=np.float64).reshape(len(profiles), -1)[idx]
+
+    out["thresholds"] = table(lambda p: p.ppm_threshold)
+    out["blur_limits"] = table(lambda p: p.blur_limit)
+    out["min_visible"] = table(lambda p: p.min_visible)
+    out["scan_cover"] = table(lambda p: p.scan_cover)
+    out["scanline"] = table(lambda p: float(p.scanline))[:, 0].astype(np.int32)
+    out["clear_row"] = table(lambda p: float(p.clear_row))[:, 0].astype(np.int32)
+    out["quiet_zone"] = table(lambda p: p.quiet_zone)
+    out["decoder_tilt"] = table(lambda p: p.max_tilt)
+    out["line_view"] = table(lambda p: float(p.line_view))[:, 0].astype(np.int32)
+    out["threshold_scale"] = table(lambda p: p.scales())
+
+
+def pack_targets(tgts: Sequence[TargetModel], source: str = "") -> np.ndarray:
+    """Targets as a numpy structured array of the kernels' ``Target`` record."""
+    for tgt in tgts:
+        _check_symbology(tgt, source)
+    out = np.zeros(len(tgts), dtype=np.dtype(Target.numpy_dtype()))
+    if not tgts:
+        return out
+    out["rot"] = np.array([np.asarray(t.rotation, np.float64) for t in tgts]).reshape(-1, 3, 3)
+    out["pos"] = np.array([np.asarray(t.position, np.float64) for t in tgts]).reshape(-1, 3)
+    out["half_size"] = 0.5 * np.array([t.size for t in tgts], dtype=np.float64)
+    out["half_size_qz"] = 0.5 * np.array([t.size_with_quiet_zone for t in tgts], dtype=np.float64)
+    out["module_size"] = [t.module_size for t in tgts]
+    out["module_size_w"] = [t.module_size * module_aspect(t.symbology) for t in tgts]
+    out["cls"] = [CLASS_CODE[SYMBOLOGIES[t.symbology]] for t in tgts]
+    out["sym"] = [SYMBOLOGY_CODE[t.symbology] for t in tgts]
+    out["velocity"] = np.array([np.asarray(t.velocity, np.float64) for t in tgts]).reshape(-1, 3)
+    out["reflectance"] = [t.reflectance for t in tgts]
+    out["print_contrast"] = [t.print_contrast for t in tgts]
+    out["glossy"] = [1 if t.glossy else 0 for t in tgts]
+    out["gloss_angle"] = [t.gloss_angle_deg for t in tgts]
+    return out
+
+
+def pack_lights(lights: Sequence[LightModel]) -> np.ndarray:
+    """Lights as a numpy structured array of the kernels' ``Light`` record; at least one row (count 0: unused)."""
+    out = np.zeros(max(len(lights), 1), dtype=np.dtype(Light.numpy_dtype()))
+    for k, light in enumerate(lights):
+        out[k]["pos"] = np.asarray(light.position, np.float64)
+        axis = np.asarray(light.direction, np.float64)
+        out[k]["dir"] = axis / np.linalg.norm(axis)
+        out[k]["intensity"] = light.intensity
+        out[k]["cos_beam"] = -1.0 if light.beam_angle_deg >= 180.0 else math.cos(math.radians(light.beam_angle_deg))
+    return out
+
+
+def make_lighting(lights: Sequence[LightModel], device, shadows: bool, face_group: wp.array | None = None) -> Lighting:
+    """The kernels' ``Lighting`` argument: the packed lights on ``device``, shadow rays on or off, and the
+    face -> group map of sweep samples that ignore their own parcel (None: a one-row map no symbol uses)."""
+    lit = Lighting()
+    lit.lights = wp.array(pack_lights(lights), dtype=Light, device=device)
+    lit.count = len(lights)
+    lit.shadows = 1 if shadows else 0
+    lit.face_group = face_group if face_group is not None else wp.full(1, -1, dtype=wp.int32, device=device)
+    return lit
+
+
+class World:
+    """Device copy of a scene plus persistent per-pair result arrays (see ``swb.engine.pair_results``)."""
+
+    def __init__(self, scene: Scene, device: str | None = None, threads: int | None = None) -> None:
+        self.device = resolve_device(device)
+        self.threads = max(1, int(threads if threads is not None else (os.cpu_count() or 1)))
+        self.min_split_pairs = MIN_SPLIT_PAIRS
+        self.source = scene.source
+        self.cameras: list[CameraModel] = list(scene.cameras)
+        self.targets: list[TargetModel] = list(scene.targets)
+        self.parts: list[MeshPart] = list(scene.parts)
+        self.lights: list[LightModel] = list(scene.lights)
+        self.stats: dict[str, int] = {"pairs": 0, "rays": 0}
+        self._pool: ThreadPoolExecutor | None = None
+        dev = self.device
+
+        # max(n, 1) rows: a scene without cameras or targets still gets valid (unused) arrays.
+        cams = pack_cameras(self.cameras, self.source)
+        tgts = pack_targets(self.targets, self.source)
+        self._cams = wp.array(cams if len(cams) else np.zeros(1, cams.dtype), dtype=Camera, device=dev)
+        self._tgts = wp.array(tgts if len(tgts) else np.zeros(1, tgts.dtype), dtype=Target, device=dev)
+        self._all_cams = wp.array(np.arange(len(self.cameras), dtype=np.int32), dtype=wp.int32, device=dev)
+        self._all_tgts = wp.array(np.arange(len(self.targets), dtype=np.int32), dtype=wp.int32, device=dev)
+
+        self._build_geometry()
+        self.lighting = make_lighting(self.lights, dev, self.mesh is not None)
+
+        shape = (len(self.cameras), len(self.targets))
+        self._out = PairOutputs()
+        self._out.decodable = wp.zeros(shape, dtype=wp.uint8, device=dev)
+        self._out.limiting = wp.zeros(shape, dtype=wp.int32, device=dev)
+        for name in SCALAR_FIELDS:
+            setattr(self._out, name, wp.zeros(shape, dtype=wp.float32, device=dev))
+        self._out.margins = wp.zeros((*shape, len(FACTORS)), dtype=wp.float32, device=dev)
+        self._rays = wp.zeros(self.threads, dtype=wp.int64, device=dev)
+        # Compile/load before any threaded launch so worker threads never race on module loading.
+        wp.load_module("swb.kernels.evaluate", device=dev)
+
+    # ------------------------------------------------------------------ geometry
+
+    def _build_geometry(self) -> None:
+        """One world-space wp.Mesh of every part, placed on the device by the same kernel moves use."""
+        dev = self.device
+        n_points = [len(p.points) for p in self.parts]
+        n_tris = [len(p.triangles) for p in self.parts]
+        self._point_start = np.concatenate([[0], np.cumsum(n_points)]).astype(np.int64)
+        self._tri_start = np.concatenate([[0], np.cumsum(n_tris)]).astype(np.int64)
+        self._part_bounds = [self._bounds_of(p) for p in self.parts]
+        total_points = int(self._point_start[-1])
+        self.face_part = np.repeat(np.arange(len(self.parts), dtype=np.int32), n_tris)
+        self.mesh: wp.Mesh | None = None
+        self.face_part_device: wp.array | None = None
+        self._local = self._points = None
+        if total_points == 0:
+            return
+        local = np.concatenate([np.asarray(p.points, dtype=np.float32).reshape(-1, 3) for p in self.parts])
+        vertex_part = np.repeat(np.arange(len(self.parts), dtype=np.int32), n_points)
+        self._local = wp.array(local, dtype=wp.vec3, device=dev)
+        self._vertex_part = wp.array(vertex_part, dtype=wp.int32, device=dev)
+        xforms = np.stack([np.asarray(p.to_world, dtype=np.float32) for p in self.parts])
+        self._xforms = wp.array(xforms, dtype=wp.mat44, device=dev)
+        self._points = wp.empty(total_points, dtype=wp.vec3, device=dev)
+        wp.launch(transform_points, dim=total_points, device=dev,
+                  inputs=[self._local, self._vertex_part, self._xforms, 0, self._points])
+        if self._tri_start[-1] == 0:
+            return  # never build a mesh without triangles: occlusion is skipped instead
+        indices = np.concatenate([
+            np.asarray(p.triangles, dtype=np.int64).reshape(-1, 3) + self._point_start[k]
+            for k, p in enumerate(self.parts)
+        ]).astype(np.int32)
+        self._indices = wp.array(indices.ravel(), dtype=wp.int32, device=dev)
+        self.face_part_device = wp.array(self.face_part, dtype=wp.int32, device=dev)
+        self.mesh = wp.Mesh(points=self._points, indices=self._indices)
+
+    @staticmethod
+    def _bounds_of(part: MeshPart) -> tuple[np.ndarray, np.ndarray]:
+        pts = part.world_points()
+        if len(pts) == 0:
+            return np.full(3, np.inf), np.full(3, -np.inf)
+        return pts.min(axis=0) - _BOUNDS_PAD, pts.max(axis=0) + _BOUNDS_PAD
+
+    def part_bounds(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """World AABB (lo, hi) of part i as currently placed, padded for float32 rounding."""
+        return self._part_bounds[i]
+
+    # ------------------------------------------------------------------ updates
+
+    def update_camera(self, i: int, cam: CameraModel) -> None:
+        """Rewrite camera row i on the device; call ``evaluate(cameras=[i])`` to refresh its results."""
+        row = wp.array(pack_cameras([cam], self.source), dtype=Camera, device=self.device)
+        wp.copy(self._cams, row, dest_offset=i, count=1)
+        self.cameras[i] = cam
+
+    def update_target(self, i: int, tgt: TargetModel) -> None:
+        """Rewrite target row i on the device; call ``evaluate(targets=[i])`` to refresh its results."""
+        row = wp.array(pack_targets([tgt], self.source), dtype=Target, device=self.device)
+        wp.copy(self._tgts, row, dest_offset=i, count=1)
+        self.targets[i] = tgt
+
+    def update_part(self, i: int, part: MeshPart) -> None:
+        """Move part i (see ``update_parts``)."""
+        self.update_parts({i: part})
+
+    def update_parts(self, parts: dict[int, MeshPart]) -> None:
+        """Move parts: re-place each one's vertex slice from its local points with its new transform, then refit the
+        BVH once (moving a conveyor of N parcels is N small launches and one refit, never N refits).
+
+        Raises ValueError when a point or triangle count changed: the caller rebuilds the World then.
+        Same counts with other triangles re-index the slice and rebuild the BVH once (rare; a move only refits).
+        """
+        for i, part in parts.items():
+            old = self.parts[i]
+            if len(part.points) != len(old.points) or len(part.triangles) != len(old.triangles):
+                counts = f"{len(old.points)}/{len(old.triangles)} -> {len(part.points)}/{len(part.triangles)}"
+                raise ValueError(f"part {part.path}: point/triangle count changed ({counts}); rebuild the World")
+        dev = self.device
+        rebuild = False
+        for i, part in parts.items():
+            old = self.parts[i]
+            self.parts[i] = part
+            self._part_bounds[i] = self._bounds_of(part)
+            start, count = int(self._point_start[i]), len(part.points)
+            if count == 0:
+                continue
+            if not np.array_equal(np.asarray(part.points), np.asarray(old.points)):
+                local = np.asarray(part.points, dtype=np.float32).reshape(-1, 3)
+                wp.copy(self._local, wp.array(local, dtype=wp.vec3, device=dev), dest_offset=start, count=count)
+            xform = wp.array(np.asarray(part.to_world, dtype=np.float32)[None], dtype=wp.mat44, device=dev)
+            wp.copy(self._xforms, xform, dest_offset=i, count=1)
+            wp.launch(transform_points, dim=count, device=dev,
+                      inputs=[self._local, self._vertex_part, self._xforms, start, self._points])
+            if self.mesh is not None and not np.array_equal(np.asarray(part.triangles), np.asarray(old.triangles)):
+                tris = (np.asarray(part.triangles, dtype=np.int64).reshape(-1, 3) + start).astype(np.int32).ravel()
+                wp.copy(self._indices, wp.array(tris, dtype=wp.int32, device=dev),
+                        dest_offset=3 * int(self._tri_start[i]), count=len(tris))
+                rebuild = True
+        if self.mesh is None or not parts:
+            return
+        if rebuild:
+            wp.synchronize_device(dev)  # no launch may still use the old BVH when it is freed
+            self.mesh = wp.Mesh(points=self._points, indices=self._indices)
+        else:
+            self.mesh.refit()
+
+    def pairs_affected_by_move(self, i: int, new_part: MeshPart) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs whose occlusion can change when part i goes from where it is now to ``new_part``'s placement.
+
+        Call before ``update_part(i, new_part)``.
+        """
+        return self.pairs_affected_by_moves({i: new_part})
+
+    def pairs_affected_by_moves(self, parts: dict[int, MeshPart]) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs whose occlusion can change when these parts go to their new placements: one kernel over all pairs
+        against every old and new box. Call before ``update_parts``."""
+        boxes = [b for i, part in parts.items() for b in (self.part_bounds(i), self._bounds_of(part))]
+        return self._pairs_near_boxes(boxes)
+
+    def pairs_near_part(
+        self,
+        i: int,
+        old_bounds: tuple[np.ndarray, np.ndarray],
+        new_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(cam_idx, tgt_idx) of the pairs whose occlusion can change when part i moved between two boxes;
+        ``new_bounds`` defaults to the part's current bounds."""
+        return self._pairs_near_boxes([old_bounds, new_bounds if new_bounds is not None else self.part_bounds(i)])
+
+    def _pairs_near_boxes(self, bounds: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs that cast occlusion rays (in view and front-facing, judged from the current camera and target
+        rows) and whose ray fan, or a shadow ray from a light to the target, can meet one of the world AABBs.
+        Runs as one kernel over all pairs."""
+        n_cam, n_tgt = len(self.cameras), len(self.targets)
+        if n_cam == 0 or n_tgt == 0 or not bounds:
+            return np.zeros(0, np.int32), np.zeros(0, np.int32)
+        boxes = np.array([corner for box in bounds for corner in box], dtype=np.float64).reshape(-1, 3)
+        boxes = np.clip(boxes, -3.0e38, 3.0e38).astype(np.float32)  # empty boxes keep lo > hi in float32
+        mask = wp.empty((n_cam, n_tgt), dtype=wp.uint8, device=self.device)
+        wp.launch(pairs_near_boxes, dim=(n_cam, n_tgt), device=self.device,
+                  inputs=[self._cams, self._tgts, wp.array(boxes, dtype=wp.vec3, device=self.device),
+                          self.lighting.lights, self.lighting.count if self.lighting.shadows else 0, mask])
+        cam_idx, tgt_idx = np.nonzero(mask.numpy())
+        return cam_idx.astype(np.int32), tgt_idx.astype(np.int32)
+
+    def move_part(self, i: int, part: MeshPart) -> tuple[np.ndarray, np.ndarray]:
+        """``update_part`` then re-evaluate only the affected pairs; returns them as (cam_idx, tgt_idx)."""
+        cam_idx, tgt_idx = self.pairs_affected_by_move(i, part)
+        self.update_part(i, part)
+        self.evaluate_pairs(cam_idx, tgt_idx)
+        return cam_idx, tgt_idx
+
+    # ------------------------------------------------------------------ evaluation
+
+    def _index(self, idx: Sequence[int] | np.ndarray | None, n: int, all_idx: wp.array) -> wp.array:
+        if idx is None:
+            return all_idx
+        arr = np.asarray(idx, dtype=np.int64).ravel()
+        if arr.size and (arr.min() < 0 or arr.max() >= n):
+            raise IndexError(f"index out of range 0..{n - 1}: {arr.min()}..{arr.max()}")
+        return wp.array(arr.astype(np.int32), dtype=wp.int32, device=self.device)
+
+    def evaluate(self, cameras: Sequence[int] | None = None, targets: Sequence[int] | None = None) -> None:
+        """Compute every pair of the given cameras x targets (None: all) into the persistent result arrays."""
+        cam_idx = self._index(cameras, len(self.cameras), self._all_cams)
+        tgt_idx = self._index(targets, len(self.targets), self._all_tgts)
+        self._launch(cam_idx, tgt_idx, sparse=False)
+
+    def evaluate_pairs(self, cam_idx: Sequence[int] | np.ndarray, tgt_idx: Sequence[int] | np.ndarray) -> None:
+        """Compute a sparse list of pairs (cam_idx[k], tgt_idx[k]) with one 1-D launch."""
+        if len(cam_idx) != len(tgt_idx):
+            raise ValueError(f"cam_idx and tgt_idx differ in length: {len(cam_idx)} != {len(tgt_idx)}")
+        c = self._index(cam_idx, len(self.cameras), self._all_cams)
+        t = self._index(tgt_idx, len(self.targets), self._all_tgts)
+        self._launch(c, t, sparse=True)
+
+    def _launch(self, cam_idx: wp.array, tgt_idx: wp.array, sparse: bool) -> None:
+        n_i = cam_idx.shape[0]
+        n_j = 1 if sparse else tgt_idx.shape[0]
+        pairs = n_i * n_j
+        self._rays.zero_()
+        if pairs == 0:
+            self.stats = {"pairs": 0, "rays": 0}
+            return
+        mesh_id = self.mesh.id if self.mesh is not None else wp.uint64(0)
+        has_mesh = 1 if self.mesh is not None else 0
+
+        def run(ci: wp.array, ti: wp.array, slot: int) -> None:
+            dim = (ci.shape[0], 1 if sparse else ti.shape[0])
+            wp.launch(evaluate_kernel, dim=dim, device=self.device,
+                      inputs=[self._cams, self._tgts, mesh_id, has_mesh, self.lighting, ci, ti, int(sparse),
+                              self._out, self._rays, slot])
+
+        pieces = self.threads if self.device.is_cpu and pairs >= self.min_split_pairs else 1
+        # Split along the longer index (sparse: the pair list, sliced in both arrays alike).
+        split_cams = sparse or n_i >= n_j
+        n_split = n_i if split_cams else n_j
+        pieces = min(pieces, n_split)
+        if pieces <= 1:
+            run(cam_idx, tgt_idx, 0)
+        else:
+            bounds = np.linspace(0, n_split, pieces + 1).astype(int)
+            jobs = []
+            for k in range(pieces):
+                a, b = int(bounds[k]), int(bounds[k + 1])
+                if split_cams:
+                    ci, ti = cam_idx[a:b], (tgt_idx[a:b] if sparse else tgt_idx)
+                else:
+                    ci, ti = cam_idx, tgt_idx[a:b]
+                jobs.append((ci, ti, k))
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-eval")
+            for fut in [self._pool.submit(run, *job) for job in jobs]:
+                fut.result()
+        self.stats = {"pairs": int(pairs), "rays": int(self._rays.numpy().sum())}
+
+    # ------------------------------------------------------------------ read back
+
+    def results(self) -> PairResults:
+        """Numpy copies of every result array."""
+        out = self._out
+        scalars = {name: np.array(getattr(out, name).numpy(), copy=True) for name in SCALAR_FIELDS}
+        return PairResults(
+            decodable=out.decodable.numpy().astype(bool),
+            limiting=np.array(out.limiting.numpy(), copy=True),
+            margins=np.array(out.margins.numpy(), copy=True),
+            **scalars,
+        )
+
+    def close(self) -> None:
+        """Stop the CPU worker threads (the device buffers go with the object)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None

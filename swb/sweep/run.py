@@ -1,0 +1,298 @@
+"""Batched sweep evaluation: every configuration x camera x target x orientation in a few kernel launches.
+
+The station's geometry is the World's mesh (uploaded once); target samples and the fixed cameras' verdicts are
+uploaded once; candidate cameras are built on the host and uploaded per chunk of configurations, chunks sized to
+the device's memory. On the CPU each chunk is split across a small thread pool (Warp's CPU launches release the
+GIL). Ctrl-C between chunks keeps the configurations already done.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import warp as wp
+
+from swb.kernels.camera import Camera, Target
+from swb.kernels.lighting import Lighting
+from swb.kernels.sweep import detail_pass, fixed_pass, sweep_configs
+
+from ..engine.model import Scene
+from ..engine.profiles import FACTORS
+from ..engine.world import World, make_lighting, pack_cameras
+from ..errors import SwbError
+from .candidates import CandidateBuilder, StageFrame
+from .orientations import SampleSet, build_samples
+from .results import BestDetail, SweepResult, SweepSums
+from .sampling import Design, available_host_memory, columns_of, make_design
+from .spec import SweepSpec
+
+Progress = Callable[[int, int], None]  # (configurations done, total)
+
+# Work per chunk (camera x sample evaluations) that keeps a CPU chunk near a second, so progress and Ctrl-C
+# respond; a GPU takes much larger chunks.
+CPU_CHUNK_WORK = 4_000_000
+GPU_CHUNK_WORK = 4_000_000_000
+MIN_SPLIT_WORK = 20_000  # below this a CPU chunk is not split across threads
+_CAMERA_BYTES = np.dtype(Camera.numpy_dtype()).itemsize
+_TARGET_BYTES = np.dtype(Target.numpy_dtype()).itemsize
+
+
+@dataclass
+class _Device:
+    """Everything uploaded once for a sweep: samples, fixed-camera verdicts, geometry handles."""
+
+    device: wp.context.Device
+    samples: wp.array
+    groups: wp.array
+    weights: wp.array
+    face_group: wp.array
+    mesh_id: wp.uint64
+    has_mesh: int
+    lit: Lighting
+    fixed_count: wp.array
+    fixed_sole: wp.array
+    fixed_key: wp.array
+    fixed_limiting: wp.array
+
+
+def device_budget(device: wp.context.Device) -> int:
+    """Bytes a sweep may allocate on ``device``: half its free memory (the host's for the CPU)."""
+    if device.is_cpu:
+        return available_host_memory()
+    free = getattr(device, "free_memory", None)
+    return int(free * 0.5) if free else 2 << 30
+
+
+class SweepRunner:
+    """One sweep of a scene: design, samples and device buffers, then ``run()``."""
+
+    def __init__(self, scene: Scene, spec: SweepSpec, *, frame: StageFrame | None = None, world: World | None = None,
+                 device: str | None = None, threads: int | None = None, chunk: int | None = None,
+                 memory_budget: int | None = None, host_budget: int | None = None) -> None:
+        self.scene, self.spec = scene, spec
+        self.frame = frame if frame is not None else StageFrame()
+        self.columns = columns_of(spec, self.frame.meters_per_unit)
+        self.builder = CandidateBuilder(scene, spec, self.frame, self.columns)
+        n_cam = len(scene.cameras)
+        self.design: Design = make_design(spec, self.frame.meters_per_unit, host_budget=host_budget,
+                                          n_cameras=n_cam)
+        self.world = world if world is not None else World(scene, device=device, threads=threads)
+        self.device = self.world.device
+        self.threads = max(1, int(threads if threads is not None else (os.cpu_count() or 1)))
+        self.samples: SampleSet = build_samples(scene, spec, self.frame, self.world.face_part)
+        self.budget = memory_budget if memory_budget is not None else device_budget(self.device)
+        self.chunk = self._chunk_size(chunk)
+        wp.load_module("swb.kernels.sweep", device=self.device)  # compile before any threaded launch
+        self._pool: ThreadPoolExecutor | None = None
+        self._dev = self._upload()
+        self._fixed_pass()
+
+    # ----- sizing
+    def _chunk_size(self, requested: int | None) -> int:
+        s, n_var = self.samples.n, len(self.builder.varied)
+        sample_bytes = s * (_TARGET_BYTES + 4 + 8 + 16) + 4 * len(self.samples.face_group)
+        sample_bytes += len(self.builder.fixed) * _CAMERA_BYTES
+        if sample_bytes > self.budget:
+            raise SwbError(
+                f"{s:,} target samples ({self.samples.describe()}) need {sample_bytes / 2**20:,.0f} MiB on "
+                f"{self.device}, more than the {self.budget / 2**20:,.0f} MiB available",
+                file=self.spec.source or None, prim=self.spec.path or None,
+                hint="use fewer orientations or positions, or name fewer parcels",
+            )
+        per_config = n_var * _CAMERA_BYTES + 8 * (3 + len(self.scene.cameras) + len(FACTORS))
+        fit = (self.budget - sample_bytes) // per_config
+        if requested is not None:
+            if requested < 1:
+                raise SwbError(f"the chunk size must be at least 1, got {requested}")
+            if requested > fit:
+                raise SwbError(
+                    f"a chunk of {requested:,} configurations needs {requested * per_config / 2**20:,.0f} MiB on "
+                    f"{self.device}, more than the {(self.budget - sample_bytes) / 2**20:,.0f} MiB left",
+                    hint=f"use --chunk {max(1, int(fit)):,} or less (results do not depend on the chunk size)",
+                )
+            return int(requested)
+        work = CPU_CHUNK_WORK if self.device.is_cpu else GPU_CHUNK_WORK
+        by_work = max(1, work // max(1, s * max(1, n_var)))
+        return int(max(1, min(self.design.n, fit, by_work)))
+
+    # ----- device set-up
+    def _upload(self) -> _Device:
+        dev = self.device
+        smp = self.samples
+        mesh = self.world.mesh
+        face_group = smp.face_group if len(smp.face_group) else np.full(1, -1, np.int32)
+        face_group_dev = wp.array(face_group, dtype=wp.int32, device=dev)
+        n = smp.n
+        return _Device(
+            device=dev,
+            samples=wp.array(smp.records, dtype=Target, device=dev),
+            groups=wp.array(smp.group, dtype=wp.int32, device=dev),
+            weights=wp.array(smp.weight_int, dtype=wp.int64, device=dev),
+            face_group=face_group_dev,
+            mesh_id=mesh.id if mesh is not None else wp.uint64(0),
+            has_mesh=1 if mesh is not None else 0,
+            lit=make_lighting(self.world.lights, dev, mesh is not None, face_group_dev),
+            fixed_count=wp.zeros(n, dtype=wp.int32, device=dev),
+            fixed_sole=wp.zeros(n, dtype=wp.int32, device=dev),
+            fixed_key=wp.zeros(n, dtype=wp.float32, device=dev),
+            fixed_limiting=wp.zeros(n, dtype=wp.int32, device=dev),
+        )
+
+    def _split(self, n: int, work: int) -> list[tuple[int, int]]:
+        pieces = self.threads if self.device.is_cpu and work >= MIN_SPLIT_WORK else 1
+        pieces = max(1, min(pieces, n))
+        bounds = np.linspace(0, n, pieces + 1).astype(int)
+        return [(int(bounds[k]), int(bounds[k + 1])) for k in range(pieces) if bounds[k + 1] > bounds[k]]
+
+    def _run_pieces(self, launch: Callable[[int, int], None], n: int, work: int) -> None:
+        parts = self._split(n, work)
+        if len(parts) <= 1:
+            for a, b in parts:
+                launch(a, b)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-sweep")
+        for fut in [self._pool.submit(launch, a, b) for a, b in parts]:
+            fut.result()
+
+    def _fixed_pass(self) -> None:
+        d, n = self._dev, self.samples.n
+        n_fixed = len(self.builder.fixed)
+        if n_fixed == 0 or n == 0:
+            d.fixed_key.fill_(-1.0)
+            return
+        records = pack_cameras([self.scene.cameras[i] for i in self.builder.fixed], self.scene.source)
+        cams = wp.array(records, dtype=Camera, device=self.device)
+
+        def launch(a: int, b: int) -> None:
+            wp.launch(fixed_pass, dim=b - a, device=d.device,
+                      inputs=[cams, d.samples, d.groups, d.face_group, d.mesh_id, d.has_mesh, d.lit, a,
+                              d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting])
+
+        self._run_pieces(launch, n, n * n_fixed)
+
+    # ----- configurations
+    def evaluate_records(self, records: np.ndarray) -> SweepSums:
+        """Sums for a block of configurations given their varied cameras' records (n, n_var)."""
+        d = self._dev
+        n, n_var = records.shape
+        if n_var == 0:
+            return self._fixed_only(n)
+        n_cam = len(self.scene.cameras)
+        s = self.samples.n
+        covered = wp.zeros(n, dtype=wp.int64, device=d.device)
+        redundant = wp.zeros(n, dtype=wp.int64, device=d.device)
+        unique = wp.zeros((n, n_cam), dtype=wp.int64, device=d.device)
+        limiting = wp.zeros((n, len(FACTORS)), dtype=wp.int64, device=d.device)
+        cams = wp.array(np.ascontiguousarray(records), dtype=Camera, device=d.device)
+
+        def launch(a: int, b: int) -> None:
+            wp.launch(sweep_configs, dim=(b - a, s), device=d.device,
+                      inputs=[cams, d.samples, d.groups, d.weights, d.face_group, d.mesh_id, d.has_mesh, d.lit,
+                              d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting, a,
+                              covered, redundant, unique, limiting])
+
+        if s:
+            self._run_pieces(launch, n, n * s * n_var)
+        by_camera = np.zeros((n, n_cam), np.int64)  # kernel columns: varied cameras, then fixed -> scene order
+        by_camera[:, self.builder.varied + self.builder.fixed] = unique.numpy()
+        return SweepSums(covered.numpy().copy(), redundant.numpy().copy(), by_camera, limiting.numpy().copy())
+
+    def _fixed_only(self, n: int) -> SweepSums:
+        """No varied camera: the fixed pass decides every sample (exact integer sums on the host)."""
+        d = self._dev
+        count, sole = d.fixed_count.numpy(), d.fixed_sole.numpy()
+        lim = d.fixed_limiting.numpy()
+        w = self.samples.weight_int
+        n_cam = len(self.scene.cameras)
+        unique = np.zeros(n_cam, np.int64)
+        one = count == 1
+        np.add.at(unique, np.asarray(self.builder.fixed, np.int64)[sole[one]], w[one])
+        limiting = np.zeros(len(FACTORS), np.int64)
+        none = (count == 0) & (lim > 0)
+        np.add.at(limiting, lim[none] - 1, w[none])
+        return SweepSums(np.full(n, w[count >= 1].sum(), np.int64), np.full(n, w[count >= 2].sum(), np.int64),
+                         np.tile(unique, (n, 1)), np.tile(limiting, (n, 1)))
+
+    def run(self, progress: Progress | None = None) -> SweepResult:
+        """Evaluate the baseline and every configuration (in chunks); Ctrl-C keeps the chunks already done."""
+        t0 = time.perf_counter()
+        n = self.design.n
+        baseline = self.evaluate_records(self.builder.baseline())
+        parts: list[SweepSums] = []
+        done = 0
+        complete = True
+        try:
+            while done < n:
+                b = min(n, done + self.chunk)
+                cand = self.builder.build(self.design.values[done:b])
+                parts.append(self.evaluate_records(cand.records))
+                done = b
+                if progress is not None:
+                    progress(done, n)
+        except KeyboardInterrupt:
+            complete = False
+        seconds = time.perf_counter() - t0
+        sums = SweepSums.concatenate(parts, len(self.scene.cameras))
+        result = SweepResult.assemble(self, sums, baseline, done, complete, seconds)
+        if result.order.size:
+            result.best_detail = self.detail(int(result.order[0]))
+        result.baseline_detail = self.detail(None)
+        return result
+
+    # ----- one configuration in full
+    def cameras_for(self, index: int | None) -> np.ndarray:
+        """All sensor cameras' records (scene order) for configuration ``index`` (None: as authored)."""
+        records = pack_cameras(self.scene.cameras, self.scene.source)
+        if index is not None and self.builder.varied:
+            cand = self.builder.build(self.design.values[index:index + 1]).records[0]
+            records[self.builder.varied] = cand
+        return records
+
+    def detail(self, index: int | None) -> BestDetail:
+        """Per sample and camera decodability of one configuration, with each sample's best camera."""
+        d = self._dev
+        order = np.asarray(self.builder.varied + self.builder.fixed, dtype=np.int64)  # the order sweeps break ties
+        records = self.cameras_for(index)[order]
+        n_cam, s = len(records), self.samples.n
+        cams = wp.array(records, dtype=Camera, device=d.device)
+        dec = wp.zeros((max(s, 1), n_cam), dtype=wp.uint8, device=d.device)
+        best = wp.zeros(max(s, 1), dtype=wp.int32, device=d.device)
+        score = wp.zeros(max(s, 1), dtype=wp.float32, device=d.device)
+        lim = wp.zeros(max(s, 1), dtype=wp.int32, device=d.device)
+
+        def launch(a: int, b: int) -> None:
+            wp.launch(detail_pass, dim=b - a, device=d.device,
+                      inputs=[cams, d.samples, d.groups, d.face_group, d.mesh_id, d.has_mesh, d.lit, a, dec, best,
+                              score, lim])
+
+        if s:
+            self._run_pieces(launch, s, s * n_cam)
+        decodable = np.empty((s, n_cam), dtype=bool)
+        decodable[:, order] = dec.numpy()[:s].astype(bool)
+        best_camera = best.numpy()[:s]
+        best_camera = np.where(best_camera >= 0, order[np.maximum(best_camera, 0)], -1).astype(np.int32)
+        return BestDetail(index, decodable, best_camera, score.numpy()[:s].copy(), lim.numpy()[:s].copy())
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def run_sweep(scene: Scene, spec: SweepSpec, *, frame: StageFrame | None = None, world: World | None = None,
+              device: str | None = None, threads: int | None = None, chunk: int | None = None,
+              progress: Progress | None = None, memory_budget: int | None = None,
+              host_budget: int | None = None) -> SweepResult:
+    """Run a sweep on a scene model (no USD needed: benchmarks and generated stations use this)."""
+    runner = SweepRunner(scene, spec, frame=frame, world=world, device=device, threads=threads, chunk=chunk,
+                         memory_budget=memory_budget, host_budget=host_budget)
+    try:
+        return runner.run(progress)
+    finally:
+        runner.close()
