@@ -20,8 +20,7 @@ wp.config.log_level = logging.WARNING
 _register_schemas()  # codeless schemas must be known before anything touches the schema registry
 
 from .errors import SwbError  # noqa: E402
-from .simulation import Simulation, open_simulation  # noqa: E402
-from .stage.save import restore_simulation  # noqa: E402
+from .simulation import Simulation, open_simulation, restore_simulation  # noqa: E402
 
 __all__ = ["SwbError", "Simulation", "open", "restore", "bundled_scene"]
 __version__ = "0.1.0"

@@ -28,6 +28,7 @@ from .stage import load as loader
 from .stage.geometry import split_instance_path
 from .stage.layers import copy_stage_metadata, open_layer, open_stage
 from .stage.results_layer import SWB_PRIM, read_results, write_results
+from .stage.save import SaveContent, check_save_target, read_save, write_save
 from .stage.ui_state import UiState, read_ui_state, write_ui_state
 
 # Properties whose change alters which prims take part, not just where they are: re-read the whole scene.
@@ -311,9 +312,14 @@ class Simulation:
     # ----- persistence ------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the whole state as a USD stage: a root layer with named sublayers (see swb.stage.save)."""
-        from .stage.save import save_simulation
-
-        return save_simulation(self, Path(path))
+        used = {Path(layer.realPath).resolve() for layer in self.stage.GetUsedLayers() if layer.realPath}
+        root = check_save_target(Path(path), self.scene_path, used)
+        if self.results is not None and self.has_pending_changes:
+            self.evaluate()  # stored results must describe the configuration saved beside them
+        return write_save(root, SaveContent(
+            scene_path=self.scene_path, scene_layer=self._scene_layer, root_layer=self.root_layer,
+            config=self.config_layer, results=self.results_layer, ui=self.ui_layer, sweep=self.sweep_layer,
+            has_results=self.results is not None))
 
 
 def _anonymous_copy(layer: Sdf.Layer | None, tag: str) -> Sdf.Layer:
@@ -347,3 +353,10 @@ def _reread_part(stage: Usd.Stage, path: str, ctx: loader.LoadContext) -> MeshPa
 def open_simulation(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:
     """Open a user's stage for evaluation (the file itself is never modified)."""
     return Simulation(path, device=device, threads=threads)
+
+
+def restore_simulation(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:
+    """Rebuild a saved simulation: same scene, configuration, results (bit for bit) and UI state."""
+    saved = read_save(path)
+    return Simulation(saved.scene_path, device=device, threads=threads, config=saved.config, ui=saved.ui,
+                      results=saved.results, sweep=saved.sweep)

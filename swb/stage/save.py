@@ -13,12 +13,12 @@ root last), so a failed save leaves nothing half-written. The roles are recorded
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from pxr import Sdf, Usd
 
 from ..errors import SwbError
-from ..simulation import Simulation
 from .layers import copy_stage_metadata, export_layers_atomic, open_layer
 
 ROLES = ("ui", "results", "config", "scene")
@@ -32,39 +32,67 @@ def layer_paths(root: Path) -> dict[str, Path]:
     return {role: root.with_name(f"{root.stem}.{role}{_SUFFIX[role]}") for role in ROLES}
 
 
-def save_simulation(sim: Simulation, root: Path) -> Path:
-    """Write sim's full state at root (see the module docstring); returns the root path."""
+@dataclass
+class SaveContent:
+    """The layers a simulation saves (``swb.simulation.Simulation.save`` fills it; this module knows no Simulation)."""
+
+    scene_path: Path  # the file the simulation reads its scene from
+    scene_layer: Sdf.Layer  # that file's layer, flattened into the save's scene copy
+    root_layer: Sdf.Layer  # the simulation's root, for the stage metadata
+    config: Sdf.Layer
+    results: Sdf.Layer
+    ui: Sdf.Layer
+    sweep: Sdf.Layer  # written only when it holds sweep results
+    has_results: bool
+
+
+@dataclass
+class SavedLayers:
+    """What a save holds, read back: the scene file and SWB's layers (results and sweep only when saved)."""
+
+    scene_path: Path
+    config: Sdf.Layer
+    ui: Sdf.Layer
+    results: Sdf.Layer | None
+    sweep: Sdf.Layer | None
+
+
+def check_save_target(root: Path, scene_path: Path, used: set[Path]) -> Path:
+    """The resolved root of a save at ``root``, or SwbError when it is no USD name or would overwrite a file the
+    scene is made of (``used``: the stage's layer files), except a restored save's own scene copy."""
     root = Path(root).resolve()
     if root.suffix.lower() not in (".usda", ".usd", ".usdc"):
         raise SwbError("a save needs a USD file name", file=str(root), hint="use e.g. station.swb.usda")
     paths = layer_paths(root)
     sweep_path = root.with_name(f"{root.stem}.{SWEEP_ROLE}.usdc")
-    # never write over a file the scene is made of (its root, sublayers, references), except a restored save's own
-    # scene copy, which is kept as it is
-    used = {Path(layer.realPath).resolve() for layer in sim.stage.GetUsedLayers() if layer.realPath}
     for target in (root, paths["ui"], paths["results"], paths["config"], sweep_path, paths["scene"]):
-        if target in used and target != sim.scene_path or target == sim.scene_path and target != paths["scene"]:
+        if target in used and target != scene_path or target == scene_path and target != paths["scene"]:
             raise SwbError("saving here would overwrite a file the scene is made of",
                            file=str(target), hint="save under another name or in another folder")
-    if sim.results is not None and sim.has_pending_changes:
-        sim.evaluate()  # stored results must describe the configuration saved beside them
+    return root
+
+
+def write_save(root: Path, content: SaveContent) -> Path:
+    """Write ``content`` as a save at root (see the module docstring; ``check_save_target`` first); returns root."""
+    paths = layer_paths(root)
+    sweep_path = root.with_name(f"{root.stem}.{SWEEP_ROLE}.usdc")
     pending: list[tuple[Sdf.Layer, Path]] = []
-    if paths["scene"] != sim.scene_path:  # a restored save re-saved in place keeps its scene file as it is
-        pending.append((Usd.Stage.Open(sim._scene_layer).Flatten(), paths["scene"]))
-    pending += [(sim.config_layer, paths["config"]), (sim.results_layer, paths["results"]), (sim.ui_layer, paths["ui"])]
+    if paths["scene"] != content.scene_path:  # a restored save re-saved in place keeps its scene file as it is
+        pending.append((Usd.Stage.Open(content.scene_layer).Flatten(), paths["scene"]))
+    pending += [(content.config, paths["config"]), (content.results, paths["results"]), (content.ui, paths["ui"])]
     roles = list(ROLES)
-    if sim.sweep_layer.rootPrims:  # optional role: saves without sweeps keep their five files
-        pending.append((sim.sweep_layer, sweep_path))
+    if content.sweep.rootPrims:  # optional role: saves without sweeps keep their five files
+        pending.append((content.sweep, sweep_path))
         paths[SWEEP_ROLE] = sweep_path
         roles.insert(roles.index("config"), SWEEP_ROLE)
     layer = Sdf.Layer.CreateAnonymous("root.usda")
-    copy_stage_metadata(sim.root_layer, layer)
+    copy_stage_metadata(content.root_layer, layer)
     layer.subLayerPaths = [f"./{paths[role].name}" for role in roles]
     layer.customLayerData = {
         "swb": {
             "formatVersion": FORMAT_VERSION,
-            "source": str(sim.scene_path),
-            "hasResults": sim.results is not None,
+            "source": str(content.scene_path),
+            "hasResults": content.has_results,
             **{role: paths[role].name for role in roles},
         }
     }
@@ -74,8 +102,8 @@ def save_simulation(sim: Simulation, root: Path) -> Path:
     return root
 
 
-def restore_simulation(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:
-    """Rebuild a saved simulation: same scene, configuration, results (bit for bit) and UI state."""
+def read_save(path: str | Path) -> SavedLayers:
+    """The layers of a save, for ``swb.restore`` to rebuild the simulation from."""
     root_path = Path(path).resolve()
     root = open_layer(root_path)
     info = root.customLayerData.get("swb")
@@ -89,14 +117,11 @@ def restore_simulation(path: str | Path, *, device: str | None = None, threads: 
             raise SwbError(f"the save names no {role} layer", file=str(root_path),
                            attribute=f"customLayerData:swb:{role}")
         layers[role] = open_layer(root_path.parent / name)
-    results = layers["results"] if info.get("hasResults") else None
     sweep = info.get(SWEEP_ROLE)
-    return Simulation(
-        root_path.parent / info["scene"],
-        device=device,
-        threads=threads,
+    return SavedLayers(
+        scene_path=root_path.parent / info["scene"],
         config=layers["config"],
         ui=layers["ui"],
-        results=results,
+        results=layers["results"] if info.get("hasResults") else None,
         sweep=open_layer(root_path.parent / sweep) if isinstance(sweep, str) else None,
     )

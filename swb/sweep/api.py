@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from pxr import Usd
+from pxr import Sdf, Usd
 
+from ..engine.model import Scene
+from ..engine.world import World
 from ..stage.units import LoadContext
 from .candidates import CandidateBuilder, StageFrame
 from .results import SweepResult, write_sweep_layer
@@ -30,9 +32,22 @@ from .spec import (
     sweep_prim,
 )
 
-if TYPE_CHECKING:
-    from ..engine.model import Scene
-    from ..simulation import Simulation
+
+class SweepHost(Protocol):
+    """What a sweep needs of a simulation (``swb.simulation.Simulation`` is one; the simulation passes itself in,
+    so this module does not import it): the composed stage, its scene model and Warp world, and the layer that
+    takes the sweep's arrays."""
+
+    stage: Usd.Stage
+    scene: Scene
+    scene_path: Path
+    threads: int | None
+    sweep_layer: Sdf.Layer
+
+    @property
+    def world(self) -> World: ...
+
+    def evaluate(self) -> Any: ...
 
 
 def stage_frame(stage: Usd.Stage, scene: Scene) -> StageFrame:
@@ -54,7 +69,7 @@ def check_against_scene(spec: SweepSpec, scene: Scene, frame: StageFrame, host_b
     check_host_memory(spec, count_configurations(spec), len(scene.cameras), host_budget)
 
 
-def resolve_spec(sim: Simulation, name: str | None, spec: str | Path | dict[str, Any] | SweepSpec | None,
+def resolve_spec(sim: SweepHost, name: str | None, spec: str | Path | dict[str, Any] | SweepSpec | None,
                  frame: StageFrame, overrides: dict[str, Any], host_budget: int | None) -> SweepSpec:
     """The sweep to run: authored into the configuration layer when given, else read from the stage."""
     source = str(sim.scene_path)
@@ -80,7 +95,7 @@ def resolve_spec(sim: Simulation, name: str | None, spec: str | Path | dict[str,
     return read_sweep(prim, source)
 
 
-def sweep_simulation(sim: Simulation, name: str | None = None, *,
+def sweep_simulation(sim: SweepHost, name: str | None = None, *,
                      spec: str | Path | dict[str, Any] | SweepSpec | None = None, samples: int | None = None,
                      seed: int | None = None, sampler: str | None = None, chunk: int | None = None,
                      progress: Progress | None = None, memory_budget: int | None = None,
@@ -100,7 +115,7 @@ def sweep_simulation(sim: Simulation, name: str | None = None, *,
     return result
 
 
-def baseline_result(sim: Simulation, like: SweepResult) -> SweepResult:
+def baseline_result(sim: SweepHost, like: SweepResult) -> SweepResult:
     """The stage as it is, measured the way ``like`` measured its configurations (same samples and seed)."""
     sim.evaluate()
     frame = stage_frame(sim.stage, sim.scene)

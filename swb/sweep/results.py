@@ -19,7 +19,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from pxr import Gf, Sdf, Vt
@@ -29,11 +29,22 @@ from ..errors import SwbError
 from ..report import format_table
 from ..stage.layers import write_text_atomic
 from ..stage.results_layer import set_attribute
+from .candidates import CandidateBuilder
 from .sampling import Column
 from .spec import SweepSpec
 
-if TYPE_CHECKING:
-    from .run import SweepRunner
+
+class RunnerHandle(Protocol):
+    """What a finished sweep keeps of the run that made it, to rebuild one configuration's cameras and tables
+    (``swb.sweep.run.SweepRunner`` is one; owned here so results need not import the runner)."""
+
+    builder: CandidateBuilder
+
+    def cameras_for(self, index: int | None) -> np.ndarray: ...
+
+    def detail(self, index: int | None) -> BestDetail: ...
+
+    def close(self) -> None: ...
 
 SWB_PRIM = Sdf.Path("/SWB")
 SWEEP_RESULTS_PRIM = SWB_PRIM.AppendChild("SweepResults")
@@ -121,38 +132,7 @@ class SweepResult:
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     best_detail: BestDetail | None = None
     baseline_detail: BestDetail | None = None
-    runner: SweepRunner | None = field(default=None, repr=False)
-
-    # ----- construction
-    @classmethod
-    def assemble(cls, runner: SweepRunner, sums: SweepSums, baseline: SweepSums, done: int, complete: bool,
-                 seconds: float) -> SweepResult:
-        smp = runner.samples
-        res = cls(
-            name=runner.spec.name,
-            spec=runner.spec,
-            cameras=[c.path for c in runner.scene.cameras],
-            varied=list(runner.spec.cameras),
-            targets=[t.path for t in runner.scene.targets],
-            columns=runner.columns,
-            values=runner.design.values[:done].copy(),
-            sums=sums,
-            baseline=baseline,
-            total=int(smp.weight_int.sum()),
-            sample_target=smp.target.copy(),
-            sample_weight=smp.weight_int.copy(),
-            n_requested=runner.design.n,
-            complete=complete,
-            seconds=seconds,
-            chunk=runner.chunk,
-            device=str(runner.device),
-            samples_text=smp.describe(),
-            as_authored=smp.as_authored,
-            meters_per_unit=runner.frame.meters_per_unit,
-            runner=runner,
-        )
-        res.order = ranking(sums)
-        return res
+    runner: RunnerHandle | None = field(default=None, repr=False)
 
     # ----- derived values
     @property

@@ -27,7 +27,7 @@ from ..engine.world import World, make_lighting, pack_cameras
 from ..errors import SwbError
 from .candidates import CandidateBuilder, StageFrame
 from .orientations import SampleSet, build_samples
-from .results import BestDetail, SweepResult, SweepSums
+from .results import BestDetail, SweepResult, SweepSums, ranking
 from .sampling import Design, available_host_memory, columns_of, make_design
 from .spec import SweepSpec
 
@@ -239,7 +239,7 @@ class SweepRunner:
             complete = False
         seconds = time.perf_counter() - t0
         sums = SweepSums.concatenate(parts, len(self.scene.cameras))
-        result = SweepResult.assemble(self, sums, baseline, done, complete, seconds)
+        result = assemble_result(self, sums, baseline, done, complete, seconds)
         if result.order.size:
             result.best_detail = self.detail(int(result.order[0]))
         result.baseline_detail = self.detail(None)
@@ -296,3 +296,34 @@ def run_sweep(scene: Scene, spec: SweepSpec, *, frame: StageFrame | None = None,
         return runner.run(progress)
     finally:
         runner.close()
+
+
+def assemble_result(runner: SweepRunner, sums: SweepSums, baseline: SweepSums, done: int, complete: bool,
+                    seconds: float) -> SweepResult:
+    """The SweepResult of a run: its sums ranked, the design values done, and the runner kept for details."""
+    smp = runner.samples
+    res = SweepResult(
+        name=runner.spec.name,
+        spec=runner.spec,
+        cameras=[c.path for c in runner.scene.cameras],
+        varied=list(runner.spec.cameras),
+        targets=[t.path for t in runner.scene.targets],
+        columns=runner.columns,
+        values=runner.design.values[:done].copy(),
+        sums=sums,
+        baseline=baseline,
+        total=int(smp.weight_int.sum()),
+        sample_target=smp.target.copy(),
+        sample_weight=smp.weight_int.copy(),
+        n_requested=runner.design.n,
+        complete=complete,
+        seconds=seconds,
+        chunk=runner.chunk,
+        device=str(runner.device),
+        samples_text=smp.describe(),
+        as_authored=smp.as_authored,
+        meters_per_unit=runner.frame.meters_per_unit,
+        runner=runner,
+    )
+    res.order = ranking(sums)
+    return res

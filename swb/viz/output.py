@@ -25,10 +25,10 @@ from ..errors import SwbError
 from ..stage.layers import copy_stage_metadata, export_atomic, open_layer, write_bytes_atomic
 from ..stage.units import stage_to_world
 from .probes import ProbeSymbol, direction_lon_lat
+from .results import PlaneResult, ProjectionResult, SphereResult, ViewResult
 
 if TYPE_CHECKING:
     from ..simulation import Simulation
-    from .modes import PlaneResult, ProjectionResult, SphereResult, ViewResult
 
 VIZ_ROOT = Sdf.Path("/SWB/Viz")
 NOT_DECODABLE = (0.74, 0.74, 0.74)
