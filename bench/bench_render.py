@@ -7,7 +7,7 @@ against the CPU.
 1. The bundled scan tunnel: every camera's full frame on ``--device`` (timed after a warm-up: the whole image, and
    the ray tracing alone, read back; megasamples/s = pixels x samples per pixel / ray-tracing seconds; the sensor
    model runs on the host), and a 256 x 256 window in the middle of each frame.
-2. The randomised validation study (``swb.render.validate.run_study``): ``--study`` cases rendered and decoded on the
+2. The randomised validation study (``swb.render.study.run_study``): ``--study`` cases rendered and decoded on the
    device (the agreement of the zxing profile with zxing-cpp, cases per second).
 
 The CPU check: the radiance of a pixel depends only on the seed and the pixel, and the sensor noise is drawn on
@@ -95,7 +95,8 @@ def compare_windows(windows: dict[str, np.ndarray], spp: int) -> list[dict]:
 
 
 def study(device: str, n: int, seed: int, workers: int) -> tuple[list, float]:
-    from swb.render.validate import agreement, run_study
+    from swb.render.fitting import agreement
+    from swb.render.study import run_study
 
     run_study(2, seed, device=device)  # warm-up
     t0 = time.perf_counter()
@@ -108,7 +109,8 @@ def study(device: str, n: int, seed: int, workers: int) -> tuple[list, float]:
 
 def compare_cases(cases: list, seed: int, k: int, workers: int) -> dict:
     """The first ``k`` study cases again on the CPU: same decode outcome and same model verdict?"""
-    from swb.render.validate import agreement, run_study
+    from swb.render.fitting import agreement
+    from swb.render.study import run_study
 
     k = min(k, len(cases))
     t0 = time.perf_counter()
@@ -158,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--against", type=Path, help="compare a --save folder from another machine on this CPU")
     args = ap.parse_args(argv)
     wp.init()
-    from swb.render.validate import agreement, load_cases, save_cases
+    from swb.render.fitting import agreement
+    from swb.render.study import load_cases, save_cases
 
     if args.against:
         meta = json.loads((args.against / "meta.json").read_text())

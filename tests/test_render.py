@@ -19,6 +19,7 @@ from swb.cli.render import add_render_commands, cmd_validate  # noqa: E402
 from swb.engine.model import CameraModel, MeshPart, Scene, TargetModel  # noqa: E402
 from swb.engine.profiles import FACTOR_CODE, DecoderProfile  # noqa: E402
 from swb.errors import SwbError  # noqa: E402
+from swb.render.fitting import ZXING_PROFILE, _fit_once, agreement, profile_verdict  # noqa: E402
 from swb.render.renderer import (  # noqa: E402
     Renderer,
     RenderSettings,
@@ -27,18 +28,7 @@ from swb.render.renderer import (  # noqa: E402
     project_points,
     symbol_corners_world,
 )
-from swb.render.validate import (  # noqa: E402
-    ZXING_PROFILE,
-    Case,
-    _fit_once,
-    agreement,
-    decode,
-    profile_verdict,
-    quiet_zone_in_view,
-    remodel_study,
-    run_study,
-    study_case,
-)
+from swb.render.study import Case, decode, quiet_zone_in_view, remodel_study, run_study, study_case  # noqa: E402
 
 PITCH = 5e-6
 W, H = 256, 192
@@ -206,7 +196,7 @@ def test_fit_finds_the_occlusion_traits():
 
 
 def test_study_prediction_matches_the_numpy_verdict_and_cli_reads_saved_cases(tmp_path, capsys):
-    from swb.render.validate import save_cases
+    from swb.render.study import save_cases
 
     scene, design = study_case(0, 3)
     assert len(scene.cameras) == 1 and len(scene.targets) == 1 and design

@@ -77,17 +77,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from ..engine.profiles import PROFILES
+    from ..render.fitting import agreement, fit_profile, format_report
     from ..render.renderer import RenderSettings
-    from ..render.validate import (
-        agreement,
-        fit_profile,
-        format_report,
-        load_cases,
-        remodel_study,
-        run_study,
-        save_cases,
-        validate_scene,
-    )
+    from ..render.study import load_cases, remodel_study, run_study, save_cases, validate_scene
 
     sources = [x for x in (args.scene, args.study, args.cases) if x is not None]
     if len(sources) != 1:

@@ -2,7 +2,9 @@
 
 Written from the model spec alone (not from the Warp kernels) so the two can check each other. Everything is
 vectorised over camera x target pairs in float64; the only loop is over chunks of cameras to bound memory.
-Occlusion rays go through trimesh's Embree intersector on one merged world mesh of all parts.
+Occlusion rays go through trimesh's Embree intersector on one merged world mesh of all parts. This module computes
+the profile-independent metrics from the geometry (``pair_metrics``); the verdict under each camera's decoder
+profile is ``swb.engine.verdict``, the one numpy implementation that the profile fitting uses too.
 """
 
 from __future__ import annotations
@@ -15,28 +17,17 @@ import trimesh
 
 from .model import CameraModel, LightModel, MeshPart, Scene, TargetModel
 from .pair_results import PairResults
-from .profiles import (
-    FACTOR_CODE,
-    FACTORS,
-    LIMIT_NORM_P,
-    PROFILES,
-    SCORE_RATE,
-    SYMBOLOGIES,
-    DecoderProfile,
-    module_aspect,
-)
+from .profiles import PROFILES, SYMBOLOGY_CODE, module_aspect
+from .verdict import DecoderTerms, PairMetrics, in_view, verdict
 
 # Occlusion sample points in units of the symbol half-size: a 3 x 3 grid (centre, 4 corners, 4 edge midpoints),
 # inset 2 %, row by row: sample k at (k % 3 - 1, k // 3 - 1), so samples 3r..3r+2 form row r across u.
 _INSET = 0.98
 SAMPLE_POINTS: np.ndarray = _INSET * np.array([[k % 3 - 1, k // 3 - 1] for k in range(9)], dtype=np.float64)
-_ROWS = np.arange(9).reshape(3, 3)
 _CORNERS: np.ndarray = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float64)
 # max_t = |segment| * (1 - REL) - ABS: the surface a label sits on must not hide it.
 OCCLUSION_REL_EPS = 1e-4
 OCCLUSION_ABS_EPS = 1e-4  # metres
-
-_F = {name: i for i, name in enumerate(FACTORS)}
 
 
 def _ray_intersector(mesh: trimesh.Trimesh):
@@ -95,7 +86,7 @@ class ReferenceOcclusion:
         return hit
 
 
-def _camera_arrays(cams: Sequence[CameraModel]) -> dict[str, np.ndarray]:
+def camera_arrays(cams: Sequence[CameraModel]) -> dict[str, np.ndarray]:
     """Per-camera parameters as float64 arrays (one entry per camera)."""
 
     def col(fn) -> np.ndarray:
@@ -123,16 +114,13 @@ def _camera_arrays(cams: Sequence[CameraModel]) -> dict[str, np.ndarray]:
         "exposure": col(lambda c: c.exposure),
         "pitch": col(lambda c: float(np.sqrt(c.pixel_pitch[0] * c.pixel_pitch[1]))),
         "wavelength": col(lambda c: c.wavelength),
-        "scanline": np.array([PROFILES[c.decoder_profile].scanline for c in cams], dtype=bool),
-        "clear_row": np.array([PROFILES[c.decoder_profile].clear_row for c in cams], dtype=bool),
-        "line_view": np.array([PROFILES[c.decoder_profile].line_view for c in cams], dtype=bool),
         "max_tilt": col(lambda c: c.max_tilt_deg),
         "min_exposure": col(lambda c: c.min_exposure),
         "profile": np.array([list(PROFILES).index(c.decoder_profile) for c in cams], dtype=np.int64),
     }
 
 
-def _target_arrays(tgts: Sequence[TargetModel]) -> dict[str, np.ndarray]:
+def target_arrays(tgts: Sequence[TargetModel]) -> dict[str, np.ndarray]:
     sizes = np.array([t.size for t in tgts], dtype=np.float64).reshape(-1, 2)
     sizes_q = np.array([t.size_with_quiet_zone for t in tgts], dtype=np.float64).reshape(-1, 2)
     return {
@@ -143,10 +131,10 @@ def _target_arrays(tgts: Sequence[TargetModel]) -> dict[str, np.ndarray]:
         "X": np.array([t.module_size for t in tgts], dtype=np.float64),
         "aspect_w": np.array([module_aspect(t.symbology) for t in tgts], dtype=np.float64),  # PDF417 rows: 3
         "linear": np.array([t.linear for t in tgts], dtype=bool),
-        "scan_kind": np.array([SYMBOLOGIES[t.symbology] in ("linear", "pdf417") for t in tgts], dtype=bool),
         "aspect": sizes[:, 1] / np.maximum(sizes[:, 0], 1e-300),  # height / length
         "vel": np.array([np.asarray(t.velocity, np.float64) for t in tgts]).reshape(-1, 3),
         "symbology": np.array([t.symbology for t in tgts], dtype=object),
+        "sym": np.array([SYMBOLOGY_CODE[t.symbology] for t in tgts], dtype=np.int64),
         "reflectance": np.array([t.reflectance for t in tgts], dtype=np.float64),
         "contrast": np.array([t.print_contrast for t in tgts], dtype=np.float64),
         "glossy": np.array([t.glossy for t in tgts], dtype=bool),
@@ -219,13 +207,6 @@ def _light_margins(light: TargetLight | None, cam: dict[str, np.ndarray], tg: di
     return glare, exposure
 
 
-def _per_pair(cam_profile: np.ndarray, symbologies: np.ndarray, value) -> np.ndarray:
-    """value(profile, symbology)[c, t] for each camera's profile and each target's symbology."""
-    kinds, inverse = np.unique(symbologies.astype(str), return_inverse=True)
-    table = np.array([[value(prof, str(s)) for s in kinds] for prof in PROFILES.values()], dtype=np.float64)
-    return table[cam_profile][:, inverse.ravel()]
-
-
 def _planar_points(tg: dict[str, np.ndarray], offsets: np.ndarray, half: np.ndarray) -> np.ndarray:
     """World points (T, K, 3) at centre + ou * half_u * u + ow * half_w * w for each offset (K, 2)."""
     u = tg["R"][:, :, 0]
@@ -263,38 +244,62 @@ def _safe_div(num: np.ndarray, den: np.ndarray, when_zero: float) -> np.ndarray:
     return out
 
 
-def _evaluate_chunk(
-    cam: dict[str, np.ndarray], tg: dict[str, np.ndarray], occ: ReferenceOcclusion, light: TargetLight | None = None
-) -> dict[str, np.ndarray]:
-    """Every result field for all pairs of a chunk of cameras x the selected targets."""
+def quiet_zone_share(cam: dict[str, np.ndarray], tg: dict[str, np.ndarray], line: np.ndarray | bool = False
+                     ) -> np.ndarray:
+    """The largest share s in [0, 1] of the quiet zone with which each symbol's rectangle (``line``: its centre
+    scan line along u) lies inside the image and the clipping range, -1 when not even the symbol does; (C, T).
+
+    Exact: the corners move linearly with s, so every bound (near, far, four image edges, multiplied out by the
+    depth) is linear in s, and the rectangles grow with s inside a convex frustum: the answer is the smallest
+    root of a bound that falls with s, or -1 when one already fails at s = 0."""
+    C, T = len(cam["fx"]), len(tg["X"])
+    line = np.broadcast_to(np.asarray(line, bool), (C, T))
+    half = np.broadcast_to(tg["half"][None], (C, T, 2)).copy()
+    extra = np.broadcast_to((tg["half_q"] - tg["half"])[None], (C, T, 2)).copy()
+    half[..., 1] = np.where(line, 0.0, half[..., 1])
+    extra[..., 1] = np.where(line, 0.0, extra[..., 1])
+    u_t, w_t = tg["R"][:, :, 0], tg["R"][:, :, 1]
+    sign_u, sign_w = _CORNERS[:, 0], _CORNERS[:, 1]
+    # corner k at s: pos + su (hu + s eu) u + sw (hw + s ew) w = p0 + s dp, in camera coordinates
+    p0 = (tg["pos"][None, :, None, :] + sign_u[None, None, :, None] * half[:, :, None, 0, None] * u_t[None, :, None, :]
+          + sign_w[None, None, :, None] * half[:, :, None, 1, None] * w_t[None, :, None, :])
+    dp = (sign_u[None, None, :, None] * extra[:, :, None, 0, None] * u_t[None, :, None, :]
+          + sign_w[None, None, :, None] * extra[:, :, None, 1, None] * w_t[None, :, None, :])
+    q0 = np.einsum("ctkj,cji->ctki", p0 - cam["pos"][:, None, None, :], cam["R"])
+    dq = np.einsum("ctkj,cji->ctki", dp, cam["R"])
+
+    def bounds(q: np.ndarray, affine: bool) -> np.ndarray:
+        """Each image/clip bound as a value that must stay >= 0 (linear in the point; ``affine`` adds constants)."""
+        x, y, z = q[..., 0], q[..., 1], -q[..., 2]
+        cx, cy = cam["cx"][:, None, None], cam["cy"][:, None, None]
+        fx, fy = cam["fx"][:, None, None], cam["fy"][:, None, None]
+        W, H = cam["W"][:, None, None], cam["H"][:, None, None]
+        one = 1.0 if affine else 0.0
+        return np.stack([z - one * cam["near"][:, None, None], one * cam["far"][:, None, None] - z,
+                         cx * z + fx * x, (W - cx) * z - fx * x, cy * z - fy * y, (H - cy) * z + fy * y], axis=-1)
+
+    a, b = bounds(q0, True), bounds(dq, False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        roots = np.where(b < 0, -a / np.where(b < 0, b, -1.0), np.inf)
+    share = np.minimum(1.0, roots.min(axis=(2, 3)))
+    return np.where((a >= 0).all(axis=(2, 3)), share, -1.0)
+
+
+def pair_metrics(cam: dict[str, np.ndarray], tg: dict[str, np.ndarray], occ: ReferenceOcclusion,
+                 cast: np.ndarray | str = "view") -> tuple[PairMetrics, dict[str, np.ndarray]]:
+    """The profile-independent metrics of every camera x target pair of a chunk (C, T), and the extra outputs
+    (distance, total motion smear in pixels). Occlusion rays go to the pairs in ``cast``: "view" the pairs in view
+    (under each camera's own profile) and facing the camera, "front" every pair facing the camera, or a (C, T)
+    mask; the others have no sample seen."""
     C, T = len(cam["fx"]), len(tg["X"])
     fx, fy = cam["fx"][:, None], cam["fy"][:, None]
     fx4, fy4 = fx[..., None], fy[..., None]
+    sym = np.broadcast_to(tg["sym"][None, :], (C, T))
+    lin = tg["linear"][None, :]
 
-    # 1. fov: the corners of the symbol plus the decoder's share of its quiet zone inside the image and the
-    # clipping range; a 1-D symbol under a line_view decoder: the ends of its centre scan line.
-    share = _per_pair(cam["profile"], tg["symbology"], DecoderProfile.quiet_share)  # (C, T)
-    half_v = tg["half"][None] + share[..., None] * (tg["half_q"] - tg["half"])[None]  # (C, T, 2)
-    line = cam["line_view"][:, None] & tg["linear"][None, :]
-    half_v[..., 1] = np.where(line, 0.0, half_v[..., 1])
-    u_t, w_t = tg["R"][:, :, 0], tg["R"][:, :, 1]
-    world_q = (tg["pos"][None, :, None, :] + _CORNERS[None, None, :, 0, None] * half_v[:, :, None, 0, None]
-               * u_t[None, :, None, :] + _CORNERS[None, None, :, 1, None] * half_v[:, :, None, 1, None]
-               * w_t[None, :, None, :])  # (C, T, 4, 3)
-    qc = np.einsum("ctkj,cji->ctki", world_q - cam["pos"][:, None, None, :], cam["R"])  # (C, T, 4, 3)
-    zq = -qc[..., 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        uq = cam["cx"][:, None, None] + fx4 * qc[..., 0] / zq
-        vq = cam["cy"][:, None, None] - fy4 * qc[..., 1] / zq
-    inside = (
-        (zq >= cam["near"][:, None, None])
-        & (zq <= cam["far"][:, None, None])
-        & (uq >= 0)
-        & (uq <= cam["W"][:, None, None])
-        & (vq >= 0)
-        & (vq <= cam["H"][:, None, None])
-    )
-    fov = inside.all(axis=2)
+    # 1. view: the largest share of the quiet zone in the image, for the symbol and for its centre scan line.
+    qz_view = quiet_zone_share(cam, tg)
+    qz_line = np.where(lin, quiet_zone_share(cam, tg, line=np.broadcast_to(lin, (C, T))), qz_view)
 
     # 2. backfacing, tilt, distance (centre geometry).
     normal = tg["R"][:, :, 2]
@@ -315,7 +320,7 @@ def _evaluate_chunk(
     # 4. PPM: 2-D symbols take the minimum over the symbol corners, 1-D symbols the centre.
     sc = _to_camera(cam, _planar_points(tg, _CORNERS, tg["half"]))  # (C, T, 4, 3)
     corners_ok = (-sc[..., 2] > 0).all(axis=2)
-    computable = (zc > 0) & (corners_ok | tg["linear"][None, :])
+    computable = (zc > 0) & (corners_ok | lin)
     X = tg["X"][None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         gu_c = _jacobian_apply(pc, u_cam, fx, fy)
@@ -325,24 +330,15 @@ def _evaluate_chunk(
         ppm_w_centre = Xw * np.hypot(*gw_c)
         ppm_u_corner = X * np.hypot(*_jacobian_apply(sc, u_cam[:, :, None, :], fx4, fy4)).min(axis=2)
         ppm_w_corner = Xw * np.hypot(*_jacobian_apply(sc, w_cam[:, :, None, :], fx4, fy4)).min(axis=2)
-    lin = tg["linear"][None, :]
     ppm_u = np.where(computable, np.where(lin, ppm_u_centre, ppm_u_corner), 0.0)
     ppm_w = np.where(computable, np.where(lin, ppm_w_centre, ppm_w_corner), 0.0)
     gu_c = tuple(np.where(computable, g, 0.0) for g in gu_c)
     gw_c = tuple(np.where(computable, g, 0.0) for g in gw_c)
 
-    # 5. angle margin: tilt, and the scan-line roll for scan-line decoders reading 1-D / PDF417.
-    max_tilt = np.minimum(cam["max_tilt"][:, None], _per_pair(cam["profile"], tg["symbology"],
-                                                              DecoderProfile.tilt_limit))
-    tilt_margin = _safe_div(np.broadcast_to(max_tilt, tilt.shape), tilt, np.inf)
+    # 5. scan-line ratio (h/L) / tan(roll) = (h/L) * big / small; inf when the u axis runs along an image axis.
     big = np.maximum(np.abs(gu_c[0]), np.abs(gu_c[1]))
     small = np.minimum(np.abs(gu_c[0]), np.abs(gu_c[1]))
-    # (h/L) / tan(roll) = (h/L) * big / small; inf when the u axis runs along an image axis.
-    # A decoder that needs the rows crossing the whole symbol to cover a share c of its height: (1 - c) (h/L) / tan.
-    cover = 1.0 - _per_pair(cam["profile"], tg["symbology"], DecoderProfile.cover)
-    scan_margin = cover * _safe_div(tg["aspect"][None, :] * big, small, np.inf)
-    uses_scan = cam["scanline"][:, None] & tg["scan_kind"][None, :] & computable
-    angle_margin = np.where(uses_scan, np.minimum(tilt_margin, scan_margin), tilt_margin)
+    scan_ratio = _safe_div(tg["aspect"][None, :] * big, small, np.inf)
 
     # 6. defocus (thin lens + diffraction in quadrature), depth of the centre.
     d = np.where(computable, zc, 1.0)
@@ -365,99 +361,53 @@ def _evaluate_chunk(
     mu = np.where(computable, mu * exposure, 0.0)
     mv = np.where(computable, mv * exposure, 0.0)
     motion_px = np.hypot(mu, mv)
-    norm_u = np.hypot(*gu_c)
-    norm_w = np.hypot(*gw_c)
-    m_u = _safe_div(np.abs(mu * gu_c[0] + mv * gu_c[1]), norm_u, 0.0)
-    m_w = _safe_div(np.abs(mu * gw_c[0] + mv * gw_c[1]), norm_w, 0.0)
+    smear_u = _safe_div(np.abs(mu * gu_c[0] + mv * gu_c[1]), np.hypot(*gu_c), 0.0)
+    smear_w = _safe_div(np.abs(mu * gw_c[0] + mv * gw_c[1]), np.hypot(*gw_c), 0.0)
 
-    # 8. sampling and blur combined per axis; the worst axis decides.
-    Tm = _per_pair(cam["profile"], tg["symbology"], DecoderProfile.threshold)
-    B = _per_pair(cam["profile"], tg["symbology"], DecoderProfile.blur)
-    p = LIMIT_NORM_P
+    metrics = PairMetrics(
+        sym=sym, front=front, computable=computable, ppm_u=ppm_u, ppm_w=ppm_w, blur=blur, smear_u=smear_u,
+        smear_w=smear_w, tilt=tilt, max_tilt=np.broadcast_to(cam["max_tilt"][:, None], (C, T)), scan_ratio=scan_ratio,
+        qz_view=qz_view, qz_line=qz_line, seen=np.zeros((C, T), np.int64))
 
-    def axis_terms(ppm: np.ndarray, m_a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        r_s = _safe_div(Tm, ppm, np.inf)
-        r_b = _safe_div(np.sqrt(blur**2 + m_a**2) / B, ppm, np.inf)
-        with np.errstate(over="ignore"):
-            q = (r_s**p + r_b**p) ** (1.0 / p)
-        return r_s, r_b, q
-
-    rs_u, rb_u, q_u = axis_terms(ppm_u, m_u)
-    rs_w, rb_w, q_w = axis_terms(ppm_w, m_w)
-    use_w = ~lin & (q_w > q_u)
-    q = np.where(use_w, q_w, q_u)
-    r_s = np.where(use_w, rs_w, rs_u)
-    r_b = np.where(use_w, rb_w, rb_u)
-    ppm_worst = np.where(use_w, ppm_w, ppm_u)
-    m_worst = np.where(use_w, m_w, m_u)
-    combined = 1.0 / q  # q >= r_s > 0; inf -> 0
-
-    # 3. occlusion for pairs in view and front-facing: 9 rays each. Readable when all are seen, or (1-D with the
-    # clear-row trait) one full row across u is seen, or at least the class's min_visible share is seen.
-    visible = np.zeros((C, T), dtype=np.float64)
-    readable = np.zeros((C, T), dtype=bool)
-    cand = fov & front
-    ci, ti = np.nonzero(cand)
+    # 3. occlusion: 9 rays to the samples of each pair that is cast (by default in view and front-facing).
+    if isinstance(cast, str):
+        terms = _terms(cam, tg)
+        cast = front & (in_view(metrics, terms.quiet_share, terms.line_view) if cast == "view" else True)
+    ci, ti = np.nonzero(cast)
     if len(ci):
-        samples = _planar_points(
-            {"R": tg["R"][ti], "pos": tg["pos"][ti]}, SAMPLE_POINTS, tg["half"][ti]
-        )  # (n, 9, 3)
+        samples = _planar_points({"R": tg["R"][ti], "pos": tg["pos"][ti]}, SAMPLE_POINTS, tg["half"][ti])  # (n, 9, 3)
         origins = np.repeat(cam["pos"][ci], len(SAMPLE_POINTS), axis=0)
         blocked = occ.blocked(origins, samples.reshape(-1, 3)).reshape(len(ci), len(SAMPLE_POINTS))
-        seen = ~blocked
-        n_seen = seen.sum(axis=1)
-        visible[ci, ti] = n_seen / len(SAMPLE_POINTS)
-        share = _per_pair(cam["profile"], tg["symbology"], DecoderProfile.visible_share)[ci, ti]
-        row = seen[:, _ROWS].all(axis=2).any(axis=1) & cam["clear_row"][ci] & tg["linear"][ti]
-        readable[ci, ti] = (n_seen == len(SAMPLE_POINTS)) | row | (n_seen >= np.ceil(share * 9 - 1e-3))
+        metrics.seen[ci, ti] = (~blocked * (1 << np.arange(len(SAMPLE_POINTS)))).sum(axis=1)
+    return metrics, {"distance": distance, "motion_px": motion_px}
 
-    # Margins per factor.
-    margins = np.zeros((C, T, len(FACTORS)), dtype=np.float64)
-    margins[..., _F["fov"]] = np.where(fov, np.inf, 0.0)
-    margins[..., _F["backfacing"]] = np.where(front, np.inf, 0.0)
-    margins[..., _F["occluded"]] = visible
-    margins[..., _F["resolution"]] = ppm_worst / Tm
-    margins[..., _F["defocus"]] = np.where(computable, _safe_div(B * ppm_worst, blur, np.inf), 0.0)
-    margins[..., _F["motion"]] = np.where(computable, _safe_div(B * ppm_worst, m_worst, np.inf), 0.0)
-    margins[..., _F["angle"]] = angle_margin
-    # Lights: only for pairs in view and facing the camera; inf otherwise and without lights.
-    glare, exposure = _light_margins(light, cam, tg, (C, T))
-    glare = np.where(fov & front, glare, np.inf)
-    exposure = np.where(fov & front, exposure, np.inf)
-    margins[..., _F["glare"]] = glare
-    margins[..., _F["exposure"]] = exposure
 
-    # 9. decodable, limiting factor, score.
-    decodable = (fov & front & readable & (combined >= 1.0) & (angle_margin >= 1.0) & (glare >= 1.0)
-                 & (exposure >= 1.0))
-    sampling = np.where(r_s >= r_b, FACTOR_CODE["resolution"],
-                        np.where(blur >= m_worst, FACTOR_CODE["defocus"], FACTOR_CODE["motion"]))
-    geometric = np.minimum(combined, angle_margin)
-    limiting = np.select(
-        [decodable, ~fov, ~front, ~readable, (glare < geometric) & (glare <= exposure), exposure < geometric,
-         angle_margin < combined],
-        [0, FACTOR_CODE["fov"], FACTOR_CODE["backfacing"], FACTOR_CODE["occluded"], FACTOR_CODE["glare"],
-         FACTOR_CODE["exposure"], FACTOR_CODE["angle"]],
-        default=sampling,
-    ).astype(np.int32)
-    m = np.minimum(geometric, np.minimum(glare, exposure))
-    with np.errstate(over="ignore", invalid="ignore"):
-        score = np.where(decodable, 1.0 - np.exp(-SCORE_RATE * (m - 1.0)), 0.0)
-    score = np.where(decodable & np.isinf(m), 1.0, score)
+def _terms(cam: dict[str, np.ndarray], tg: dict[str, np.ndarray]) -> DecoderTerms:
+    """Each pair's decoder terms from its camera's profile (C, T)."""
+    return DecoderTerms.per_pair(list(PROFILES.values()), cam["profile"][:, None], tg["sym"][None, :])
 
+
+def _evaluate_chunk(
+    cam: dict[str, np.ndarray], tg: dict[str, np.ndarray], occ: ReferenceOcclusion, light: TargetLight | None = None
+) -> dict[str, np.ndarray]:
+    """Every result field for all pairs of a chunk of cameras x the selected targets."""
+    metrics, extra = pair_metrics(cam, tg, occ)
+    C, T = metrics.ppm_u.shape
+    glare, exposure = _light_margins(light, cam, tg, (C, T)) if light is not None else (None, None)
+    v = verdict(metrics, _terms(cam, tg), glare, exposure)
     return {
-        "decodable": decodable,
-        "limiting": limiting,
-        "score": score,
-        "ppm_u": ppm_u,
-        "ppm_w": ppm_w,
-        "tilt_deg": tilt,
-        "defocus_px": blur,
-        "motion_px": motion_px,
-        "visible_fraction": visible,
-        "distance": distance,
-        "combined_margin": combined,
-        "margins": margins,
+        "decodable": v.decodable,
+        "limiting": v.limiting,
+        "score": v.score,
+        "ppm_u": metrics.ppm_u,
+        "ppm_w": metrics.ppm_w,
+        "tilt_deg": metrics.tilt,
+        "defocus_px": metrics.blur,
+        "motion_px": extra["motion_px"],
+        "visible_fraction": v.visible,
+        "distance": extra["distance"],
+        "combined_margin": v.combined,
+        "margins": v.margins,
     }
 
 
@@ -482,8 +432,8 @@ def evaluate_reference(
         return out
     if occlusion is None:
         occlusion = ReferenceOcclusion.from_parts(scene.parts)
-    cam_all = _camera_arrays([scene.cameras[i] for i in cam_idx])
-    tg = _target_arrays([scene.targets[i] for i in tgt_idx])
+    cam_all = camera_arrays([scene.cameras[i] for i in cam_idx])
+    tg = target_arrays([scene.targets[i] for i in tgt_idx])
     light = target_light(scene.lights, tg, occlusion) if scene.lights else None
     step = max(1, max_pairs_per_chunk // len(tgt_idx))
     for start in range(0, len(cam_idx), step):
