@@ -149,3 +149,32 @@ def lighting_margins(cam: Camera, tgt: Target, mesh: wp.uint64, lit: Lighting, g
     if dose > 0.0 and strobed >= STROBE_DOMINANCE * dose:
         motion = wp.min(cam.exposure, flash)
     return wp.vec3(glare, margin, motion)
+
+
+@wp.kernel
+def eye_kernel(
+    points: wp.array(dtype=wp.vec3),
+    lights: wp.array(dtype=Light),
+    mesh: wp.uint64,
+    shadows: int,
+    face_group: wp.array(dtype=wp.int32),
+    distance: wp.array2d(dtype=wp.float32),
+    cos_off: wp.array2d(dtype=wp.float32),
+    visible: wp.array2d(dtype=wp.uint8),
+):
+    """Thread (i, k): eye position i looking into light k: distance (m), cosine of the direction off the light's
+    axis, and whether the segment light -> eye is clear (``shadows`` != 0 casts it against ``mesh``)."""
+    i, k = wp.tid()
+    light = lights[k]
+    seg = points[i] - light.pos
+    d = wp.length(seg)
+    distance[i, k] = d
+    c = wp.float32(1.0)
+    if d > 0.0:
+        c = wp.dot(light.dir, seg / d)
+    cos_off[i, k] = c
+    seen = wp.uint8(1)
+    if shadows != 0 and d > 0.0:
+        if not segment_clear(mesh, light.pos, points[i], face_group, -1):
+            seen = wp.uint8(0)
+    visible[i, k] = seen

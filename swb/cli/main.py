@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cad import add_import_commands
     from .render import add_render_commands
+    from .safety import add_safety_command
     from .sweep import add_sweep_commands
     from .viz import add_viz_commands
 
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_commands(sub)
     add_viz_commands(sub)
     add_render_commands(sub)
+    add_safety_command(sub)
     return parser
 
 
