@@ -176,8 +176,8 @@ def test_group_names():
 # ----------------------------------------------------------------------------------- from USD and the CLI
 
 
-def safety_stage(tmp_path, *, colour=(1.0, 1.0, 1.0), duty=None, zone_size=(1.0, 0.4, 1.0), cube_size=1.0, intensity=3.0e5,
-                 name="safety"):
+def safety_stage(tmp_path, *, colour=(1.0, 1.0, 1.0), duty=None, zone_size=(1.0, 0.4, 1.0), cube_size=1.0,
+                 intensity=3.0e5, name="safety"):
     """A cm, Y-up station: a DiskLight 1 m up looking down, an operator zone below it, an aimer, a wall."""
     from pxr import Gf, Usd, UsdGeom, UsdLux
 
