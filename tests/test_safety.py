@@ -258,3 +258,29 @@ def test_bad_input_is_one_line_naming_prim_and_attribute(tmp_path, capsys, kw, p
     assert main(["safety", str(scene), "--device", DEVICE]) == 2
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line.startswith("swb: error:") and prim in line and attribute in line
+
+
+def test_sweep_constraint_moves_lights_mounted_on_cameras():
+    from test_lights import camera
+
+    from swb.safety.constraint import evaluate_configurations, mounts
+
+    cam = camera((0.0, 0.0, 2.0), path="/Cam")
+    ring = disk(5.0e3, 0.02, 450.0, path="/Cam/Ring", position=np.array([0.0, 0.0, 2.0]))
+    fixed = disk(10.0, 0.02, 450.0, path="/Other", position=np.array([5.0, 5.0, 2.0]))
+    zone = ZoneModel("/Walkway", "walkway", np.array([0.0, 0.0, 1.0]), np.diag([0.3, 0.3, 0.1]), spacing=0.1)
+    items = SafetyItems("test", lights=[ring, fixed], zones=[zone])
+    assert mounts(items.lights, [cam]) == {0: 0}
+    from swb.engine.world import pack_cameras
+
+    def records_for(i: int) -> np.ndarray:  # configuration i lifts the camera (and its ring light) by 2 i metres
+        rec = pack_cameras([cam])
+        rec[0]["pos"] = np.asarray(cam.position) + np.array([0.0, 0.0, 2.0 * i])
+        return rec
+
+    groups, ok = evaluate_configurations(items, [cam], records_for, 3, "exempt", DEVICE)
+    near = assess_items(items, DEVICE)
+    # Near the zone the blue-light radiance averaged over 0.1 rad exceeds 100 W/(m^2 sr): RG1; 2 m higher the
+    # ring light subtends 14 mrad and its average falls below: exempt.
+    assert groups.tolist() == [near.worst_zone_group, 0, 0] and near.worst_zone_group == 1
+    assert ok.tolist() == [False, True, True]
