@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.set_defaults(handler=_cmd_restore)
 
     from .cad import add_import_commands
+    from .optimize import add_optimize_commands
     from .render import add_render_commands
     from .sweep import add_sweep_commands
     from .viz import add_viz_commands
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_commands(sub)
     add_viz_commands(sub)
     add_render_commands(sub)
+    add_optimize_commands(sub)
     return parser
 
 
