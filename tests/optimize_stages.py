@@ -87,11 +87,9 @@ def build_ring(path: Path) -> Path:
     ang = 2 * math.pi * (np.arange(k) + 0.5) / k
     apothem = RING_RADIUS * math.cos(math.pi / k)
     pts, faces = [], []
-    for i, a in enumerate(ang):
-        b = a + 2 * math.pi / k
+    for a in ang:
         for z in (0.85, 1.15):
             pts += [(RING_RADIUS * math.cos(a), RING_RADIUS * math.sin(a), z)]
-        del b
     for i in range(k):
         j = (i + 1) % k
         faces += [2 * i, 2 * j, 2 * j + 1, 2 * i + 1]
