@@ -103,7 +103,8 @@ def compare(label: str, scene, frame, world, doc: dict, ks: list[int], goal: flo
         seconds = time.perf_counter() - t0
         budget = _budget(opt)
         need_lhs = None
-        for k in range(1, 3 * len(res.cameras) + 1):
+        cap = 2 * len(res.cameras)  # each K costs a whole budget of evaluations
+        for k in range(1, cap + 1):
             if lhs_sweep(opt.factory, opt.evaluator, k, budget, seed=1).best_rate >= goal - 1e-12:
                 need_lhs = k
                 break
@@ -112,7 +113,7 @@ def compare(label: str, scene, frame, world, doc: dict, ks: list[int], goal: flo
               f"{seconds:.1f} s; over the candidates greedy {res.greedy['cameras']}, {d['from']} optimum "
               f"{d['objective']:g} (MILP {res.milp.status if res.milp else '-'}, bound {d['bound']:g}), then "
               f"refined and pruned); LHS sweep with {budget:,} camera evaluations per K: "
-              f"{need_lhs if need_lhs else f'not reached with up to {3 * len(res.cameras)}'} cameras")
+              f"{need_lhs if need_lhs else f'not reached with up to {cap}'} cameras")
         print("phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in res.seconds.items()))
     except swb.SwbError as exc:
         print(f"goal {100 * goal:.1f} %: {exc}")
