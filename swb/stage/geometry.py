@@ -27,7 +27,7 @@ from pxr import Sdf, Usd, UsdGeom
 
 from ..engine.model import MeshPart, TargetModel
 from . import schema as S
-from .targets import read_target
+from .targets import read_targets
 from .units import LoadContext, gf_to_numpy
 
 VISIBLE_PURPOSES = ("default", "render")
@@ -410,6 +410,7 @@ def _prototype_members(root: Usd.Prim, ctx: LoadContext):
         if hidden:
             it.PruneChildren()
             continue
+        ctx.check_xform_ops(p)
         if p == root:
             rel = np.eye(4)
         else:
@@ -453,6 +454,9 @@ def read_instancer(
         raise ctx.error("an instance transform is not finite", prim, "positions")
     pi_mpu = ctx.unit_scale(prim)
     stage = prim.GetStage()
+    # targets are read in one batch at the end; ``slots`` keeps their order among nested instancers' targets
+    slots: list[TargetModel | int] = []
+    pending: list[tuple[Usd.Prim, np.ndarray, str]] = []
     for j, root_path in enumerate(roots):
         ks = np.nonzero((proto_idx == j) & visible)[0]
         if len(ks) == 0:
@@ -472,9 +476,16 @@ def read_instancer(
                         ctx.check_transform(member, world)
                         items.parts.append(MeshPart(part_name, geo[0], geo[1], world))
                 elif kind == "target":
-                    items.targets.append(read_target(member, ctx, to_world=world, path=part_name))
+                    slots.append(len(pending))
+                    pending.append((member, world, part_name))
                 else:
                     nested = read_instancer(member, ctx, world, part_name)
                     items.parts += nested.parts
-                    items.targets += nested.targets
+                    slots += nested.targets
+    if pending:
+        read = read_targets([m for m, _, _ in pending], ctx, worlds=np.stack([w for _, w, _ in pending]),
+                            paths=[n for _, _, n in pending])
+        items.targets = [read[s] if isinstance(s, int) else s for s in slots]
+    else:
+        items.targets = [s for s in slots if not isinstance(s, int)]
     return items

@@ -1,0 +1,294 @@
+"""Typed, validated reading of the attributes SWB takes from a stage, driven by schema tables.
+
+One reader for every attribute SWB reads (SWB's own, from ``schema.schema_table()``, and UsdGeom/UsdLux ones, from
+``core_defs``): an authored value must have the attribute's type family (a real number where ``float`` is declared,
+whole numbers where ``int2`` is, text for tokens), be finite, lie in the attribute's valid interval and, for tokens,
+be one of the allowed values; an unauthored attribute takes the schema's fallback, which must pass the same checks
+(``moduleSize`` has fallback 0 precisely so that forgetting it is an error). Every failure is a one-line
+``SwbError`` naming the file, prim and attribute and what to do; nothing is truncated, rounded or misread.
+
+Reading does not depend on USD's schema registry: only authored values are asked from USD, fallbacks come from the
+table, so a process that registered SWB's schemas and one that could not read the same values.
+
+Type families, not exact types, are checked: ``double`` or ``half`` where ``float`` is declared is read as the
+same number, and ``token`` and ``string`` are interchangeable. (With SWB's schemas registered USD reports the
+schema's type name whatever was authored, so only the value's own type tells what the file holds.)
+
+Many prims at once (``read_columns``) is how the loader reads ten thousand labels: USD is asked only for the
+attributes a prim authors, and the checks run on whole columns with numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
+from functools import cache
+from typing import Any
+
+import numpy as np
+from pxr import Gf, Sdf, Usd
+
+from .schema import AttributeDef, Interval, attribute_def, schema_table
+from .units import LoadContext
+
+# scalar type name (Sdf.ValueTypeName.scalarType.type.typeName) -> (family, components)
+_FAMILY_OF_TYPE = {
+    "float": ("real", 1), "double": ("real", 1), "pxr_half::half": ("real", 1), "GfHalf": ("real", 1),
+    "int": ("int", 1), "unsigned int": ("int", 1), "long": ("int", 1), "long long": ("int", 1),
+    "unsigned long": ("int", 1), "unsigned long long": ("int", 1), "unsigned char": ("int", 1),
+    "bool": ("bool", 1), "TfToken": ("text", 1), "string": ("text", 1),
+    "GfMatrix4d": ("matrix", 16),
+}
+for _n in (2, 3, 4):
+    for _s in "fdh":
+        _FAMILY_OF_TYPE[f"GfVec{_n}{_s}"] = ("real", _n)
+    _FAMILY_OF_TYPE[f"GfVec{_n}i"] = ("int", _n)
+
+_FAMILY_OF_PYTHON: dict[type, tuple[str, int]] = {
+    bool: ("bool", 1), int: ("int", 1), float: ("real", 1), str: ("text", 1), Gf.Matrix4d: ("matrix", 16),
+}
+for _n in (2, 3, 4):
+    for _s in "fdh":
+        _FAMILY_OF_PYTHON[getattr(Gf, f"Vec{_n}{_s}")] = ("real", _n)
+    _FAMILY_OF_PYTHON[getattr(Gf, f"Vec{_n}i")] = ("int", _n)
+
+_FAMILY_WORDS = {"real": "a real number", "int": "a whole number", "bool": "true or false", "text": "text",
+                 "matrix": "a 4x4 matrix"}
+
+
+@cache
+def expected_family(type_name: str) -> tuple[str, int, bool]:
+    """(family, components, is_array) of a declared Sdf value type name."""
+    vt = Sdf.ValueTypeNames.Find(type_name)
+    if not vt:
+        return ("other", 0, False)
+    family, size = _FAMILY_OF_TYPE.get(vt.scalarType.type.typeName, ("other", 0))
+    return family, size, bool(vt.isArray)
+
+
+def value_family(value: Any) -> tuple[str, int]:
+    """(family, components) of a value as USD returns it to Python; ("other", 0) for anything else."""
+    return _FAMILY_OF_PYTHON.get(type(value), ("other", 0))
+
+
+def core_defs(type_name: str, names: Sequence[str], valid: Mapping[str, str] | None = None) -> dict[str, AttributeDef]:
+    """Table entries for attributes of a core USD schema (``Camera``, ``SphereLight``, ...) from USD's registry,
+    which always holds usd-core's own schemas; ``valid`` adds SWB's intervals (e.g. focalLength must be > 0)."""
+    definition = Usd.SchemaRegistry().FindConcretePrimDefinition(type_name)
+    if definition is None:
+        raise KeyError(type_name)
+    out = {}
+    for name in names:
+        attr = definition.GetAttributeDefinition(name)
+        if not attr:
+            raise KeyError(f"{type_name}.{name}")
+        tokens = definition.GetPropertyMetadata(name, "allowedTokens")
+        rule = (valid or {}).get(name)
+        out[name] = AttributeDef(
+            name=name, schema=type_name, type_name=str(attr.GetTypeName()),
+            fallback=definition.GetAttributeFallbackValue(name),
+            tokens=tuple(tokens) if tokens else None,
+            valid=Interval.parse(rule) if rule else None,
+            doc=definition.GetPropertyDocumentation(name),
+        )
+    return out
+
+
+def swb_defs(schema: str) -> dict[str, AttributeDef]:
+    """Table entries of one SWB schema's attributes (``SwbSensorAPI``, ``SwbBarcodeAPI``, ``SwbLightAPI``, ...)."""
+    return dict(schema_table().schemas[schema].attributes)
+
+
+def with_tokens(defn: AttributeDef, tokens: Collection[str]) -> AttributeDef:
+    """The same entry with another set of allowed values (decoder profiles can be registered at run time)."""
+    return replace(defn, tokens=tuple(tokens))
+
+
+def fallback(name: str) -> Any:
+    """The schema fallback of an SWB attribute, as USD returns it when the schema is registered."""
+    return attribute_def(name).fallback
+
+
+# ---------------------------------------------------------------------------------------------------
+# messages
+
+
+def _fmt_number(x: float) -> str:
+    return f"{x:.6g}" if isinstance(x, float) else str(x)
+
+
+def show(value: Any) -> str:
+    """A value as a person reads it in a USD file, on one line and short."""
+    family, size = value_family(value)
+    if family in ("real", "int") and size > 1:
+        text = "(" + ", ".join(_fmt_number(float(v) if family == "real" else int(v)) for v in value) + ")"
+    elif family == "real":
+        text = _fmt_number(float(value))
+    elif family == "text":
+        text = repr(str(value))
+    else:
+        text = " ".join(str(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _short(name: str) -> str:
+    return name.rsplit(":", 1)[-1] if name.startswith("swb:") else name
+
+
+def _words(name: str) -> str:
+    """``decoderProfile`` -> ``decoder profile``."""
+    return re.sub(r"(?<=[a-z])([A-Z])", lambda m: " " + m.group(1).lower(), _short(name))
+
+
+def _authored_type(attr: Usd.Attribute) -> str:
+    """The type name the strongest opinion declares (USD reports the schema's type when one is registered)."""
+    stack = attr.GetPropertyStack(Usd.TimeCode.Default()) if attr else []
+    return str(stack[0].typeName) if stack else "?"
+
+
+def _example(defn: AttributeDef, value: Any) -> str:
+    family, size, _ = expected_family(defn.type_name)
+    got, got_size = value_family(value)
+    if family == "int" and got == "real" and got_size == size:
+        parts = [v for v in (value if size > 1 else (value,))]
+        if all(math.isfinite(float(v)) for v in parts):
+            rounded = [round(float(v)) for v in parts]
+            return f"({', '.join(map(str, rounded))})" if size > 1 else str(rounded[0])
+    return show(defn.fallback)
+
+
+def type_error(ctx: LoadContext, prim: Usd.Prim, defn: AttributeDef, value: Any):
+    """SwbError for a value of the wrong type family."""
+    family, size, _ = expected_family(defn.type_name)
+    attr = prim.GetAttribute(defn.name)
+    authored = _authored_type(attr)
+    want = f"{defn.type_name} ({_FAMILY_WORDS.get(family, family)}{'' if size == 1 else f' x {size}'})"
+    got_family, got_size = value_family(value)
+    extra = ""
+    if family == "int" and got_family == "real":
+        parts = value if got_size > 1 else (value,)
+        if any(not float(v).is_integer() for v in parts):
+            extra = "; whole numbers are meant, nothing is rounded"
+    return ctx.error(
+        f"{_short(defn.name)} is authored as {authored} {show(value)}, but SWB reads {want}{extra}",
+        prim, defn.name, hint=f"author {defn.type_name} {defn.name} = {_example(defn, value)}",
+    )
+
+
+def _source(prim: Usd.Prim, name: str) -> str:
+    attr = prim.GetAttribute(name)
+    return "" if attr and attr.HasAuthoredValue() else " (not authored: the schema fallback)"
+
+
+# ---------------------------------------------------------------------------------------------------
+# reading
+
+
+def _convert(value: Any, family: str, size: int) -> Any | None:
+    """``value`` as plain Python (float, int, bool, str, tuple), or None when it is not of ``family``."""
+    got, got_size = value_family(value)
+    if got != family or got_size != size:
+        return None
+    return tuple(value) if size > 1 and family in ("real", "int") else value
+
+
+@cache
+def _python_types(family: str, size: int) -> frozenset[type]:
+    """The Python types USD returns for values of a family (what ``_convert`` accepts)."""
+    return frozenset(t for t, f in _FAMILY_OF_PYTHON.items() if f == (family, size))
+
+
+def read_columns(
+    prims: Sequence[Usd.Prim],
+    ctx: LoadContext,
+    defs: Mapping[str, AttributeDef],
+    *,
+    authored: Sequence[Collection[str]] | None = None,
+    hints: Mapping[str, str] | None = None,
+) -> dict[str, list]:
+    """Validated values of ``defs`` on every prim: name -> one plain Python value per prim.
+
+    ``authored`` (optional, one per prim) names the properties each prim authors, as the loader's traversal
+    already knows them; attributes not named there take their fallback without asking USD.
+    SwbError names the first prim (in order) and attribute that fails a check (see the module docstring).
+    """
+    hints = hints or {}
+    fast = authored is not None and not ctx.has_time_samples
+    time = ctx.time
+    columns: dict[str, list] = {}
+    families = {name: expected_family(d.type_name) for name, d in defs.items()}
+    # name -> (column, accepted Python types, vector?)
+    slots: dict[str, tuple[list, frozenset[type], bool]] = {}
+    for name, d in defs.items():
+        family, size, is_array = families[name]
+        fb = _convert(d.fallback, family, size) if d.fallback is not None else None
+        columns[name] = [fb] * len(prims)
+        if not is_array:
+            slots[name] = (columns[name], _python_types(family, size), size > 1 and family in ("real", "int"))
+    for i, prim in enumerate(prims):
+        for name in authored[i] if authored is not None else slots:
+            slot = slots.get(name)
+            if slot is None:
+                continue
+            attr = prim.GetAttribute(name)
+            if not attr:
+                continue
+            value = attr.Get(time) if fast else ctx.value(attr)
+            if value is None:  # declared without a value: the fallback
+                continue
+            column, accepted, vector = slot
+            if type(value) not in accepted:
+                raise type_error(ctx, prim, defs[name], value)
+            column[i] = tuple(value) if vector else value
+    for name, d in defs.items():
+        _check_column(columns[name], prims, ctx, d, families[name], hints.get(name))
+    return columns
+
+
+def read_values(prim: Usd.Prim, ctx: LoadContext, defs: Mapping[str, AttributeDef],
+                hints: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Validated values of ``defs`` on one prim (see read_columns)."""
+    return {name: column[0] for name, column in read_columns([prim], ctx, defs, hints=hints).items()}
+
+
+def _check_column(column: list, prims: Sequence[Usd.Prim], ctx: LoadContext, d: AttributeDef,
+                  family: tuple[str, int, bool], hint: str | None) -> None:
+    kind, size, is_array = family
+    if not column or is_array:
+        return
+    if any(v is None for v in column):  # no authored value and no fallback (a core attribute without one)
+        i = next(i for i, v in enumerate(column) if v is None)
+        raise ctx.error(f"{_short(d.name)} has no value", prims[i], d.name,
+                        hint=hint or f"author {d.type_name} {d.name}")
+    if kind in ("real", "int"):
+        arr = np.asarray(column, dtype=np.float64).reshape(len(column), -1)
+        finite = np.isfinite(arr).all(axis=1)
+        if not finite.all():
+            i = int(np.argmin(finite))
+            raise ctx.error(f"{_short(d.name)} is not a finite number ({show_value(column[i])})", prims[i], d.name,
+                            hint=hint or "author finite numbers (no nan or inf)")
+        if d.valid is not None:
+            v = d.valid
+            low_ok = arr > v.low if v.low_open else arr >= v.low
+            high_ok = arr < v.high if v.high_open else arr <= v.high
+            ok = (low_ok & high_ok).all(axis=1)
+            if not ok.all():
+                i = int(np.argmin(ok))
+                raise ctx.error(
+                    f"{_short(d.name)} must be in {v}, got {show_value(column[i])}{_source(prims[i], d.name)}",
+                    prims[i], d.name, hint=hint)
+    elif kind == "text" and d.tokens is not None:
+        allowed = set(d.tokens)
+        for i, value in enumerate(column):
+            if value not in allowed:
+                raise ctx.error(f"unknown {_words(d.name)} {value!r}{_source(prims[i], d.name)}", prims[i], d.name,
+                                hint=f"use one of {', '.join(d.tokens)}")
+
+
+def show_value(value: Any) -> str:
+    """Like ``show`` for the plain values read_columns returns (tuples included)."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_fmt_number(v) for v in value) + ")"
+    return show(value)
