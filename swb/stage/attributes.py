@@ -28,9 +28,10 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from pxr import Gf, Sdf, Usd
+from pxr import Gf, Sdf, Usd, Vt
 
-from .schema import AttributeDef, Interval, attribute_def, schema_table
+from ..errors import SwbError
+from .schema import AttributeDef, Interval, applied_schemas, attribute_def, schema_table
 from .units import LoadContext
 
 # scalar type name (Sdf.ValueTypeName.scalarType.type.typeName) -> (family, components)
@@ -54,6 +55,17 @@ for _n in (2, 3, 4):
         _FAMILY_OF_PYTHON[getattr(Gf, f"Vec{_n}{_s}")] = ("real", _n)
     _FAMILY_OF_PYTHON[getattr(Gf, f"Vec{_n}i")] = ("int", _n)
 
+# Vt arrays: element family and components (the array flag is implied)
+_ARRAY_FAMILY: dict[type, tuple[str, int]] = {}
+for _name, _family in (("Float", "real"), ("Double", "real"), ("Half", "real"), ("Int", "int"), ("Int64", "int"),
+                       ("UInt", "int"), ("UInt64", "int"), ("UChar", "int"), ("Bool", "bool"), ("Token", "text"),
+                       ("String", "text")):
+    _ARRAY_FAMILY[getattr(Vt, f"{_name}Array")] = (_family, 1)
+for _n in (2, 3, 4):
+    for _s in "fdh":
+        _ARRAY_FAMILY[getattr(Vt, f"Vec{_n}{_s}Array")] = ("real", _n)
+    _ARRAY_FAMILY[getattr(Vt, f"Vec{_n}iArray")] = ("int", _n)
+
 _FAMILY_WORDS = {"real": "a real number", "int": "a whole number", "bool": "true or false", "text": "text",
                  "matrix": "a 4x4 matrix"}
 
@@ -69,8 +81,13 @@ def expected_family(type_name: str) -> tuple[str, int, bool]:
 
 
 def value_family(value: Any) -> tuple[str, int]:
-    """(family, components) of a value as USD returns it to Python; ("other", 0) for anything else."""
-    return _FAMILY_OF_PYTHON.get(type(value), ("other", 0))
+    """(family, components) of a value as USD returns it to Python; ("other", 0) for anything else.
+    Arrays give their element's family with an ``[]`` suffix (``("real[]", 2)`` for a float2[])."""
+    found = _FAMILY_OF_PYTHON.get(type(value))
+    if found is not None:
+        return found
+    element = _ARRAY_FAMILY.get(type(value))
+    return (element[0] + "[]", element[1]) if element is not None else ("other", 0)
 
 
 def core_defs(type_name: str, names: Sequence[str], valid: Mapping[str, str] | None = None) -> dict[str, AttributeDef]:
@@ -159,22 +176,27 @@ def _example(defn: AttributeDef, value: Any) -> str:
     return show(defn.fallback)
 
 
-def type_error(ctx: LoadContext, prim: Usd.Prim, defn: AttributeDef, value: Any):
-    """SwbError for a value of the wrong type family."""
-    family, size, _ = expected_family(defn.type_name)
+def type_problem(prim: Usd.Prim, defn: AttributeDef, value: Any) -> tuple[str, str]:
+    """(message, hint) for a value of the wrong type family."""
+    family, size, is_array = expected_family(defn.type_name)
     attr = prim.GetAttribute(defn.name)
     authored = _authored_type(attr)
-    want = f"{defn.type_name} ({_FAMILY_WORDS.get(family, family)}{'' if size == 1 else f' x {size}'})"
+    words = _FAMILY_WORDS.get(family, family)
+    want = f"{defn.type_name} ({'a list of ' if is_array else ''}{words}{'' if size == 1 else f' x {size}'})"
     got_family, got_size = value_family(value)
     extra = ""
-    if family == "int" and got_family == "real":
+    if family == "int" and got_family == "real" and not is_array:
         parts = value if got_size > 1 else (value,)
         if any(not float(v).is_integer() for v in parts):
             extra = "; whole numbers are meant, nothing is rounded"
-    return ctx.error(
-        f"{_short(defn.name)} is authored as {authored} {show(value)}, but SWB reads {want}{extra}",
-        prim, defn.name, hint=f"author {defn.type_name} {defn.name} = {_example(defn, value)}",
-    )
+    return (f"{_short(defn.name)} is authored as {authored} {show(value)}, but SWB reads {want}{extra}",
+            f"author {defn.type_name} {defn.name} = {_example(defn, value)}")
+
+
+def type_error(ctx: LoadContext, prim: Usd.Prim, defn: AttributeDef, value: Any):
+    """SwbError for a value of the wrong type family."""
+    message, hint = type_problem(prim, defn, value)
+    return ctx.error(message, prim, defn.name, hint=hint)
 
 
 def _source(prim: Usd.Prim, name: str) -> str:
@@ -186,18 +208,20 @@ def _source(prim: Usd.Prim, name: str) -> str:
 # reading
 
 
-def _convert(value: Any, family: str, size: int) -> Any | None:
-    """``value`` as plain Python (float, int, bool, str, tuple), or None when it is not of ``family``."""
+def _convert(value: Any, family: str, size: int, is_array: bool = False) -> Any | None:
+    """``value`` as plain Python (float, int, bool, str, tuple; arrays stay Vt arrays), or None when it is not of
+    ``family``."""
     got, got_size = value_family(value)
-    if got != family or got_size != size:
+    if got != (family + "[]" if is_array else family) or got_size != size:
         return None
-    return tuple(value) if size > 1 and family in ("real", "int") else value
+    return tuple(value) if size > 1 and family in ("real", "int") and not is_array else value
 
 
 @cache
-def _python_types(family: str, size: int) -> frozenset[type]:
+def _python_types(family: str, size: int, is_array: bool = False) -> frozenset[type]:
     """The Python types USD returns for values of a family (what ``_convert`` accepts)."""
-    return frozenset(t for t, f in _FAMILY_OF_PYTHON.items() if f == (family, size))
+    table = _ARRAY_FAMILY if is_array else _FAMILY_OF_PYTHON
+    return frozenset(t for t, f in table.items() if f == (family, size))
 
 
 def read_columns(
@@ -223,10 +247,10 @@ def read_columns(
     slots: dict[str, tuple[list, frozenset[type], bool]] = {}
     for name, d in defs.items():
         family, size, is_array = families[name]
-        fb = _convert(d.fallback, family, size) if d.fallback is not None else None
+        fb = _convert(d.fallback, family, size, is_array) if d.fallback is not None else None
         columns[name] = [fb] * len(prims)
-        if not is_array:
-            slots[name] = (columns[name], _python_types(family, size), size > 1 and family in ("real", "int"))
+        vector = size > 1 and family in ("real", "int") and not is_array
+        slots[name] = (columns[name], _python_types(family, size, is_array), vector)
     for i, prim in enumerate(prims):
         for name in authored[i] if authored is not None else slots:
             slot = slots.get(name)
@@ -258,7 +282,7 @@ def _check_column(column: list, prims: Sequence[Usd.Prim], ctx: LoadContext, d: 
     kind, size, is_array = family
     if not column or is_array:
         return
-    if any(v is None for v in column):  # no authored value and no fallback (a core attribute without one)
+    if None in column:  # no authored value and no fallback (a core attribute without one)
         i = next(i for i, v in enumerate(column) if v is None)
         raise ctx.error(f"{_short(d.name)} has no value", prims[i], d.name,
                         hint=hint or f"author {d.type_name} {d.name}")
@@ -292,3 +316,46 @@ def show_value(value: Any) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(_fmt_number(v) for v in value) + ")"
     return show(value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# single SWB attributes outside the loader (sweep specs, edits)
+
+
+def get_value(prim: Usd.Prim, name: str, file: str | None = None) -> Any:
+    """One SWB attribute of a prim at the default time: its authored value checked for the schema's type family
+    (SwbError naming prim and attribute otherwise), or the schema fallback when it has none. Plain Python values
+    (tuples for vectors); arrays are returned as Vt arrays. Independent of USD's schema registry."""
+    defn = attribute_def(name)
+    family, size, is_array = expected_family(defn.type_name)
+    attr = prim.GetAttribute(name)
+    value = attr.Get() if attr else None
+    if value is None:
+        return _convert(defn.fallback, family, size, is_array) if defn.fallback is not None else None
+    converted = _convert(value, family, size, is_array)
+    if converted is None:
+        message, hint = type_problem(prim, defn, value)
+        raise SwbError(message, file=file, prim=str(prim.GetPath()), attribute=name, hint=hint)
+    return converted
+
+
+def create_attribute(prim: Usd.Prim, name: str) -> Usd.Attribute | None:
+    """The prim's attribute ``name``, created with the type its SWB schema declares when it does not exist yet
+    (a process whose USD registry lacks SWB's schemas has no built-in attributes to set); None when no SWB
+    schema declares that name or the prim neither applies that API schema nor has that type (as USD would
+    answer with the schemas registered)."""
+    attr = prim.GetAttribute(name)
+    if attr:
+        return attr
+    defn = schema_table().attribute(name)
+    if defn is None or (defn.schema not in applied_schemas(prim) and prim.GetTypeName() != defn.schema):
+        return None
+    return prim.CreateAttribute(name, Sdf.ValueTypeNames.Find(defn.type_name), custom=False)
+
+
+def author(prim: Usd.Prim, name: str, value: Any) -> None:
+    """Set an SWB attribute in the stage's edit target, creating it with its schema type when needed."""
+    attr = create_attribute(prim, name)
+    if attr is None:
+        raise KeyError(name)
+    attr.Set(value)

@@ -121,7 +121,9 @@ class LoadContext:
     xform_cache: UsdGeom.XformCache
     time: Usd.TimeCode = field(default_factory=Usd.TimeCode.Default)
     geometry: dict = field(default_factory=dict, repr=False)  # prototype prim path -> shared geometry
-    stage: Usd.Stage | None = field(default=None, repr=False)
+    # the stage's pseudo-root: a prim does not keep its stage alive (a context must not: callers recompose
+    # or drop stages they made while a context is still around)
+    root: Usd.Prim | None = field(default=None, repr=False)
     _frames: dict[Sdf.Path, UnitFrame] = field(default_factory=dict, repr=False)
     # prim path -> (prim path, op name) of the first prim at or above it whose xformOpOrder names an op it does
     # not author, or None when the ops of the prim and its ancestors are all authored
@@ -144,7 +146,7 @@ class LoadContext:
             up_axis=axis,
             xform_cache=UsdGeom.XformCache(t),
             time=t,
-            stage=stage,
+            root=stage.GetPseudoRoot(),
         )
 
     def clear(self) -> None:
@@ -156,13 +158,17 @@ class LoadContext:
         self._stage_facts.clear()
 
     # --- facts about the whole stage, for bulk reads (computed on first use, a few milliseconds) -----
+    def _stage(self) -> Usd.Stage | None:
+        return self.root.GetStage() if self.root is not None and self.root.IsValid() else None
+
     @property
     def has_time_samples(self) -> bool:
         """Whether any layer of the stage holds time samples. When none does, an attribute's value is its
         default and bulk readers skip the per-attribute time-sample query (see ``value``)."""
         if "samples" not in self._stage_facts:
-            layers = self.stage.GetUsedLayers() if self.stage is not None else []
-            self._stage_facts["samples"] = self.stage is None or any(layer.ListAllTimeSamples() for layer in layers)
+            stage = self._stage()
+            self._stage_facts["samples"] = stage is None or any(
+                layer.ListAllTimeSamples() for layer in stage.GetUsedLayers())
         return self._stage_facts["samples"]
 
     @property
@@ -170,8 +176,9 @@ class LoadContext:
         """True when no layer of the stage authors a metersPerUnit other than the stage's, so no referenced
         asset is in other units and every prim's data is in stage units (no per-prim unit search needed)."""
         if "units" not in self._stage_facts:
-            uniform = self.stage is not None
-            for layer in self.stage.GetUsedLayers() if self.stage is not None else []:
+            stage = self._stage()
+            uniform = stage is not None
+            for layer in stage.GetUsedLayers() if stage is not None else []:
                 mpu = layer_meters_per_unit(layer)
                 if mpu is not None and not math.isclose(mpu, self.meters_per_unit, rel_tol=1e-9):
                     uniform = False
