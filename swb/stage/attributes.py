@@ -93,6 +93,13 @@ def value_family(value: Any) -> tuple[str, int]:
 def core_defs(type_name: str, names: Sequence[str], valid: Mapping[str, str] | None = None) -> dict[str, AttributeDef]:
     """Table entries for attributes of a core USD schema (``Camera``, ``SphereLight``, ...) from USD's registry,
     which always holds usd-core's own schemas; ``valid`` adds SWB's intervals (e.g. focalLength must be > 0)."""
+    return dict(_core_defs(type_name, tuple(names), tuple(sorted((valid or {}).items()))))
+
+
+@cache
+def _core_defs(type_name: str, names: tuple[str, ...], valid_items: tuple[tuple[str, str], ...]
+               ) -> dict[str, AttributeDef]:
+    valid = dict(valid_items)
     definition = Usd.SchemaRegistry().FindConcretePrimDefinition(type_name)
     if definition is None:
         raise KeyError(type_name)
@@ -102,7 +109,7 @@ def core_defs(type_name: str, names: Sequence[str], valid: Mapping[str, str] | N
         if not attr:
             raise KeyError(f"{type_name}.{name}")
         tokens = definition.GetPropertyMetadata(name, "allowedTokens")
-        rule = (valid or {}).get(name)
+        rule = valid.get(name)
         out[name] = AttributeDef(
             name=name, schema=type_name, type_name=str(attr.GetTypeName()),
             fallback=definition.GetAttributeFallbackValue(name),
@@ -231,8 +238,9 @@ def read_columns(
     *,
     authored: Sequence[Collection[str]] | None = None,
     hints: Mapping[str, str] | None = None,
-) -> dict[str, list]:
-    """Validated values of ``defs`` on every prim: name -> one plain Python value per prim.
+) -> dict[str, Any]:
+    """Validated values of ``defs`` on every prim: name -> a list of plain Python values (scalars, text, bools,
+    Vt arrays), or for vector types an (n, k) numpy array (float64 for real, int64 for whole numbers).
 
     ``authored`` (optional, one per prim) names the properties each prim authors, as the loader's traversal
     already knows them; attributes not named there take their fallback without asking USD.
@@ -241,51 +249,54 @@ def read_columns(
     hints = hints or {}
     fast = authored is not None and not ctx.has_time_samples
     time = ctx.time
-    columns: dict[str, list] = {}
+    columns: dict[str, Any] = {}
     families = {name: expected_family(d.type_name) for name, d in defs.items()}
-    # name -> (column, accepted Python types, vector?)
-    slots: dict[str, tuple[list, frozenset[type], bool]] = {}
+    # name -> (column, accepted Python types)
+    slots: dict[str, tuple[list, frozenset[type]]] = {}
     for name, d in defs.items():
         family, size, is_array = families[name]
-        fb = _convert(d.fallback, family, size, is_array) if d.fallback is not None else None
-        columns[name] = [fb] * len(prims)
-        vector = size > 1 and family in ("real", "int") and not is_array
-        slots[name] = (columns[name], _python_types(family, size, is_array), vector)
+        columns[name] = [d.fallback] * len(prims)
+        slots[name] = (columns[name], _python_types(family, size, is_array))
     for i, prim in enumerate(prims):
         for name in authored[i] if authored is not None else slots:
             slot = slots.get(name)
             if slot is None:
                 continue
             attr = prim.GetAttribute(name)
-            if not attr:
-                continue
             value = attr.Get(time) if fast else ctx.value(attr)
-            if value is None:  # declared without a value: the fallback
+            if value is None:  # declared without a value (or no such attribute): the fallback
                 continue
-            column, accepted, vector = slot
+            column, accepted = slot
             if type(value) not in accepted:
                 raise type_error(ctx, prim, defs[name], value)
-            column[i] = tuple(value) if vector else value
+            column[i] = value
     for name, d in defs.items():
+        family, size, is_array = families[name]
+        column = columns[name]
+        if None in column:  # no authored value and no fallback (a core attribute without one)
+            i = column.index(None)
+            raise ctx.error(f"{_short(d.name)} has no value", prims[i], d.name,
+                            hint=hints.get(name) or f"author {d.type_name} {d.name}")
+        if size > 1 and family in ("real", "int") and not is_array:
+            columns[name] = np.array(column, dtype=np.float64 if family == "real" else np.int64).reshape(-1, size)
         _check_column(columns[name], prims, ctx, d, families[name], hints.get(name))
     return columns
 
 
 def read_values(prim: Usd.Prim, ctx: LoadContext, defs: Mapping[str, AttributeDef],
                 hints: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Validated values of ``defs`` on one prim (see read_columns)."""
-    return {name: column[0] for name, column in read_columns([prim], ctx, defs, hints=hints).items()}
+    """Validated values of ``defs`` on one prim (see read_columns); vectors as tuples of Python numbers."""
+    out = {}
+    for name, column in read_columns([prim], ctx, defs, hints=hints).items():
+        out[name] = tuple(column[0].tolist()) if isinstance(column, np.ndarray) else column[0]
+    return out
 
 
-def _check_column(column: list, prims: Sequence[Usd.Prim], ctx: LoadContext, d: AttributeDef,
+def _check_column(column: Any, prims: Sequence[Usd.Prim], ctx: LoadContext, d: AttributeDef,
                   family: tuple[str, int, bool], hint: str | None) -> None:
     kind, size, is_array = family
-    if not column or is_array:
+    if len(column) == 0 or is_array:
         return
-    if None in column:  # no authored value and no fallback (a core attribute without one)
-        i = next(i for i, v in enumerate(column) if v is None)
-        raise ctx.error(f"{_short(d.name)} has no value", prims[i], d.name,
-                        hint=hint or f"author {d.type_name} {d.name}")
     if kind in ("real", "int"):
         arr = np.asarray(column, dtype=np.float64).reshape(len(column), -1)
         finite = np.isfinite(arr).all(axis=1)
@@ -312,7 +323,9 @@ def _check_column(column: list, prims: Sequence[Usd.Prim], ctx: LoadContext, d: 
 
 
 def show_value(value: Any) -> str:
-    """Like ``show`` for the plain values read_columns returns (tuples included)."""
+    """Like ``show`` for the values read_columns returns (numpy rows and tuples included)."""
+    if isinstance(value, np.ndarray):
+        value = tuple(value.tolist())
     if isinstance(value, tuple):
         return "(" + ", ".join(_fmt_number(v) for v in value) + ")"
     return show(value)

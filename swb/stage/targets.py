@@ -95,10 +95,10 @@ def read_targets(
         worlds = world_transforms(list(prims), ctx)
     rotations, positions = rigid_poses(list(prims), ctx, "barcode", False, worlds)
 
-    velocity = np.asarray(cols[S.BARCODE_VELOCITY], dtype=np.float64).reshape(-1, 3)
+    velocity = cols[S.BARCODE_VELOCITY]  # (n, 3) float64
     world_velocity = velocity @ ctx.world_rotation.T  # exact: the stage -> world rotation is a signed permutation
     names = [str(p.GetPath()) for p in prims] if paths is None else list(paths)
-    columns = zip(cols[S.BARCODE_SYMBOLOGY], cols[S.BARCODE_MODULE_SIZE], cols[S.BARCODE_MODULES],
+    columns = zip(cols[S.BARCODE_SYMBOLOGY], cols[S.BARCODE_MODULE_SIZE], cols[S.BARCODE_MODULES].tolist(),
                   cols[S.BARCODE_BAR_HEIGHT], cols[S.BARCODE_QUIET_ZONE], cols[S.BARCODE_PRINT_CONTRAST],
                   cols[S.BARCODE_CONTENT], cols[S.BARCODE_REFLECTANCE], cols[S.BARCODE_GLOSSY],
                   cols[S.BARCODE_GLOSS_ANGLE], mpus, strict=True)
