@@ -172,38 +172,65 @@ def _authored_type(attr: Usd.Attribute) -> str:
     return str(stack[0].typeName) if stack else "?"
 
 
-def _example(defn: AttributeDef, value: Any) -> str:
+def _in_range(defn: AttributeDef, value: Any) -> bool:
+    if defn.valid is None:
+        return True
+    family, size = value_family(value)
+    if family not in ("real", "int"):
+        return True
+    v = defn.valid
+    parts = [float(x) for x in (value if size > 1 else (value,))]
+    return all((x > v.low if v.low_open else x >= v.low) and (x < v.high if v.high_open else x <= v.high)
+               for x in parts)
+
+
+def _example(defn: AttributeDef, value: Any) -> str | None:
+    """A value to show in "author <type> <name> = <example>": the authored numbers rounded where whole numbers are
+    meant, else the fallback when it is a valid value, else None."""
     family, size, _ = expected_family(defn.type_name)
     got, got_size = value_family(value)
     if family == "int" and got == "real" and got_size == size:
-        parts = [v for v in (value if size > 1 else (value,))]
+        parts = list(value) if size > 1 else [value]
         if all(math.isfinite(float(v)) for v in parts):
             rounded = [round(float(v)) for v in parts]
             return f"({', '.join(map(str, rounded))})" if size > 1 else str(rounded[0])
-    return show(defn.fallback)
+    if defn.fallback is not None and _in_range(defn, defn.fallback):
+        return show(defn.fallback)
+    return None
 
 
-def type_problem(prim: Usd.Prim, defn: AttributeDef, value: Any) -> tuple[str, str]:
+def type_problem(prim: Usd.Prim, defn: AttributeDef, value: Any, hint: str | None = None) -> tuple[str, str]:
     """(message, hint) for a value of the wrong type family."""
     family, size, is_array = expected_family(defn.type_name)
     attr = prim.GetAttribute(defn.name)
     authored = _authored_type(attr)
     words = _FAMILY_WORDS.get(family, family)
-    want = f"{defn.type_name} ({'a list of ' if is_array else ''}{words}{'' if size == 1 else f' x {size}'})"
+    count = {1: "", 2: "two ", 3: "three ", 4: "four "}.get(size, f"{size} ")
+    if size > 1:
+        words = {"real": "real numbers", "int": "whole numbers"}.get(family, words)
+    want = f"{defn.type_name} ({'a list of ' if is_array else ''}{count}{words})"
     got_family, got_size = value_family(value)
     extra = ""
     if family == "int" and got_family == "real" and not is_array:
-        parts = value if got_size > 1 else (value,)
-        if any(not float(v).is_integer() for v in parts):
+        parts = [float(v) for v in (value if got_size > 1 else (value,))]
+        if not all(math.isfinite(v) for v in parts):
+            extra = "; nan and inf are no numbers SWB can use"
+        elif any(not v.is_integer() for v in parts):
             extra = "; whole numbers are meant, nothing is rounded"
-    return (f"{_short(defn.name)} is authored as {authored} {show(value)}, but SWB reads {want}{extra}",
-            f"author {defn.type_name} {defn.name} = {_example(defn, value)}")
+    message = f"{_short(defn.name)} is authored as {authored} {show(value)}, but SWB reads {want}{extra}"
+    example = _example(defn, value)
+    if extra.startswith("; whole"):  # the authored numbers, rounded, as the fix to check
+        return message, f"if you meant it, author {defn.type_name} {defn.name} = {example}"
+    if hint and defn.name in hint:
+        return message, hint
+    fix = f"author {defn.type_name} {defn.name}" + (f" = {example}" if example is not None else "")
+    return message, f"{fix}; {hint}" if hint else fix
 
 
-def type_error(ctx: LoadContext, prim: Usd.Prim, defn: AttributeDef, value: Any):
+def type_error(ctx: LoadContext, prim: Usd.Prim, defn: AttributeDef, value: Any, hint: str | None = None):
     """SwbError for a value of the wrong type family."""
-    message, hint = type_problem(prim, defn, value)
-    return ctx.error(message, prim, defn.name, hint=hint)
+    message, fix = type_problem(prim, defn, value, hint)
+    return ctx.error(message, prim, defn.name, hint=fix)
 
 
 def _source(prim: Usd.Prim, name: str) -> str:
@@ -268,7 +295,7 @@ def read_columns(
                 continue
             column, accepted = slot
             if type(value) not in accepted:
-                raise type_error(ctx, prim, defs[name], value)
+                raise type_error(ctx, prim, defs[name], value, hints.get(name))
             column[i] = value
     for name, d in defs.items():
         family, size, is_array = families[name]
@@ -302,8 +329,9 @@ def _check_column(column: Any, prims: Sequence[Usd.Prim], ctx: LoadContext, d: A
         finite = np.isfinite(arr).all(axis=1)
         if not finite.all():
             i = int(np.argmin(finite))
-            raise ctx.error(f"{_short(d.name)} is not a finite number ({show_value(column[i])})", prims[i], d.name,
-                            hint=hint or "author finite numbers (no nan or inf)")
+            shown = show_value(column[i])
+            raise ctx.error(f"{_short(d.name)} is not a finite number {shown if shown[0] == '(' else f'({shown})'}",
+                            prims[i], d.name, hint=hint or "author finite numbers (no nan or inf)")
         if d.valid is not None:
             v = d.valid
             low_ok = arr > v.low if v.low_open else arr >= v.low
@@ -313,13 +341,18 @@ def _check_column(column: Any, prims: Sequence[Usd.Prim], ctx: LoadContext, d: A
                 i = int(np.argmin(ok))
                 raise ctx.error(
                     f"{_short(d.name)} must be in {v}, got {show_value(column[i])}{_source(prims[i], d.name)}",
-                    prims[i], d.name, hint=hint)
+                    prims[i], d.name, hint=hint or _range_hint(d))
     elif kind == "text" and d.tokens is not None:
         allowed = set(d.tokens)
         for i, value in enumerate(column):
             if value not in allowed:
                 raise ctx.error(f"unknown {_words(d.name)} {value!r}{_source(prims[i], d.name)}", prims[i], d.name,
                                 hint=f"use one of {', '.join(d.tokens)}")
+
+
+def _range_hint(d: AttributeDef) -> str:
+    example = f" (the schema default is {show(d.fallback)})" if d.fallback is not None else ""
+    return f"author {d.type_name} {d.name} with a value in {d.valid}{example}"
 
 
 def show_value(value: Any) -> str:

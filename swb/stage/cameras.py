@@ -99,7 +99,8 @@ def read_camera(prim: Usd.Prim, ctx: LoadContext) -> CameraModel:
 
     clip = v["clippingRange"]
     if not 0.0 < clip[0] < clip[1]:
-        raise ctx.error(f"clippingRange must satisfy 0 < near < far, got {clip}", prim, "clippingRange")
+        raise ctx.error(f"clippingRange must satisfy 0 < near < far, got {clip}", prim, "clippingRange",
+                        hint="scene units, e.g. float2 clippingRange = (1, 1000000)")
 
     exposure, _ = exposure_time(prim, ctx)
     width, height = v[S.SENSOR_RESOLUTION]
@@ -109,7 +110,8 @@ def read_camera(prim: Usd.Prim, ctx: LoadContext) -> CameraModel:
     near, far = v[S.SENSOR_FOCUS_RANGE]
     if near < 0.0 or (far > 0.0 and far <= near):
         raise ctx.error(f"focusRange must be 0 <= near < far (far <= 0: unbounded), got ({near}, {far})",
-                        prim, S.SENSOR_FOCUS_RANGE)
+                        prim, S.SENSOR_FOCUS_RANGE,
+                        hint="scene units, e.g. float2 swb:sensor:focusRange = (0, 0) for no limits")
     focus_range = (near * mpu, far * mpu if far > 0.0 else math.inf)
 
     max_tilt = v[S.SENSOR_MAX_TILT]
