@@ -300,7 +300,7 @@ def read_columns(
     for name, d in defs.items():
         family, size, is_array = families[name]
         column = columns[name]
-        if None in column:  # no authored value and no fallback (a core attribute without one)
+        if d.fallback is None and None in column:  # no authored value and no fallback (a core attribute)
             i = column.index(None)
             raise ctx.error(f"{_short(d.name)} has no value", prims[i], d.name,
                             hint=hints.get(name) or f"author {d.type_name} {d.name}")

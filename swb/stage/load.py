@@ -75,15 +75,6 @@ def _initial_state(prim: Usd.Prim, ctx: LoadContext) -> tuple[bool, str]:
 _EMPTY: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class _Kind:
-    """What the traversal needs to know of a prim type (computed once per type with prim.IsA)."""
-
-    imageable: bool
-    instancer: bool
-    gprim: bool
-
-
 @dataclass
 class _Found:
     cameras: list[Usd.Prim] = field(default_factory=list)
@@ -105,8 +96,7 @@ def _walk(root: Usd.Prim, ctx: LoadContext) -> _Found:
     namespaces = table.api_namespaces()
     known = {name for schema in table.schemas.values() for name in schema.attributes}
     api_attributes: dict[tuple[str, ...], frozenset[str]] = {(): _EMPTY}
-    kinds: dict[str, _Kind] = {}
-    ops = ctx.xform_ops
+    kinds: dict[str, tuple[bool, bool, bool, bool]] = {}  # type -> imageable, instancer, gprim, xformable
     parent = root.GetParent()
     start_ops = ctx._xform_ops_of(parent) if parent and not parent.IsPseudoRoot() else None
     start = (*_initial_state(root, ctx), start_ops)
@@ -115,20 +105,22 @@ def _walk(root: Usd.Prim, ctx: LoadContext) -> _Found:
     invisible = UsdGeom.Tokens.invisible
     visible_purposes = VISIBLE_PURPOSES
     sensor, barcode, light = S.SENSOR_API, S.BARCODE_API, S.LIGHT_API
+    sampled, time = ctx.has_time_samples, ctx.time
     it = iter(Usd.PrimRange(root, Usd.TraverseInstanceProxies()))
     for prim in it:
         info = prim.GetPrimTypeInfo()
         type_key = info.GetSchemaTypeName()
         kind = kinds.get(type_key)
         if kind is None:
-            kind = kinds[type_key] = _Kind(prim.IsA(UsdGeom.Imageable), prim.IsA(UsdGeom.PointInstancer),
-                                           prim.IsA(UsdGeom.Gprim))
+            kind = kinds[type_key] = (prim.IsA(UsdGeom.Imageable), prim.IsA(UsdGeom.PointInstancer),
+                                      prim.IsA(UsdGeom.Gprim), prim.IsA(UsdGeom.Xformable))
+        imageable, instancer, gprim, xformable = kind
         apis = info.GetAppliedAPISchemas()
         names = prim.GetAuthoredPropertyNames()
         path = prim.GetPath()
         hidden, purpose, bad = state.get(path.GetParentPath(), start)
         if names:
-            if kind.imageable:
+            if imageable:
                 if "visibility" in names and ctx.value(prim.GetAttribute("visibility")) == invisible:
                     hidden = True
                 if "purpose" in names:
@@ -136,7 +128,13 @@ def _walk(root: Usd.Prim, ctx: LoadContext) -> _Found:
                     if attr.HasAuthoredValue():
                         purpose = str(ctx.value(attr))
             if bad is None and "xformOpOrder" in names:
-                op = missing_xform_op(prim, names, ctx)
+                if sampled:
+                    op = missing_xform_op(prim, names, ctx)
+                else:  # the common case inline: every op named is authored
+                    order = prim.GetAttribute("xformOpOrder").Get(time)
+                    # index, do not iterate: iterating a Vt array from Python is ~10x slower
+                    n = len(order) if order is not None else 0
+                    op = None if n == 0 or (n == 1 and order[0] in names) else missing_xform_op(prim, names, ctx)
                 if op is not None:
                     bad = (path, op)
             swb_names = [n for n in names if n[:4] == "swb:"]
@@ -146,33 +144,37 @@ def _walk(root: Usd.Prim, ctx: LoadContext) -> _Found:
                 if allowed is None:
                     allowed = api_attributes[key] = frozenset(
                         n for api in apis if api in table.schemas for n in table.schemas[api].attributes)
-                for name in swb_names:
-                    if name not in allowed:
-                        _note_swb_attribute(found, prim, name, apis, namespaces, known)
+                if not allowed.issuperset(swb_names):
+                    for name in swb_names:
+                        if name not in allowed:
+                            _note_swb_attribute(found, prim, name, apis, namespaces, known)
         state[path] = (hidden, purpose, bad)
-        ops[path] = bad
         if bad is not None:
             found.bad_ops.append(prim)
 
-        if kind.instancer:
+        if instancer:
             it.PruneChildren()
             found.protos.update(prototype_roots(prim))
             if not hidden and purpose in visible_purposes:
                 found.instancers.append(prim)
         elif not apis:
-            if kind.gprim and not hidden and purpose in visible_purposes:
+            if gprim and not hidden and purpose in visible_purposes:
                 found.gprims.append(prim)
         elif sensor in apis:
             found.cameras.append(prim)
         elif barcode in apis:
+            if not xformable:
+                raise ctx.error(f"SwbBarcodeAPI is applied to a prim of type {prim.GetTypeName() or 'none'}", prim,
+                                "apiSchemas", hint="apply SwbBarcodeAPI to an Xform (or any transformable prim)")
             if not hidden:
                 found.targets.append(prim)
                 found.target_names.append(names)
         elif light in apis:
             if not hidden:
                 found.lights.append(prim)
-        elif kind.gprim and not hidden and purpose in visible_purposes:
+        elif gprim and not hidden and purpose in visible_purposes:
             found.gprims.append(prim)
+    ctx.xform_ops.update({p: s[2] for p, s in state.items()})
     return found
 
 

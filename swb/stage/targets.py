@@ -66,7 +66,8 @@ def read_targets(
     ``authored``: the property names each prim authors, when the caller's traversal knows them (see
     ``attributes.read_columns``). ``worlds`` (n, 4, 4) and ``paths`` override the prims' own transforms and names
     (PointInstancer instances: the same prototype prim may then appear many times and is read once).
-    ``ops_checked``: the caller has checked the prims' xformOpOrder (``LoadContext.check_xform_ops``).
+    ``ops_checked``: the caller has checked the prims' xformOpOrder (``LoadContext.check_xform_ops``) and that
+    they are Xformables.
     """
     if not prims:
         return []
@@ -81,7 +82,7 @@ def read_targets(
                 firsts.append(prim)
             index[i] = k
         authored = authored if len(firsts) == len(prims) else None
-    for prim in firsts:
+    for prim in () if ops_checked else firsts:  # the loader's traversal checked the types
         if not prim.IsA(UsdGeom.Xformable):
             raise ctx.error(f"SwbBarcodeAPI is applied to a prim of type {prim.GetTypeName() or 'none'}", prim,
                             "apiSchemas", hint="apply SwbBarcodeAPI to an Xform (or any transformable prim)")
@@ -96,7 +97,8 @@ def read_targets(
     rotations, positions = rigid_poses(list(prims), ctx, "barcode", False, worlds)
 
     velocity = cols[S.BARCODE_VELOCITY]  # (n, 3) float64
-    world_velocity = velocity @ ctx.world_rotation.T  # exact: the stage -> world rotation is a signed permutation
+    # exact: the stage -> world rotation is a signed permutation; then metres per second (one multiply per value)
+    world_velocity = (velocity @ ctx.world_rotation.T) * np.asarray(mpus, dtype=np.float64)[:, None]
     names = [str(p.GetPath()) for p in prims] if paths is None else list(paths)
     columns = zip(cols[S.BARCODE_SYMBOLOGY], cols[S.BARCODE_MODULE_SIZE], cols[S.BARCODE_MODULES].tolist(),
                   cols[S.BARCODE_BAR_HEIGHT], cols[S.BARCODE_QUIET_ZONE], cols[S.BARCODE_PRINT_CONTRAST],
@@ -113,7 +115,7 @@ def read_targets(
         out.append(TargetModel(
             path=names[i], rotation=rotations[i], position=positions[i], symbology=symbology, module_size=module,
             modules=modules, bar_height=bar, quiet_zone=quiet, print_contrast=contrast,
-            velocity=world_velocity[k] * mpu, content=content, reflectance=reflectance, glossy=glossy,
+            velocity=world_velocity[k], content=content, reflectance=reflectance, glossy=glossy,
             gloss_angle_deg=gloss,
         ))
     return out

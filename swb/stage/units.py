@@ -320,7 +320,8 @@ def missing_xform_op(prim: Usd.Prim, names: set[str] | list[str], ctx: LoadConte
     """The first op in the prim's xformOpOrder that is not among its authored property ``names``, else None."""
     attr = prim.GetAttribute("xformOpOrder")
     order = ctx.value(attr) if ctx.has_time_samples else attr.Get(ctx.time)
-    for token in order or ():
+    for i in range(len(order) if order is not None else 0):  # indexing a Vt array is faster than iterating it
+        token = order[i]
         if token == "!resetXformStack!":
             continue
         name = token[len("!invert!"):] if token.startswith("!invert!") else token
