@@ -16,6 +16,7 @@ and a uniform scale ignored. Non-uniform scale, a mirroring transform or a singu
 from __future__ import annotations
 
 import math
+from functools import cache
 
 from pxr import Usd, UsdGeom
 
@@ -52,8 +53,13 @@ _HINTS = {
 
 
 def _defs() -> dict:
+    return _defs_for(tuple(PROFILES))  # decoder profiles can be registered at run time
+
+
+@cache
+def _defs_for(profiles: tuple[str, ...]) -> dict:
     defs = {**core_defs("Camera", _CAMERA_ATTRIBUTES, _CAMERA_VALID), **swb_defs(S.SENSOR_API)}
-    defs[S.SENSOR_DECODER_PROFILE] = with_tokens(defs[S.SENSOR_DECODER_PROFILE], PROFILES)
+    defs[S.SENSOR_DECODER_PROFILE] = with_tokens(defs[S.SENSOR_DECODER_PROFILE], profiles)
     return defs
 
 

@@ -15,6 +15,7 @@ target is the same computation for a list of one, so incremental re-reads give e
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from functools import cache
 
 import numpy as np
 from pxr import Usd, UsdGeom
@@ -32,7 +33,8 @@ _HINTS = {
 }
 
 
-def _defs():
+@cache
+def _defs() -> dict:
     defs = swb_defs(S.BARCODE_API)
     defs[S.BARCODE_SYMBOLOGY] = with_tokens(defs[S.BARCODE_SYMBOLOGY], SYMBOLOGIES)
     return defs
@@ -87,7 +89,8 @@ def read_targets(
             raise ctx.error(f"SwbBarcodeAPI is applied to a prim of type {prim.GetTypeName() or 'none'}", prim,
                             "apiSchemas", hint="apply SwbBarcodeAPI to an Xform (or any transformable prim)")
     cols = read_columns(firsts, ctx, _defs(), authored=authored, hints=_HINTS)
-    mpus = [ctx.meters_per_unit] * len(firsts) if ctx.uniform_units else [ctx.unit_scale(p) for p in firsts]
+    bulk = len(firsts) > 8 and ctx.uniform_units  # (a few prims: no stage-wide facts, same numbers)
+    mpus = [ctx.meters_per_unit] * len(firsts) if bulk else [ctx.unit_scale(p) for p in firsts]
 
     if worlds is None:
         if not ops_checked:

@@ -214,7 +214,7 @@ class LoadContext:
         frame = self._frames.get(path)
         if frame is not None:
             return frame
-        if self.uniform_units:
+        if self._stage_facts.get("units"):  # a bulk read found no layer in other units: no per-prim search
             frame = self._frames.get(Sdf.Path.absoluteRootPath)
             if frame is None:
                 frame = self._frames[Sdf.Path.absoluteRootPath] = UnitFrame(self.meters_per_unit)
@@ -319,7 +319,8 @@ class LoadContext:
 def missing_xform_op(prim: Usd.Prim, names: set[str] | list[str], ctx: LoadContext) -> str | None:
     """The first op in the prim's xformOpOrder that is not among its authored property ``names``, else None."""
     attr = prim.GetAttribute("xformOpOrder")
-    order = ctx.value(attr) if ctx.has_time_samples else attr.Get(ctx.time)
+    # per-prim reads must stay cheap: only use the stage-wide fact when a bulk read has already computed it
+    order = attr.Get(ctx.time) if ctx._stage_facts.get("samples") is False else ctx.value(attr)
     for i in range(len(order) if order is not None else 0):  # indexing a Vt array is faster than iterating it
         token = order[i]
         if token == "!resetXformStack!":
@@ -335,7 +336,7 @@ def world_transforms(prims: list[Usd.Prim], ctx: LoadContext) -> np.ndarray:
     prim by prim (checked finite and invertible by ``rigid_poses``). The prims' xformOps must be checked."""
     if not prims:
         return np.zeros((0, 4, 4))
-    if not ctx.uniform_units:
+    if len(prims) <= 8 or not ctx.uniform_units:  # a few prims (incremental updates): no stage-wide facts needed
         return np.stack([ctx.stage_to_world @ ctx.stage_transform(p) for p in prims])
     cache = ctx.xform_cache
     try:
@@ -355,14 +356,17 @@ def rigid_poses(
     if len(prims) == 0:
         return np.zeros((0, 3, 3)), np.zeros((0, 3))
     lin = worlds[:, :3, :3]
-    finite = np.isfinite(worlds).all(axis=(1, 2))
-    with np.errstate(invalid="ignore", over="ignore"):
-        det = np.linalg.det(np.where(finite[:, None, None], lin, 0.0))
-        scale = np.abs(np.where(finite[:, None, None], lin, 0.0)).max(axis=(1, 2))
-        ok = finite & (scale > 0.0) & (np.abs(det) > 1e-12 * scale**3)
-    if not ok.all():
-        i = int(np.argmin(ok))
-        ctx.check_transform(prims[i], worlds[i])  # raises, naming the culprit
+    if len(prims) == 1:  # one prim (incremental updates): the scalar check, the same formula
+        ctx.check_transform(prims[0], worlds[0])
+    else:
+        finite = np.isfinite(worlds).all(axis=(1, 2))
+        with np.errstate(invalid="ignore", over="ignore"):
+            det = np.linalg.det(np.where(finite[:, None, None], lin, 0.0))
+            scale = np.abs(np.where(finite[:, None, None], lin, 0.0)).max(axis=(1, 2))
+            ok = finite & (scale > 0.0) & (np.abs(det) > 1e-12 * scale**3)
+        if not ok.all():
+            i = int(np.argmin(ok))
+            ctx.check_transform(prims[i], worlds[i])  # raises, naming the culprit
     u, sigma, vt = np.linalg.svd(lin)
     rot = u @ vt
     mirrored = np.linalg.det(rot) < 0.0
