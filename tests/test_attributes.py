@@ -63,9 +63,25 @@ def Xform "World"
             int2 swb:barcode:modules = (21, 21)
         }
     }
+
+    def Cube "Box"
+    {
+        double size = 10
+        double3 xformOp:translate = (100, 0, 0)
+        uniform token[] xformOpOrder = ["xformOp:translate"]
+    }
+
+    def Mesh "Wall"
+    {
+        point3f[] points = [(0, 0, 0), (10, 0, 0), (0, 10, 0)]
+        int[] faceVertexCounts = [3]
+        int[] faceVertexIndices = [0, 1, 2]
+        double3 xformOp:translate = (0, 100, 0)
+        uniform token[] xformOpOrder = ["xformOp:translate"]
+    }
 }
 """
-CAM, LABEL, RIG = "/World/Cam", "/World/Rig/Label", "/World/Rig"
+CAM, LABEL, RIG, BOX, WALL = "/World/Cam", "/World/Rig/Label", "/World/Rig", "/World/Box", "/World/Wall"
 
 
 def _stage(edits: list[tuple[str, str, Sdf.ValueTypeName | None, object]] = ()) -> Usd.Stage:
@@ -141,6 +157,13 @@ BAD = [
     (LABEL, S.BARCODE_VELOCITY, T.Float2, Gf.Vec2f(1, 0), ["velocity is authored as float2", "float3"]),
     (LABEL, S.BARCODE_GLOSSY, T.Int, 1, ["glossy is authored as int 1", "true or false"]),
     (LABEL, S.BARCODE_CONTENT, T.Int, 7, ["content is authored as int 7", "text"]),
+    # the occluders' own attributes
+    (BOX, "size", T.String, "big", ["size is authored as string 'big'", "double size"]),
+    (BOX, "size", T.Double, NAN, ["size must be a positive number"]),
+    (WALL, "faceVertexCounts", T.FloatArray, Vt.FloatArray([3.0]), ["authored as float[]",
+                                                                    "int[] (a list of whole numbers)"]),
+    (WALL, "points", T.StringArray, Vt.StringArray(["a"]), ["points is authored as string[]", "point3f[]"]),
+    (WALL, "faceVertexIndices", T.IntArray, Vt.IntArray([0, 1, 7]), ["outside the 3 points"]),
 ]
 
 

@@ -120,6 +120,15 @@ def _core_defs(type_name: str, names: tuple[str, ...], valid_items: tuple[tuple[
     return out
 
 
+@cache
+def core_def(type_name: str, name: str) -> AttributeDef | None:
+    """One core attribute's table entry (``core_defs``), None when that schema does not declare it."""
+    try:
+        return _core_defs(type_name, (name,), ())[name]
+    except KeyError:
+        return None
+
+
 def swb_defs(schema: str) -> dict[str, AttributeDef]:
     """Table entries of one SWB schema's attributes (``SwbSensorAPI``, ``SwbBarcodeAPI``, ``SwbLightAPI``, ...)."""
     return dict(schema_table().schemas[schema].attributes)
@@ -206,9 +215,12 @@ def type_problem(prim: Usd.Prim, defn: AttributeDef, value: Any, hint: str | Non
     authored = _authored_type(attr)
     words = _FAMILY_WORDS.get(family, family)
     count = {1: "", 2: "two ", 3: "three ", 4: "four "}.get(size, f"{size} ")
-    if size > 1:
+    if size > 1 or is_array:
         words = {"real": "real numbers", "int": "whole numbers"}.get(family, words)
-    want = f"{defn.type_name} ({'a list of ' if is_array else ''}{count}{words})"
+    if is_array:
+        want = f"{defn.type_name} (a list of {words if size == 1 else f'{count}{words} each'})"
+    else:
+        want = f"{defn.type_name} ({count}{words})"
     got_family, got_size = value_family(value)
     extra = ""
     if family == "int" and got_family == "real" and not is_array:
@@ -308,6 +320,13 @@ def read_columns(
             columns[name] = np.array(column, dtype=np.float64 if family == "real" else np.int64).reshape(-1, size)
         _check_column(columns[name], prims, ctx, d, families[name], hints.get(name))
     return columns
+
+
+def check_type(ctx: LoadContext, prim: Usd.Prim, defn: AttributeDef, value: Any, hint: str | None = None) -> None:
+    """SwbError (see ``type_problem``) when ``value`` is not of the type family ``defn`` declares."""
+    family, size, is_array = expected_family(defn.type_name)
+    if type(value) not in _python_types(family, size, is_array):
+        raise type_error(ctx, prim, defn, value, hint)
 
 
 def read_values(prim: Usd.Prim, ctx: LoadContext, defs: Mapping[str, AttributeDef],

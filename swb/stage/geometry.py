@@ -27,6 +27,7 @@ from pxr import Sdf, Usd, UsdGeom
 
 from ..engine.model import MeshPart, TargetModel
 from . import schema as S
+from .attributes import check_type, core_def
 from .targets import read_targets
 from .units import LoadContext, gf_to_numpy
 
@@ -244,21 +245,29 @@ def _sphere(radius: float) -> Geometry:
 
 
 def _value(attr: Usd.Attribute, ctx: LoadContext):
-    return ctx.value(attr)
+    """An attribute's value, checked for the type family its (UsdGeom) schema declares."""
+    value = ctx.value(attr)
+    if value is not None:
+        prim = attr.GetPrim()
+        defn = core_def(prim.GetPrimTypeInfo().GetSchemaTypeName(), attr.GetName())
+        if defn is not None:  # (an attribute the prim's schema does not declare has nothing to check against)
+            check_type(ctx, prim, defn, value)
+    return value
 
 
 def _positive(prim: Usd.Prim, name: str, ctx: LoadContext, allow_zero: bool = False) -> float:
     value = _value(prim.GetAttribute(name), ctx)
     v = float(value) if value is not None else math.nan
     if not math.isfinite(v) or v < 0.0 or (v == 0.0 and not allow_zero):
-        raise ctx.error(f"{name} must be a positive number, got {value}", prim, name)
+        raise ctx.error(f"{name} must be a positive number, got {value}", prim, name,
+                        hint=f"author a finite {name} > 0 in scene units, or deactivate the prim")
     return v
 
 
 def _axis(prim: Usd.Prim, ctx: LoadContext) -> str:
-    axis = str(_value(prim.GetAttribute("axis"), ctx))
+    axis = _value(prim.GetAttribute("axis"), ctx)
     if axis not in ("X", "Y", "Z"):
-        raise ctx.error(f"axis must be X, Y or Z, got {axis!r}", prim, "axis")
+        raise ctx.error(f"axis must be X, Y or Z, got {axis!r}", prim, "axis", hint='author token axis = "Z"')
     return axis
 
 
@@ -272,7 +281,8 @@ def read_mesh(prim: Usd.Prim, ctx: LoadContext) -> Geometry:
                         hint="author points, or delete the empty mesh / deactivate it")
     if not np.all(np.isfinite(points)):
         bad = int(np.argmax(~np.all(np.isfinite(points), axis=1)))
-        raise ctx.error(f"point {bad} is not finite ({tuple(points[bad])})", prim, "points")
+        raise ctx.error(f"point {bad} is not finite ({tuple(points[bad])})", prim, "points",
+                        hint="fix the exporter's output: every point needs three finite coordinates")
     counts = np.asarray(_value(mesh.GetFaceVertexCountsAttr(), ctx) or [], dtype=np.int64)
     indices = np.asarray(_value(mesh.GetFaceVertexIndicesAttr(), ctx) or [], dtype=np.int64)
     if len(counts) == 0 or len(indices) == 0:
@@ -283,6 +293,7 @@ def read_mesh(prim: Usd.Prim, ctx: LoadContext) -> Geometry:
             f"faceVertexCounts sum to {int(counts.sum())} but there are {len(indices)} faceVertexIndices",
             prim,
             "faceVertexCounts",
+            hint="each face's count must match its indices; re-export the mesh",
         )
     if indices.min() < 0 or indices.max() >= len(points):
         bad = int(np.argmax((indices < 0) | (indices >= len(points))))
@@ -290,14 +301,17 @@ def read_mesh(prim: Usd.Prim, ctx: LoadContext) -> Geometry:
             f"faceVertexIndices[{bad}] = {int(indices[bad])} is outside the {len(points)} points",
             prim,
             "faceVertexIndices",
+            hint=f"every index must be in 0..{len(points) - 1}; re-export the mesh",
         )
     holes = np.asarray(_value(mesh.GetHoleIndicesAttr(), ctx) or [], dtype=np.int64)
     if len(holes) and (holes.min() < 0 or holes.max() >= len(counts)):
-        raise ctx.error(f"holeIndices must index the {len(counts)} faces", prim, "holeIndices")
+        raise ctx.error(f"holeIndices must index the {len(counts)} faces", prim, "holeIndices",
+                        hint="remove holeIndices or keep them below the number of faces")
     left = str(_value(mesh.GetOrientationAttr(), ctx)) == "leftHanded"
     tris = triangulate(counts, indices, points, holes, left)
     if len(tris) == 0:
-        raise ctx.error("the mesh has no faces with three or more vertices", prim, "faceVertexCounts")
+        raise ctx.error("the mesh has no faces with three or more vertices", prim, "faceVertexCounts",
+                        hint="delete or deactivate the mesh, or author its faces")
     return points, tris
 
 
@@ -320,7 +334,8 @@ def read_shape(prim: Usd.Prim, ctx: LoadContext) -> Geometry | None:
         rb = _positive(prim, "radiusBottom", ctx, allow_zero=True)
         rt = _positive(prim, "radiusTop", ctx, allow_zero=True)
         if rb == 0.0 and rt == 0.0:
-            raise ctx.error("radiusBottom and radiusTop are both 0", prim, "radiusBottom")
+            raise ctx.error("radiusBottom and radiusTop are both 0", prim, "radiusBottom",
+                            hint="author a positive radiusBottom or radiusTop")
         pts, tris = _frustum(rb, rt, h) if type_name == "Cylinder_1" else _capsule(rb, rt, h)
         pts = _along_axis(pts, _axis(prim, ctx))
     elif type_name == "Plane":
