@@ -26,7 +26,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from time import perf_counter
+from time import process_time
 
 from pxr import Sdf, Tf, Usd, UsdGeom
 
@@ -222,8 +222,8 @@ def read_subtree(root: Usd.Prim, ctx: LoadContext, timings: dict[str, float] | N
 
     Gprims and targets below a PointInstancer's prototypes are only read through the instancer; a
     ``root`` inside a prototype is read as ordinary prims (re-read the instancer instead).
-    ``timings`` (optional) receives the seconds spent in each step (traversal, cameras, targets, lights,
-    geometry, instancers), for benchmarks.
+    ``timings`` (optional) receives the CPU seconds spent in each step (traversal, cameras, targets, lights,
+    geometry, instancers), for benchmarks (CPU time: robust on a shared machine).
     """
     clock = _Clock(timings)
     found = _walk(root, ctx)
@@ -265,11 +265,11 @@ def read_subtree(root: Usd.Prim, ctx: LoadContext, timings: dict[str, float] | N
 
 class _Clock:
     def __init__(self, timings: dict[str, float] | None) -> None:
-        self.timings, self.t = timings, perf_counter()
+        self.timings, self.t = timings, process_time()
 
     def lap(self, name: str) -> None:
         if self.timings is not None:
-            now = perf_counter()
+            now = process_time()
             self.timings[name] = self.timings.get(name, 0.0) + now - self.t
             self.t = now
 
