@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import trimesh
 from device import DEVICE
 
 import swb
@@ -29,7 +30,6 @@ from swb.viz import modes as vm
 
 HERE = Path(__file__).resolve().parent
 PROCESS = HERE / "usd_process.py"
-FIXTURES = HERE / "fixtures"
 
 # A centimetre, Y-up station that leaves most SWB attributes to their schema fallbacks, with a sparse sweep.
 SPARSE = """#usda 1.0
@@ -189,7 +189,14 @@ def written(tmp_path_factory) -> list[Path]:
     sim.save(root / "viz" / "tunnel.swb.usda")
     station = generate_station(n_triangles=2_000, n_cameras=2, n_targets=20, seed=3)
     write_scene(station, root / "export" / "station.usdc", meters_per_unit=0.01, up_axis="Y")
-    assert main(["import", str(FIXTURES / "station_mm.step"), "-o", str(root / "cad" / "station.usda")]) == 0
+    cell = trimesh.Scene()  # a glTF cell with an instanced part (STEP imports write the same layers, more slowly)
+    crate = trimesh.creation.box((0.5, 0.4, 0.3))
+    for name, x in (("crate_a", 1.0), ("crate_b", -1.0)):
+        cell.add_geometry(crate, node_name=name, geom_name="crate",
+                          transform=trimesh.transformations.translation_matrix([x, 0.0, 0.0]))
+    cell.add_geometry(trimesh.creation.cylinder(radius=0.1, height=0.6), node_name="post", geom_name="post")
+    cell.export(root / "cell.glb")
+    assert main(["import", str(root / "cell.glb"), "-o", str(root / "cad" / "station.usda")]) == 0
     add_camera(root / "cad" / "station.usda", root / "cad" / "cameras.usda", "/World/Cameras/A",
                (0.0, 0.0, 2.0), (0.0, 0.0, 0.0))
     add_target(root / "cad" / "cameras.usda", root / "cad" / "targets.usda", "/World/Targets/T", (0.0, 0.0, 0.5),
