@@ -25,6 +25,7 @@ from .engine.results import Results
 from .engine.world import World
 from .errors import SwbError
 from .stage import load as loader
+from .stage.attributes import create_attribute
 from .stage.geometry import split_instance_path
 from .stage.layers import copy_stage_metadata, open_layer, open_stage
 from .stage.results_layer import SWB_PRIM, read_results, write_results
@@ -252,7 +253,7 @@ class Simulation:
     def set_attribute(self, path: str, name: str, value: Any) -> None:
         """Author an attribute (a sensor setting, an optic, a barcode property) in the configuration layer."""
         prim = self._prim(path)
-        attr = prim.GetAttribute(name)
+        attr = create_attribute(prim, name)  # an SWB attribute is created with its schema type if need be
         if not attr:
             raise SwbError("no such attribute", file=str(self.scene_path), prim=path, attribute=name,
                            hint="apply the SWB API schema first or check the name")

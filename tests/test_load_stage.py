@@ -24,7 +24,7 @@ S.register()
 
 from pxr import Gf, Sdf, Usd, UsdGeom, Vt  # noqa: E402
 
-from swb.errors import SwbError  # noqa: E402
+from swb.errors import SwbError, SwbWarning  # noqa: E402
 from swb.stage.geometry import read_shape, triangulate  # noqa: E402
 from swb.stage.load import (  # noqa: E402
     LoadContext,
@@ -461,8 +461,8 @@ def test_api_on_wrong_prim_type(station_file):
 def test_no_sensor_camera(station_file):
     stage = open_session(station_file)
     stage.GetPrimAtPath("/World/Cam").RemoveAPI(S.SENSOR_API)
-    with pytest.raises(SwbError, match="no sensor camera") as err:
-        load_scene_from_stage(stage, "x.usda")
+    with pytest.raises(SwbError, match="no sensor camera") as err, pytest.warns(SwbWarning, match="/World/Cam"):
+        load_scene_from_stage(stage, "x.usda")  # its swb:sensor attributes are left: a warning says so
     assert "SwbSensorAPI" in str(err.value) and err.value.file == "x.usda"
 
 

@@ -58,6 +58,7 @@ def _new_layer(suffix: str, plan: ImportPlan, meters_per_unit: float, up_axis: s
     layer.pseudoRoot.SetInfo("metersPerUnit", float(meters_per_unit))
     layer.pseudoRoot.SetInfo("upAxis", up_axis)
     layer.defaultPrim = plan.root.name
+    _over(layer, Sdf.Path.absoluteRootPath.AppendChild(plan.root.name))  # so the default prim exists in every layer
     return layer
 
 

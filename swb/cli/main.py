@@ -9,10 +9,11 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import NoReturn
 
-from ..errors import SwbError
+from ..errors import SwbError, SwbWarning
 from .common import add_device_args, progress
 
 EXIT_USER_ERROR = 2
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .optimize import add_optimize_commands
     from .render import add_render_commands
     from .safety import add_safety_command
+    from .schemas import add_schemas_commands
     from .sweep import add_sweep_commands
     from .viz import add_viz_commands
 
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_render_commands(sub)
     add_safety_command(sub)
     add_optimize_commands(sub)
+    add_schemas_commands(sub)
     return parser
 
 
@@ -208,7 +211,19 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+    """SWB's warnings as one line on stderr (``swb: warning: ...``); others as Python prints them."""
+    if issubclass(category, SwbWarning):
+        print(f"swb: warning: {message}", file=sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -16,38 +16,68 @@ and a uniform scale ignored. Non-uniform scale, a mirroring transform or a singu
 from __future__ import annotations
 
 import math
+from functools import cache
 
 from pxr import Usd, UsdGeom
 
 from ..engine.model import CameraModel
 from ..engine.profiles import PROFILES
 from . import schema as S
+from .attributes import core_defs, read_values, swb_defs, with_tokens
 from .units import LoadContext, rigid_pose
 
 _HINT_API = "apply SwbSensorAPI only to Camera prims"
 
+# SWB's requirements on UsdGeom.Camera's own attributes (USD's schema gives their types and fallbacks)
+_CAMERA_VALID = {
+    "focalLength": "(0, inf)",
+    "horizontalAperture": "(0, inf)",
+    "verticalAperture": "(0, inf)",
+    "fStop": "[0, inf)",
+    "exposure:time": "[0, inf)",
+}
+_CAMERA_ATTRIBUTES = ("projection", "focalLength", "horizontalAperture", "verticalAperture",
+                      "horizontalApertureOffset", "verticalApertureOffset", "fStop", "focusDistance",
+                      "clippingRange")
+_HINTS = {
+    "focalLength": "tenths of a scene unit (millimetres on a centimetre stage), e.g. float focalLength = 16",
+    "horizontalAperture": "tenths of a scene unit, e.g. float horizontalAperture = 11.3",
+    "verticalAperture": "tenths of a scene unit, e.g. float verticalAperture = 7.1",
+    "fStop": "0 means a pinhole (no defocus)",
+    "exposure:time": "seconds, e.g. float exposure:time = 0.0005",
+    S.SENSOR_RESOLUTION: "(width, height) in pixels, e.g. int2 swb:sensor:resolution = (1920, 1200)",
+    S.SENSOR_WAVELENGTH: "nanometres, e.g. float swb:sensor:wavelength = 625",
+    S.SENSOR_MAX_TILT: "degrees, e.g. float swb:sensor:maxTilt = 60",
+    S.SENSOR_MIN_EXPOSURE: "lux seconds, e.g. float swb:sensor:minExposure = 0.002",
+}
 
-def _finite(ctx: LoadContext, prim: Usd.Prim, name: str, value: float | tuple[float, ...]) -> None:
-    values = value if isinstance(value, tuple) else (value,)
-    if not all(math.isfinite(v) for v in values):
-        raise ctx.error(f"{name} is not a finite number ({value})", prim, name)
+
+def _defs() -> dict:
+    return _defs_for(tuple(PROFILES))  # decoder profiles can be registered at run time
 
 
-def _get(prim: Usd.Prim, name: str, ctx: LoadContext):
-    return ctx.value(prim.GetAttribute(name))
+@cache
+def _defs_for(profiles: tuple[str, ...]) -> dict:
+    defs = {**core_defs("Camera", _CAMERA_ATTRIBUTES, _CAMERA_VALID), **swb_defs(S.SENSOR_API)}
+    defs[S.SENSOR_DECODER_PROFILE] = with_tokens(defs[S.SENSOR_DECODER_PROFILE], profiles)
+    return defs
 
 
 def exposure_time(prim: Usd.Prim, ctx: LoadContext) -> tuple[float, str]:
     """Exposure in seconds and the attribute it came from (see the module docstring)."""
     attr = prim.GetAttribute("exposure:time")
     if attr and attr.HasAuthoredValue():
-        return float(ctx.value(attr)), "exposure:time"
+        name = "exposure:time"
+        return read_values(prim, ctx, core_defs("Camera", (name,), _CAMERA_VALID), _HINTS)[name], name
     opened, closed = prim.GetAttribute("shutter:open"), prim.GetAttribute("shutter:close")
     if (opened and opened.HasAuthoredValue()) or (closed and closed.HasAuthoredValue()):
         tcps = prim.GetStage().GetTimeCodesPerSecond()
-        t0 = float(ctx.value(opened)) if opened else 0.0
-        t1 = float(ctx.value(closed)) if closed else 0.0
-        return (t1 - t0) / tcps, "shutter:close"
+        shutter = read_values(prim, ctx, core_defs("Camera", ("shutter:open", "shutter:close")))
+        exposure = (shutter["shutter:close"] - shutter["shutter:open"]) / tcps
+        if exposure < 0.0:
+            raise ctx.error(f"the exposure time must not be negative, got {exposure} s", prim, "shutter:close",
+                            hint="shutter:close must not be before shutter:open")
+        return exposure, "shutter:close"
     return 0.0, "exposure:time"
 
 
@@ -59,80 +89,42 @@ def read_camera(prim: Usd.Prim, ctx: LoadContext) -> CameraModel:
     if not prim.IsA(UsdGeom.Camera):
         raise ctx.error(f"SwbSensorAPI is applied to a prim of type {prim.GetTypeName() or 'none'}", prim,
                         "apiSchemas", hint=_HINT_API)
-    cam = UsdGeom.Camera(prim)
-    if str(cam.GetProjectionAttr().Get(ctx.time)) != "perspective":
+    v = read_values(prim, ctx, _defs(), _HINTS)
+    if v["projection"] != "perspective":
         raise ctx.error("only perspective cameras are supported", prim, "projection",
                         hint='set projection = "perspective"')
     mpu = ctx.unit_scale(prim)
     tenth = mpu / 10.0
 
-    def length(name: str, scale: float, positive: bool = True) -> float:
-        value = float(_get(prim, name, ctx))
-        _finite(ctx, prim, name, value)
-        if positive and value <= 0.0:
-            raise ctx.error(f"{name} must be positive, got {value}", prim, name)
-        return value * scale
+    focal = v["focalLength"] * tenth
+    h_ap = v["horizontalAperture"] * tenth
+    v_ap = v["verticalAperture"] * tenth
+    h_off = v["horizontalApertureOffset"] * tenth
+    v_off = v["verticalApertureOffset"] * tenth
+    f_number = float(v["fStop"])
 
-    focal = length("focalLength", tenth)
-    h_ap = length("horizontalAperture", tenth)
-    v_ap = length("verticalAperture", tenth)
-    h_off = length("horizontalApertureOffset", tenth, positive=False)
-    v_off = length("verticalApertureOffset", tenth, positive=False)
-
-    f_number = float(_get(prim, "fStop", ctx))
-    _finite(ctx, prim, "fStop", f_number)
-    if f_number < 0.0:
-        raise ctx.error(f"fStop must be 0 (pinhole) or positive, got {f_number}", prim, "fStop")
-
-    clip = tuple(float(v) for v in _get(prim, "clippingRange", ctx))
-    _finite(ctx, prim, "clippingRange", clip)
+    clip = v["clippingRange"]
     if not 0.0 < clip[0] < clip[1]:
-        raise ctx.error(f"clippingRange must satisfy 0 < near < far, got {clip}", prim, "clippingRange")
+        raise ctx.error(f"clippingRange must satisfy 0 < near < far, got {clip}", prim, "clippingRange",
+                        hint="scene units, e.g. float2 clippingRange = (1, 1000000)")
 
-    exposure, exposure_attr = exposure_time(prim, ctx)
-    _finite(ctx, prim, exposure_attr, exposure)
-    if exposure < 0.0:
-        raise ctx.error(f"the exposure time must not be negative, got {exposure} s", prim, exposure_attr)
+    exposure, _ = exposure_time(prim, ctx)
+    width, height = v[S.SENSOR_RESOLUTION]
+    mode = v[S.SENSOR_FOCUS_MODE]
+    profile = v[S.SENSOR_DECODER_PROFILE]
 
-    res = _get(prim, S.SENSOR_RESOLUTION, ctx)
-    width, height = (int(res[0]), int(res[1])) if res is not None else (0, 0)
-    if width <= 0 or height <= 0:
-        raise ctx.error(f"resolution must be positive, got ({width}, {height})", prim, S.SENSOR_RESOLUTION)
-
-    mode = str(_get(prim, S.SENSOR_FOCUS_MODE, ctx))
-    if mode not in S.FOCUS_MODES:
-        raise ctx.error(f"unknown focus mode {mode!r}", prim, S.SENSOR_FOCUS_MODE,
-                        hint=f"use one of {', '.join(S.FOCUS_MODES)}")
-    profile = str(_get(prim, S.SENSOR_DECODER_PROFILE, ctx))
-    if profile not in PROFILES:
-        raise ctx.error(f"unknown decoder profile {profile!r}", prim, S.SENSOR_DECODER_PROFILE,
-                        hint=f"use one of {', '.join(PROFILES)}")
-
-    near, far = (float(v) for v in _get(prim, S.SENSOR_FOCUS_RANGE, ctx))
-    _finite(ctx, prim, S.SENSOR_FOCUS_RANGE, (near, far))
+    near, far = v[S.SENSOR_FOCUS_RANGE]
     if near < 0.0 or (far > 0.0 and far <= near):
         raise ctx.error(f"focusRange must be 0 <= near < far (far <= 0: unbounded), got ({near}, {far})",
-                        prim, S.SENSOR_FOCUS_RANGE)
+                        prim, S.SENSOR_FOCUS_RANGE,
+                        hint="scene units, e.g. float2 swb:sensor:focusRange = (0, 0) for no limits")
     focus_range = (near * mpu, far * mpu if far > 0.0 else math.inf)
 
-    max_tilt = float(_get(prim, S.SENSOR_MAX_TILT, ctx))
-    _finite(ctx, prim, S.SENSOR_MAX_TILT, max_tilt)
-    if not 0.0 < max_tilt <= 90.0:
-        raise ctx.error(f"maxTilt must be in (0, 90] degrees, got {max_tilt}", prim, S.SENSOR_MAX_TILT)
-    wavelength = float(_get(prim, S.SENSOR_WAVELENGTH, ctx))
-    _finite(ctx, prim, S.SENSOR_WAVELENGTH, wavelength)
-    if wavelength <= 0.0:
-        raise ctx.error(f"wavelength must be positive (nanometres), got {wavelength}", prim,
-                        S.SENSOR_WAVELENGTH)
+    max_tilt = v[S.SENSOR_MAX_TILT]
+    wavelength = v[S.SENSOR_WAVELENGTH]
+    min_exposure = v[S.SENSOR_MIN_EXPOSURE]
 
-    min_exposure = float(_get(prim, S.SENSOR_MIN_EXPOSURE, ctx))
-    _finite(ctx, prim, S.SENSOR_MIN_EXPOSURE, min_exposure)
-    if min_exposure < 0.0:
-        raise ctx.error(f"minExposure must not be negative (lux seconds), got {min_exposure}", prim,
-                        S.SENSOR_MIN_EXPOSURE)
-
-    focus_raw = float(_get(prim, "focusDistance", ctx))
-    _finite(ctx, prim, "focusDistance", focus_raw)
+    focus_raw = v["focusDistance"]
     focus = focus_raw * mpu
     if mode == "fixed" and f_number > 0.0 and focus <= focal:
         raise ctx.error(
@@ -150,8 +142,8 @@ def read_camera(prim: Usd.Prim, ctx: LoadContext) -> CameraModel:
         path=path,
         rotation=rotation,
         position=position,
-        width=width,
-        height=height,
+        width=int(width),
+        height=int(height),
         focal_length=focal,
         aperture=(h_ap, v_ap),
         aperture_offset=(h_off, v_off),

@@ -2,9 +2,11 @@
 an edited copy) as a stage that SWB and any USD tool can open.
 
 The stage holds what the loader reads back: every part as a ``UsdGeom.Mesh`` (points in the part's own frame under
-its transform), sensor cameras (``UsdGeom.Camera`` + ``SwbSensorAPI``, optics in tenths of a scene unit), barcode
-targets (``Xform`` + ``SwbBarcodeAPI``) and lights (``SphereLight`` + ``SwbLightAPI``), in the requested
-``metersPerUnit`` and ``upAxis``. Loading the file gives the same scene up to float32 rounding of what USD stores
+its transform; a part that has other parts below it becomes an ``Xform`` with its triangles in a child Mesh named
+``Shape``, because USD allows no gprim below another, so that part reads back as ``<path>/Shape``), sensor
+cameras (``UsdGeom.Camera`` + ``SwbSensorAPI``, optics in tenths of a scene unit), barcode targets (``Xform`` +
+``SwbBarcodeAPI``) and lights (``SphereLight`` + ``SwbLightAPI``), in the requested ``metersPerUnit`` and
+``upAxis``. Loading the file gives the same scene up to float32 rounding of what USD stores
 as float. Everything is authored with the Sdf API inside one change block, so a station of a million triangles
 and ten thousand labels is written in seconds; the file is written atomically.
 """
@@ -25,6 +27,7 @@ from .layers import export_atomic
 from .units import stage_to_world
 
 _T = Sdf.ValueTypeNames
+SHAPE_NAME = "Shape"  # the Mesh child of a part that has other parts below it
 
 
 def _world_to_stage(mpu: float, up_axis: str) -> np.ndarray:
@@ -90,9 +93,14 @@ class _Writer:
         m[:3, 3] = self.to_stage[:3, :3] @ np.asarray(position, np.float64)
         return m
 
-    def part(self, part: MeshPart) -> None:
-        spec = _prim(self.layer, part.path, "Mesh", "part")
-        self.place(spec, self.to_stage @ np.asarray(part.to_world, np.float64))
+    def part(self, part: MeshPart, holds_parts: bool = False) -> None:
+        if holds_parts:  # USD allows no gprim below a gprim: an Xform in its place, the triangles in a child Mesh
+            holder = _prim(self.layer, part.path, "Xform", "part")
+            self.place(holder, self.to_stage @ np.asarray(part.to_world, np.float64))
+            spec = _prim(self.layer, f"{part.path}/{SHAPE_NAME}", "Mesh", "part")
+        else:
+            spec = _prim(self.layer, part.path, "Mesh", "part")
+            self.place(spec, self.to_stage @ np.asarray(part.to_world, np.float64))
         points = np.ascontiguousarray(np.asarray(part.points, np.float32).reshape(-1, 3))
         tris = np.ascontiguousarray(np.asarray(part.triangles, np.int32).reshape(-1))
         _attr(spec, "points", _T.Point3fArray, Vt.Vec3fArray.FromNumpy(points))
@@ -175,9 +183,15 @@ def scene_layer(scene: Scene, *, meters_per_unit: float = 1.0, up_axis: str = "Z
     items = (_by_depth(scene.parts, "part") + _by_depth(scene.cameras, "camera") + _by_depth(scene.targets, "target")
              + _by_depth(scene.lights, "light"))
     items.sort(key=lambda item: (item[0], item[1] != "part"))  # parents first; a part before a label on it
+    part_paths = {str(p.path) for p in scene.parts}
+    holders = {str(a) for p in scene.parts for a in Sdf.Path(str(p.path)).GetParentPath().GetPrefixes()
+               if str(a) in part_paths}
     with Sdf.ChangeBlock():
         for _, kind, item in items:
-            getattr(writer, kind)(item)
+            if kind == "part":
+                writer.part(item, holds_parts=str(item.path) in holders)
+            else:
+                getattr(writer, kind)(item)
         _define_ancestors(layer)
     roots = list(layer.rootPrims)
     if roots:

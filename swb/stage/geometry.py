@@ -27,7 +27,8 @@ from pxr import Sdf, Usd, UsdGeom
 
 from ..engine.model import MeshPart, TargetModel
 from . import schema as S
-from .targets import read_target
+from .attributes import check_type, core_def
+from .targets import read_targets
 from .units import LoadContext, gf_to_numpy
 
 VISIBLE_PURPOSES = ("default", "render")
@@ -100,6 +101,9 @@ def triangulate(
     """Triangles (m, 3) int32 of a polygon mesh; inputs already validated (see read_mesh)."""
     counts = np.asarray(counts, dtype=np.int64)
     indices = np.asarray(indices, dtype=np.int64)
+    if len(indices) == 3 * len(counts) and (holes is None or not len(holes)) and np.all(counts == 3):
+        tris = indices.reshape(-1, 3)  # a triangle mesh: the fan below gives exactly this, much more slowly
+        return np.ascontiguousarray(tris[:, [0, 2, 1]] if left_handed else tris, dtype=np.int32)
     starts = np.cumsum(counts) - counts
     keep = counts >= 3
     if holes is not None and len(holes):
@@ -241,21 +245,29 @@ def _sphere(radius: float) -> Geometry:
 
 
 def _value(attr: Usd.Attribute, ctx: LoadContext):
-    return ctx.value(attr)
+    """An attribute's value, checked for the type family its (UsdGeom) schema declares."""
+    value = ctx.value(attr)
+    if value is not None:
+        prim = attr.GetPrim()
+        defn = core_def(prim.GetPrimTypeInfo().GetSchemaTypeName(), attr.GetName())
+        if defn is not None:  # (an attribute the prim's schema does not declare has nothing to check against)
+            check_type(ctx, prim, defn, value)
+    return value
 
 
 def _positive(prim: Usd.Prim, name: str, ctx: LoadContext, allow_zero: bool = False) -> float:
     value = _value(prim.GetAttribute(name), ctx)
     v = float(value) if value is not None else math.nan
     if not math.isfinite(v) or v < 0.0 or (v == 0.0 and not allow_zero):
-        raise ctx.error(f"{name} must be a positive number, got {value}", prim, name)
+        raise ctx.error(f"{name} must be a positive number, got {value}", prim, name,
+                        hint=f"author a finite {name} > 0 in scene units, or deactivate the prim")
     return v
 
 
 def _axis(prim: Usd.Prim, ctx: LoadContext) -> str:
-    axis = str(_value(prim.GetAttribute("axis"), ctx))
+    axis = _value(prim.GetAttribute("axis"), ctx)
     if axis not in ("X", "Y", "Z"):
-        raise ctx.error(f"axis must be X, Y or Z, got {axis!r}", prim, "axis")
+        raise ctx.error(f"axis must be X, Y or Z, got {axis!r}", prim, "axis", hint='author token axis = "Z"')
     return axis
 
 
@@ -269,7 +281,8 @@ def read_mesh(prim: Usd.Prim, ctx: LoadContext) -> Geometry:
                         hint="author points, or delete the empty mesh / deactivate it")
     if not np.all(np.isfinite(points)):
         bad = int(np.argmax(~np.all(np.isfinite(points), axis=1)))
-        raise ctx.error(f"point {bad} is not finite ({tuple(points[bad])})", prim, "points")
+        raise ctx.error(f"point {bad} is not finite ({tuple(points[bad])})", prim, "points",
+                        hint="fix the exporter's output: every point needs three finite coordinates")
     counts = np.asarray(_value(mesh.GetFaceVertexCountsAttr(), ctx) or [], dtype=np.int64)
     indices = np.asarray(_value(mesh.GetFaceVertexIndicesAttr(), ctx) or [], dtype=np.int64)
     if len(counts) == 0 or len(indices) == 0:
@@ -280,6 +293,7 @@ def read_mesh(prim: Usd.Prim, ctx: LoadContext) -> Geometry:
             f"faceVertexCounts sum to {int(counts.sum())} but there are {len(indices)} faceVertexIndices",
             prim,
             "faceVertexCounts",
+            hint="each face's count must match its indices; re-export the mesh",
         )
     if indices.min() < 0 or indices.max() >= len(points):
         bad = int(np.argmax((indices < 0) | (indices >= len(points))))
@@ -287,14 +301,17 @@ def read_mesh(prim: Usd.Prim, ctx: LoadContext) -> Geometry:
             f"faceVertexIndices[{bad}] = {int(indices[bad])} is outside the {len(points)} points",
             prim,
             "faceVertexIndices",
+            hint=f"every index must be in 0..{len(points) - 1}; re-export the mesh",
         )
     holes = np.asarray(_value(mesh.GetHoleIndicesAttr(), ctx) or [], dtype=np.int64)
     if len(holes) and (holes.min() < 0 or holes.max() >= len(counts)):
-        raise ctx.error(f"holeIndices must index the {len(counts)} faces", prim, "holeIndices")
+        raise ctx.error(f"holeIndices must index the {len(counts)} faces", prim, "holeIndices",
+                        hint="remove holeIndices or keep them below the number of faces")
     left = str(_value(mesh.GetOrientationAttr(), ctx)) == "leftHanded"
     tris = triangulate(counts, indices, points, holes, left)
     if len(tris) == 0:
-        raise ctx.error("the mesh has no faces with three or more vertices", prim, "faceVertexCounts")
+        raise ctx.error("the mesh has no faces with three or more vertices", prim, "faceVertexCounts",
+                        hint="delete or deactivate the mesh, or author its faces")
     return points, tris
 
 
@@ -317,7 +334,8 @@ def read_shape(prim: Usd.Prim, ctx: LoadContext) -> Geometry | None:
         rb = _positive(prim, "radiusBottom", ctx, allow_zero=True)
         rt = _positive(prim, "radiusTop", ctx, allow_zero=True)
         if rb == 0.0 and rt == 0.0:
-            raise ctx.error("radiusBottom and radiusTop are both 0", prim, "radiusBottom")
+            raise ctx.error("radiusBottom and radiusTop are both 0", prim, "radiusBottom",
+                            hint="author a positive radiusBottom or radiusTop")
         pts, tris = _frustum(rb, rt, h) if type_name == "Cylinder_1" else _capsule(rb, rt, h)
         pts = _along_axis(pts, _axis(prim, ctx))
     elif type_name == "Plane":
@@ -410,6 +428,7 @@ def _prototype_members(root: Usd.Prim, ctx: LoadContext):
         if hidden:
             it.PruneChildren()
             continue
+        ctx.check_xform_ops(p)
         if p == root:
             rel = np.eye(4)
         else:
@@ -453,6 +472,9 @@ def read_instancer(
         raise ctx.error("an instance transform is not finite", prim, "positions")
     pi_mpu = ctx.unit_scale(prim)
     stage = prim.GetStage()
+    # targets are read in one batch at the end; ``slots`` keeps their order among nested instancers' targets
+    slots: list[TargetModel | int] = []
+    pending: list[tuple[Usd.Prim, np.ndarray, str]] = []
     for j, root_path in enumerate(roots):
         ks = np.nonzero((proto_idx == j) & visible)[0]
         if len(ks) == 0:
@@ -472,9 +494,16 @@ def read_instancer(
                         ctx.check_transform(member, world)
                         items.parts.append(MeshPart(part_name, geo[0], geo[1], world))
                 elif kind == "target":
-                    items.targets.append(read_target(member, ctx, to_world=world, path=part_name))
+                    slots.append(len(pending))
+                    pending.append((member, world, part_name))
                 else:
                     nested = read_instancer(member, ctx, world, part_name)
                     items.parts += nested.parts
-                    items.targets += nested.targets
+                    slots += nested.targets
+    if pending:
+        read = read_targets([m for m, _, _ in pending], ctx, worlds=np.stack([w for _, w, _ in pending]),
+                            paths=[n for _, _, n in pending])
+        items.targets = [read[s] if isinstance(s, int) else s for s in slots]
+    else:
+        items.targets = [s for s in slots if not isinstance(s, int)]
     return items

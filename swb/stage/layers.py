@@ -53,6 +53,30 @@ def copy_stage_metadata(src: Sdf.Layer, dst: Sdf.Layer) -> None:
             dst.pseudoRoot.SetInfo(key, src.pseudoRoot.GetInfo(key))
 
 
+def with_stage_metadata(layer: Sdf.Layer, like: Sdf.Layer) -> Sdf.Layer:
+    """``layer`` as a file of its own should be: a copy carrying ``like``'s units and up axis and a default prim,
+    so that SWB's sublayers (config, results, UI state, overlays) opened alone are complete stages that usd-core's
+    validators accept. Composed under a root these are ignored (stage metadata comes from the root layer). The
+    default prim is ``like``'s when the layer has a prim there, else the layer's first defined root prim; an empty
+    layer gets ``like``'s, held by an ``over`` without opinions (it changes nothing)."""
+    out = Sdf.Layer.CreateAnonymous(Path(layer.identifier).suffix or ".usda")
+    out.TransferContent(layer)
+    root = out.pseudoRoot
+    for key in ("metersPerUnit", "upAxis"):
+        if like.pseudoRoot.HasInfo(key) and not root.HasInfo(key):
+            root.SetInfo(key, like.pseudoRoot.GetInfo(key))
+    if not out.defaultPrim:
+        roots = list(out.rootPrims)
+        names = [r.name for r in roots]
+        defined = [r.name for r in roots if r.specifier == Sdf.SpecifierDef]
+        name = like.defaultPrim if like.defaultPrim in names else (defined or names or [like.defaultPrim])[0]
+        if name:
+            if name not in names:  # an empty layer: an over with no opinions holds the default prim
+                Sdf.CreatePrimInLayer(out, Sdf.Path.absoluteRootPath.AppendChild(name))
+            out.defaultPrim = name
+    return out
+
+
 def export_layers_atomic(pairs: list[tuple[Sdf.Layer, Path]]) -> None:
     """Export every layer to a temporary file beside its destination, then rename them in order.
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from pxr import Sdf, Usd
 
 from ..errors import SwbError
-from .layers import copy_stage_metadata, export_layers_atomic, open_layer
+from .layers import copy_stage_metadata, export_layers_atomic, open_layer, with_stage_metadata
 
 ROLES = ("ui", "results", "config", "scene")
 SWEEP_ROLE = "sweep"  # optional: written only when the simulation holds sweep results
@@ -79,10 +79,11 @@ def write_save(root: Path, content: SaveContent) -> Path:
     pending: list[tuple[Sdf.Layer, Path]] = []
     if paths["scene"] != content.scene_path:  # a restored save re-saved in place keeps its scene file as it is
         pending.append((Usd.Stage.Open(content.scene_layer).Flatten(), paths["scene"]))
-    pending += [(content.config, paths["config"]), (content.results, paths["results"]), (content.ui, paths["ui"])]
+    pending += [(with_stage_metadata(layer, content.root_layer), paths[role])
+                for layer, role in ((content.config, "config"), (content.results, "results"), (content.ui, "ui"))]
     roles = list(ROLES)
     if content.sweep.rootPrims:  # optional role: saves without sweeps keep their five files
-        pending.append((content.sweep, sweep_path))
+        pending.append((with_stage_metadata(content.sweep, content.root_layer), sweep_path))
         paths[SWEEP_ROLE] = sweep_path
         roles.insert(roles.index("config"), SWEEP_ROLE)
     layer = Sdf.Layer.CreateAnonymous("root.usda")

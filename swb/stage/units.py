@@ -121,7 +121,14 @@ class LoadContext:
     xform_cache: UsdGeom.XformCache
     time: Usd.TimeCode = field(default_factory=Usd.TimeCode.Default)
     geometry: dict = field(default_factory=dict, repr=False)  # prototype prim path -> shared geometry
+    # the stage's pseudo-root: a prim does not keep its stage alive (a context must not: callers recompose
+    # or drop stages they made while a context is still around)
+    root: Usd.Prim | None = field(default=None, repr=False)
     _frames: dict[Sdf.Path, UnitFrame] = field(default_factory=dict, repr=False)
+    # prim path -> (prim path, op name) of the first prim at or above it whose xformOpOrder names an op it does
+    # not author, or None when the ops of the prim and its ancestors are all authored
+    xform_ops: dict[Sdf.Path, tuple[Sdf.Path, str] | None] = field(default_factory=dict, repr=False)
+    _stage_facts: dict[str, bool] = field(default_factory=dict, repr=False)
 
     @classmethod
     def for_stage(cls, stage: Usd.Stage, file: str | None = None, time: Usd.TimeCode | None = None) -> LoadContext:
@@ -139,13 +146,45 @@ class LoadContext:
             up_axis=axis,
             xform_cache=UsdGeom.XformCache(t),
             time=t,
+            root=stage.GetPseudoRoot(),
         )
 
     def clear(self) -> None:
-        """Forget cached transforms, unit frames and geometry: call after the stage was edited."""
+        """Forget cached transforms, unit frames, geometry and stage facts: call after the stage was edited."""
         self.xform_cache.Clear()
         self._frames.clear()
         self.geometry.clear()
+        self.xform_ops.clear()
+        self._stage_facts.clear()
+
+    # --- facts about the whole stage, for bulk reads (computed on first use, a few milliseconds) -----
+    def _stage(self) -> Usd.Stage | None:
+        return self.root.GetStage() if self.root is not None and self.root.IsValid() else None
+
+    @property
+    def has_time_samples(self) -> bool:
+        """Whether any layer of the stage holds time samples. When none does, an attribute's value is its
+        default and bulk readers skip the per-attribute time-sample query (see ``value``)."""
+        if "samples" not in self._stage_facts:
+            stage = self._stage()
+            self._stage_facts["samples"] = stage is None or any(
+                layer.ListAllTimeSamples() for layer in stage.GetUsedLayers())
+        return self._stage_facts["samples"]
+
+    @property
+    def uniform_units(self) -> bool:
+        """True when no layer of the stage authors a metersPerUnit other than the stage's, so no referenced
+        asset is in other units and every prim's data is in stage units (no per-prim unit search needed)."""
+        if "units" not in self._stage_facts:
+            stage = self._stage()
+            uniform = stage is not None
+            for layer in stage.GetUsedLayers() if stage is not None else []:
+                mpu = layer_meters_per_unit(layer)
+                if mpu is not None and not math.isclose(mpu, self.meters_per_unit, rel_tol=1e-9):
+                    uniform = False
+                    break
+            self._stage_facts["units"] = uniform
+        return self._stage_facts["units"]
 
     def value(self, attr: Usd.Attribute):
         """An attribute's value at ``time``; at the default time an attribute with only time samples gives
@@ -175,6 +214,11 @@ class LoadContext:
         frame = self._frames.get(path)
         if frame is not None:
             return frame
+        if self._stage_facts.get("units"):  # a bulk read found no layer in other units: no per-prim search
+            frame = self._frames.get(Sdf.Path.absoluteRootPath)
+            if frame is None:
+                frame = self._frames[Sdf.Path.absoluteRootPath] = UnitFrame(self.meters_per_unit)
+            return frame
         if path == Sdf.Path.absoluteRootPath:
             frame = UnitFrame(self.meters_per_unit)
         else:
@@ -203,8 +247,35 @@ class LoadContext:
         return self.unit_frame(prim).mpu
 
     # --- transforms -----------------------------------------------------------------------------
+    def check_xform_ops(self, prim: Usd.Prim) -> None:
+        """SwbError when the prim or an ancestor lists an op in xformOpOrder that it does not author (USD would
+        skip the op with a warning and silently use another transform)."""
+        bad = self._xform_ops_of(prim)
+        if bad is not None:
+            path, op = bad
+            raise self.error(
+                f"xformOpOrder names {op}, which is not an authored attribute of the prim",
+                str(path), "xformOpOrder",
+                hint=f"author {op} on {path} or remove it from xformOpOrder",
+            )
+
+    def _xform_ops_of(self, prim: Usd.Prim) -> tuple[Sdf.Path, str] | None:
+        path = prim.GetPath()
+        if path in self.xform_ops:
+            return self.xform_ops[path]
+        parent = prim.GetParent()
+        inherited = self._xform_ops_of(parent) if parent and not parent.IsPseudoRoot() else None
+        found = inherited
+        if inherited is None:
+            names = set(prim.GetAuthoredPropertyNames())
+            op = missing_xform_op(prim, names, self) if "xformOpOrder" in names else None
+            found = None if op is None else (path, op)
+        self.xform_ops[path] = found
+        return found
+
     def raw_local_to_world(self, prim: Usd.Prim) -> np.ndarray:
         """Composed local-to-world in stage units (column-vector), before any unit correction."""
+        self.check_xform_ops(prim)
         try:
             return gf_to_numpy(self.xform_cache.GetLocalToWorldTransform(prim))
         except Tf.ErrorException as exc:
@@ -245,6 +316,76 @@ class LoadContext:
         )
 
 
+def missing_xform_op(prim: Usd.Prim, names: set[str] | list[str], ctx: LoadContext) -> str | None:
+    """The first op in the prim's xformOpOrder that is not among its authored property ``names``, else None."""
+    attr = prim.GetAttribute("xformOpOrder")
+    # per-prim reads must stay cheap: only use the stage-wide fact when a bulk read has already computed it
+    order = attr.Get(ctx.time) if ctx._stage_facts.get("samples") is False else ctx.value(attr)
+    for i in range(len(order) if order is not None else 0):  # indexing a Vt array is faster than iterating it
+        token = order[i]
+        if token == "!resetXformStack!":
+            continue
+        name = token[len("!invert!"):] if token.startswith("!invert!") else token
+        if name not in names or not name.startswith("xformOp:"):
+            return str(name)
+    return None
+
+
+def world_transforms(prims: list[Usd.Prim], ctx: LoadContext) -> np.ndarray:
+    """(n, 4, 4) prim-local -> SI world (metres, Z up) of many prims at once; the same numbers as ``to_world``
+    prim by prim (checked finite and invertible by ``rigid_poses``). The prims' xformOps must be checked."""
+    if not prims:
+        return np.zeros((0, 4, 4))
+    if len(prims) <= 8 or not ctx.uniform_units:  # a few prims (incremental updates): no stage-wide facts needed
+        return np.stack([ctx.stage_to_world @ ctx.stage_transform(p) for p in prims])
+    cache = ctx.xform_cache
+    try:
+        # np.asarray per Gf.Matrix4d (buffer protocol) is several times faster than np.array on the whole list
+        raw = np.array([np.asarray(cache.GetLocalToWorldTransform(p)) for p in prims], dtype=np.float64)
+    except Tf.ErrorException:  # name the prim whose transform fails
+        for p in prims:
+            ctx.raw_local_to_world(p)
+        raise
+    return ctx.stage_to_world @ raw.transpose(0, 2, 1)
+
+
+def rigid_poses(
+    prims: list[Usd.Prim], ctx: LoadContext, what: str, uniform: bool, worlds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rotations (n, 3, 3), positions (n, 3)) of many world transforms at once: ``rigid_pose`` for each."""
+    if len(prims) == 0:
+        return np.zeros((0, 3, 3)), np.zeros((0, 3))
+    lin = worlds[:, :3, :3]
+    if len(prims) == 1:  # one prim (incremental updates): the scalar check, the same formula
+        ctx.check_transform(prims[0], worlds[0])
+    else:
+        finite = np.isfinite(worlds).all(axis=(1, 2))
+        with np.errstate(invalid="ignore", over="ignore"):
+            det = np.linalg.det(np.where(finite[:, None, None], lin, 0.0))
+            scale = np.abs(np.where(finite[:, None, None], lin, 0.0)).max(axis=(1, 2))
+            ok = finite & (scale > 0.0) & (np.abs(det) > 1e-12 * scale**3)
+        if not ok.all():
+            i = int(np.argmin(ok))
+            ctx.check_transform(prims[i], worlds[i])  # raises, naming the culprit
+    u, sigma, vt = np.linalg.svd(lin)
+    rot = u @ vt
+    mirrored = np.linalg.det(rot) < 0.0
+    if mirrored.any():
+        i = int(np.argmax(mirrored))
+        raise ctx.error(f"the {what}'s transform mirrors (negative scale)", prims[i], "xformOp:scale",
+                        hint="use rotations instead of negative scale")
+    if uniform:
+        skewed = sigma[:, 0] - sigma[:, 2] > _SCALE_TOLERANCE * sigma[:, 0]
+        if skewed.any():
+            i = int(np.argmax(skewed))
+            raise ctx.error(
+                f"the {what}'s transform has non-uniform scale {tuple(round(float(s), 6) for s in sigma[i])}",
+                prims[i], "xformOp:scale",
+                hint="a camera may only be rotated and moved; remove the scale (on it or its parents)",
+            )
+    return rot, worlds[:, :3, 3].copy()
+
+
 def rigid_pose(
     prim: Usd.Prim, ctx: LoadContext, what: str, uniform: bool, to_world: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -253,28 +394,11 @@ def rigid_pose(
     ``uniform``: reject non-uniform scale (cameras); otherwise any scale is ignored (targets).
     A mirroring transform is always rejected: neither a camera nor a symbol can be mirrored.
     ``to_world`` overrides the prim's own world transform (PointInstancer instances).
+    The same computation as ``rigid_poses`` (it is that, for one prim).
     """
-    m = ctx.to_world(prim) if to_world is None else to_world
-    if to_world is not None:
-        ctx.check_transform(prim, m)
-    lin = m[:3, :3]
-    u, sigma, vt = np.linalg.svd(lin)
-    rot = u @ vt
-    if np.linalg.det(rot) < 0.0:
-        raise ctx.error(
-            f"the {what}'s transform mirrors (negative scale)",
-            prim,
-            "xformOp:scale",
-            hint="use rotations instead of negative scale",
-        )
-    if uniform and sigma[0] - sigma[2] > _SCALE_TOLERANCE * sigma[0]:
-        raise ctx.error(
-            f"the {what}'s transform has non-uniform scale {tuple(round(float(s), 6) for s in sigma)}",
-            prim,
-            "xformOp:scale",
-            hint="a camera may only be rotated and moved; remove the scale (on it or its parents)",
-        )
-    return rot, m[:3, 3].copy()
+    m = ctx.to_world(prim) if to_world is None else np.asarray(to_world, dtype=np.float64)
+    rot, pos = rigid_poses([prim], ctx, what, uniform, m[None])
+    return rot[0], pos[0]
 
 
 def _local_ok(prim: Usd.Prim, time: Usd.TimeCode) -> bool:

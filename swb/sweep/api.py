@@ -15,6 +15,7 @@ from pxr import Sdf, Usd
 
 from ..engine.model import Scene
 from ..engine.world import World
+from ..stage.attributes import author
 from ..stage.units import LoadContext
 from .candidates import CandidateBuilder, StageFrame
 from .results import SweepResult, write_sweep_layer
@@ -79,9 +80,9 @@ def resolve_spec(sim: SweepHost, name: str | None, spec: str | Path | dict[str, 
         check_against_scene(wanted, sim.scene, frame, host_budget)
         if wanted != found:
             prim = sim.stage.GetPrimAtPath(found.path)
-            prim.GetAttribute(SWEEP_SAMPLER).Set(wanted.sampler)
-            prim.GetAttribute(SWEEP_SAMPLES).Set(int(wanted.samples))
-            prim.GetAttribute(SWEEP_SEED).Set(int(wanted.seed))
+            author(prim, SWEEP_SAMPLER, wanted.sampler)
+            author(prim, SWEEP_SAMPLES, int(wanted.samples))
+            author(prim, SWEEP_SEED, int(wanted.seed))
         return read_sweep(sim.stage.GetPrimAtPath(found.path), source)
     if isinstance(spec, SweepSpec):
         given = spec

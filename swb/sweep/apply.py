@@ -21,7 +21,7 @@ from pxr import Gf, Sdf, Usd, UsdGeom
 from ..engine.world import pack_cameras
 from ..errors import SwbError
 from ..simulation import Simulation
-from ..stage.layers import copy_stage_metadata, export_layers_atomic, open_layer
+from ..stage.layers import copy_stage_metadata, export_layers_atomic, open_layer, with_stage_metadata
 from ..stage.units import LoadContext, gf_to_numpy
 from .api import baseline_result, stage_frame
 from .candidates import CandidateBuilder, Candidates
@@ -114,7 +114,7 @@ def apply_configuration(sim: Simulation, result: SweepResult, out: str | Path, i
     root.customLayerData = {"swb": {"appliedSweep": result.spec.path, "configuration": int(index),
                                     "coverage": float(result.coverage[index]),
                                     "parameters": result.parameters(index)}}
-    export_layers_atomic([(layer, apply_path), (root, out)])
+    export_layers_atomic([(with_stage_metadata(layer, root), apply_path), (root, out)])
     return out
 
 

@@ -35,6 +35,7 @@ from pxr import Gf, Sdf, Tf, Usd, Vt
 
 from ..engine.profiles import PROFILES
 from ..errors import SwbError
+from ..stage.attributes import get_value
 
 try:
     import tomllib
@@ -335,8 +336,8 @@ def _available(sweeps: list[Usd.Prim]) -> str:
 
 
 def _get(prim: Usd.Prim, name: str) -> Any:
-    attr = prim.GetAttribute(name)
-    return attr.Get() if attr else None
+    # typed (SwbError for a wrong type), with the schema fallback whether or not USD's registry knows SWB's schemas
+    return get_value(prim, name)
 
 
 def _authored(prim: Usd.Prim, name: str) -> bool:

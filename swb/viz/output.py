@@ -22,7 +22,7 @@ from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 from ..engine.model import CameraModel, TargetModel
 from ..engine.profiles import FACTORS
 from ..errors import SwbError
-from ..stage.layers import copy_stage_metadata, export_atomic, open_layer, write_bytes_atomic
+from ..stage.layers import copy_stage_metadata, export_atomic, open_layer, with_stage_metadata, write_bytes_atomic
 from ..stage.units import stage_to_world
 from .probes import ProbeSymbol, direction_lon_lat
 from .results import PlaneResult, ProjectionResult, SphereResult, ViewResult
@@ -227,12 +227,12 @@ class VizLayer:
     def write(self, layer_path: Path, preview_path: Path, scene_path: Path) -> None:
         """Export the overlay layer, then a preview stage that stacks it over the scene (relative paths)."""
         layer_path, preview_path = Path(layer_path), Path(preview_path)
-        export_atomic(self.stage.GetRootLayer(), layer_path)
         preview = Sdf.Layer.CreateAnonymous("preview.usda")
         try:
             copy_stage_metadata(open_layer(scene_path), preview)
         except SwbError:
             pass  # the scene moved away since it was opened: the overlay layer alone is still valid
+        export_atomic(with_stage_metadata(self.stage.GetRootLayer(), preview), layer_path)
         preview.subLayerPaths = [_relative(layer_path, preview_path.parent), _relative(scene_path,
                                                                                      preview_path.parent)]
         preview.customLayerData = {"swb": {"visualisation": self.mode, "overlay": layer_path.name}}
