@@ -31,7 +31,8 @@ from swb.viz import modes as vm
 HERE = Path(__file__).resolve().parent
 PROCESS = HERE / "usd_process.py"
 
-# A centimetre, Y-up station that leaves most SWB attributes to their schema fallbacks, with a sparse sweep.
+# A centimetre, Y-up station that leaves most SWB attributes to their schema fallbacks (a strobe light's too), with a
+# sparse sweep.
 SPARSE = """#usda 1.0
 (
     defaultPrim = "World"
@@ -78,6 +79,17 @@ def Xform "World"
         double3 xformOp:translate = (20, 0, 10)
         float3 xformOp:rotateXYZ = (-90, 0, 0)
         uniform token[] xformOpOrder = ["xformOp:translate", "xformOp:rotateXYZ"]
+    }
+
+    def SphereLight "Lamp" (
+        prepend apiSchemas = ["SwbLightAPI"]
+    )
+    {
+        float inputs:intensity = 30000
+        float inputs:radius = 2
+        float swb:light:pulseWidth = 0.0001
+        double3 xformOp:translate = (5, 160, 10)
+        uniform token[] xformOpOrder = ["xformOp:translate"]
     }
 
     def Cube "Box"
@@ -165,6 +177,7 @@ def test_results_do_not_depend_on_the_import_order_or_the_plugin_path(tmp_path):
     assert results["stage first, plugin path"][0]["in_registry"] is True
     reference = {k: v for k, v in results["swb first"][0].items() if k != "in_registry"}
     assert reference["applied"] == ["SwbSensorAPI"] and len(reference["targets"]) == 2
+    assert reference["lights"] == ["/World/Lamp"]  # its unauthored swb:light attributes come from the table
     assert "sampler='lhs'" in reference["sweep"] and "samples=256" in reference["sweep"]  # schema fallbacks
     for name, (result, err) in results.items():
         assert {k: v for k, v in result.items() if k != "in_registry"} == reference, name

@@ -56,6 +56,7 @@ def evaluate(order: str, scene: str) -> dict:
         "sweep": repr(sweep),
         "cameras": [c.path for c in sim.scene.cameras],
         "targets": [t.path for t in sim.scene.targets],
+        "lights": [lt.path for lt in sim.scene.lights],
     }
 
 

@@ -26,6 +26,8 @@ from pxr import Usd, UsdGeom, UsdLux
 from ..engine import spectra
 from ..engine.model import LightModel
 from . import schema as S
+from .attributes import read_values
+from .schema import attribute_def
 from .units import LoadContext, rigid_pose
 
 SUPPORTED = ("SphereLight", "DiskLight", "RectLight")
@@ -41,8 +43,17 @@ def is_light(prim: Usd.Prim) -> bool:
 # ----------------------------------------------------------------------------------- attribute reading
 
 
+def _get(prim: Usd.Prim, ctx: LoadContext, name: str):  # noqa: ANN202 - a USD value
+    """An attribute's value: SWB's own (``swb:*``) through the typed reader (authored value checked for its type
+    and range, else the schema table's fallback, whether or not USD's registry knows SWB's schemas); UsdLux's and
+    UsdGeom's from USD (usd-core always registers them)."""
+    if name.startswith("swb:"):
+        return read_values(prim, ctx, {name: attribute_def(name)})[name]
+    return ctx.value(prim.GetAttribute(name))
+
+
 def _number(prim: Usd.Prim, ctx: LoadContext, name: str) -> float:
-    value = ctx.value(prim.GetAttribute(name))
+    value = _get(prim, ctx, name)
     if value is None:
         raise ctx.error(f"{name} has no value", prim, name)
     value = float(value)
@@ -60,12 +71,12 @@ def _at_least(prim: Usd.Prim, ctx: LoadContext, name: str, low: float, what: str
 
 
 def _authored(prim: Usd.Prim, name: str) -> bool:
-    attr = prim.GetAttribute(name)
+    attr = prim.GetAttribute(name)  # an authored attribute exists whether or not USD knows its schema
     return bool(attr) and attr.HasAuthoredValue()
 
 
 def _token(prim: Usd.Prim, ctx: LoadContext, name: str, allowed: tuple[str, ...]) -> str:
-    value = str(ctx.value(prim.GetAttribute(name)) or allowed[0])
+    value = str(_get(prim, ctx, name) or allowed[0])
     if value not in allowed:
         raise ctx.error(f"unknown {name} {value!r}", prim, name, hint=f"use one of {', '.join(allowed)}")
     return value
@@ -148,7 +159,7 @@ def _spectrum(prim: Usd.Prim, ctx: LoadContext, white: bool, temperature: float 
         if kind == "monochromatic":
             return spectra.monochromatic(peak)
         return spectra.led(peak, _at_least(prim, ctx, S.LIGHT_BANDWIDTH, 0.0, "nanometres", strict=True))
-    data = ctx.value(prim.GetAttribute(S.LIGHT_SPECTRAL_DATA))
+    data = _get(prim, ctx, S.LIGHT_SPECTRAL_DATA)
     arr = np.array([[float(a), float(b)] for a, b in (data or [])], np.float64).reshape(-1, 2)
     if len(arr) < 2 or not np.all(np.isfinite(arr)) or np.any(arr[:, 1] < 0) or np.any(np.diff(arr[:, 0]) <= 0) \
             or arr[:, 1].sum() <= 0:
