@@ -94,14 +94,11 @@ def _open(path: Path, args: argparse.Namespace):  # noqa: ANN202
 
 def _write_outputs(sim, text: str, out: Path | None, save: Path | None, stem: str) -> list[Path]:  # noqa: ANN001
     """The save (and results JSON ``text``) under --out, and a save at --save."""
-    from ..stage.layers import write_text_atomic
-
     written = []
-    if out is not None:
-        written.append(sim.save(out / f"{stem}.swb.usda"))
-        json_path = out / f"{stem}.results.json"
-        write_text_atomic(json_path, text)
-        written.append(json_path)
+    if out is not None:  # the JSON is part of the save's transaction: both are new, or both are as they were
+        json_name = f"{stem}.results.json"
+        written.append(sim.save(out / f"{stem}.swb.usda", companions={json_name: text.encode("utf-8")}))
+        written.append(out / json_name)
     if save is not None:
         written.append(sim.save(save))
     return written
