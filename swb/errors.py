@@ -29,3 +29,7 @@ class SwbError(Exception):
         if hint:
             text = f"{text} ({hint})"
         super().__init__(text)
+
+
+class SwbWarning(UserWarning):
+    """Something the user should know that does not stop the work (the CLI prints it as one line on stderr)."""

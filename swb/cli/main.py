@@ -9,20 +9,20 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import NoReturn
 
-from ..errors import SwbError
+from ..errors import SwbError, SwbWarning
 from .common import add_device_args, progress
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one readable line, not a usage dump
         self.exit(EXIT_USER_ERROR, f"swb: error: {message} (see `{self.prog} --help`)\n")
-
-
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,14 +201,46 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """SWB's warnings as one line each; other libraries' warnings stay as Python prints them."""
+    if issubclass(category, SwbWarning):
+        print(f"swb: warning: {message}", file=sys.stderr, flush=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one `swb` command. USD's own diagnostics are caught for the whole command and folded into SWB's one
+    error line, or printed as one warning line at the end; SWB's warnings are one line each."""
     args = build_parser().parse_args(argv)
+    from ..stage.diagnostics import allowing_missing, captured, summary
+
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
-        return args.handler(args)
-    except SwbError as exc:
-        print(f"swb: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("swb: interrupted", file=sys.stderr)
-        return 130
+        with captured() as usd, allowing_missing(getattr(args, "allow_missing", False)):
+            try:
+                code = args.handler(args)
+            except SwbError as exc:
+                error, code = str(exc), EXIT_USER_ERROR
+            except KeyboardInterrupt:
+                error, code = "interrupted", EXIT_INTERRUPTED
+            else:
+                error = None
+        leftovers = usd.others()
+        if error is not None:
+            folded = f" [{summary(leftovers)}]" if leftovers else ""
+            if code == EXIT_INTERRUPTED:
+                print(f"swb: interrupted{folded}", file=sys.stderr)
+                return code
+            print(f"swb: error: {error}{folded}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        if leftovers:
+            print(f"swb: warning: {summary(leftovers)}", file=sys.stderr)
+        return code
+    finally:
+        warnings.showwarning = previous
 

@@ -44,7 +44,8 @@ def _common(p: argparse.ArgumentParser, cameras: bool = True) -> None:
 def _symbol_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("probe symbol")
     g.add_argument("--symbology", default="code128", help="code128, ean13, qrcode, datamatrix, ... (default code128)")
-    g.add_argument("--module-mm", type=float, default=0.33, help="module size in millimetres (default 0.33)")
+    g.add_argument("--module-size-mm", dest="module_mm", type=float, default=0.33,
+                   help="module size (narrow element width X) in millimetres (default 0.33)")
     g.add_argument("--modules", type=_modules, default=(100, 1), metavar="N|COLSxROWS",
                    help="modules across (1-D, e.g. 100) or columns x rows (2-D, e.g. 21x21) (default 100)")
     g.add_argument("--bar-height-mm", type=float, default=None, help="1-D bar height (default 15 %% of the length)")
@@ -129,7 +130,7 @@ def _symbol(args: argparse.Namespace) -> dict[str, Any]:
     sym = ProbeSymbol(symbology=args.symbology, module_size=args.module_mm * 1e-3, modules=args.modules,
                       bar_height=None if args.bar_height_mm is None else args.bar_height_mm * 1e-3,
                       quiet_zone=args.quiet_zone)
-    sym.validate("--symbology/--module-mm/--modules")
+    sym.validate("--symbology/--module-size-mm/--modules")
     return sym.to_json()
 
 

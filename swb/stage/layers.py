@@ -13,6 +13,7 @@ from pathlib import Path
 from pxr import Sdf, Tf, Usd
 
 from ..errors import SwbError
+from .diagnostics import open_quietly
 
 USD_SUFFIXES = (".usd", ".usda", ".usdc")
 # Stage metadata is read from the root layer only, so the anonymous root of a simulation copies it from the scene.
@@ -92,7 +93,7 @@ def fsync_dir(folder: Path) -> None:
 def open_stage(layer: Sdf.Layer) -> Usd.Stage:
     """Open a stage on a layer, turning composition errors into SwbError."""
     try:
-        return Usd.Stage.Open(layer, Usd.Stage.LoadAll)
+        return open_quietly(lambda: Usd.Stage.Open(layer, Usd.Stage.LoadAll), layer.identifier)
     except Tf.ErrorException as exc:
         raise SwbError(f"cannot be composed: {_first_line(exc)}", file=layer.identifier) from None
 

@@ -39,6 +39,7 @@ from typing import Any
 from pxr import Sdf, Usd
 
 from ..errors import SwbError
+from .diagnostics import captured, report
 from .layers import copy_stage_metadata, export_layer, fsync_dir, fsync_file, open_layer, read_layer_fresh
 
 ROLES = ("ui", "results", "config", "scene")
@@ -233,7 +234,10 @@ def _write_generation(root: Path, content: SaveContent, gen: str, retire: set[Pa
     if reused is not None:
         paths["scene"], generations["scene"] = reused
     else:
-        pending.append(("scene", Usd.Stage.Open(content.scene_layer).Flatten()))
+        with captured() as cap:  # the scene's composition problems were reported when it was loaded
+            flat = Usd.Stage.Open(content.scene_layer).Flatten()
+        report(cap.others(), str(content.scene_path))
+        pending.append(("scene", flat))
     pending += [("config", content.config), ("results", content.results), ("ui", content.ui)]
     if SWEEP_ROLE in roles:
         pending.append((SWEEP_ROLE, content.sweep))

@@ -41,7 +41,7 @@ class ProbeSymbol:
                            hint=f"use one of {', '.join(SYMBOLOGIES)}")
         if not (math.isfinite(self.module_size) and self.module_size > 0.0):
             raise SwbError(f"{where}: the module size must be a positive length, got {self.module_size!r}",
-                           attribute="module_size", hint="e.g. --module-mm 0.33")
+                           attribute="module_size", hint="e.g. --module-size-mm 0.33")
         cols, rows = self.modules
         if cols < 1 or rows < 1:
             raise SwbError(f"{where}: modules must be at least 1 x 1, got {cols} x {rows}", attribute="modules")
