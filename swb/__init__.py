@@ -8,22 +8,28 @@
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
+from ._bootstrap import StartupInterrupts, install_sibling_finder, started_as_command  # isort: skip (first)
 
-import warp as wp
+import contextlib  # noqa: E402
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-from .engine.devices import init_warp as _init_warp
-from .stage.schema import register as _register_schemas
+install_sibling_finder(Path(__file__).resolve().parent)  # swb.kernels/schemas/scenes in a source checkout
 
-# Warp's banner and per-module compile lines are INFO; keep stdout clean for tables and JSON.
-wp.config.log_level = logging.WARNING
-_init_warp()  # now, so that no later first use prints Warp's "no CUDA driver" line on a machine without a GPU
-_register_schemas()  # codeless schemas must be known before anything touches the schema registry
+with StartupInterrupts() if started_as_command() else contextlib.nullcontext():
+    import warp as wp
 
-from .errors import SwbError, SwbWarning  # noqa: E402
-from .simulation import Simulation, open_simulation, restore_simulation  # noqa: E402
-from .stage.diagnostics import allowing_missing  # noqa: E402
+    from .engine.devices import init_warp as _init_warp
+    from .stage.schema import register as _register_schemas
+
+    # Warp's banner and per-module compile lines are INFO; keep stdout clean for tables and JSON.
+    wp.config.log_level = logging.WARNING
+    _init_warp()  # now, so that no later first use prints Warp's "no CUDA driver" line on a machine without a GPU
+    _register_schemas()  # codeless schemas must be known before anything touches the schema registry
+
+    from .errors import SwbError, SwbWarning
+    from .simulation import Simulation, open_simulation, restore_simulation
+    from .stage.diagnostics import allowing_missing
 
 __all__ = ["SwbError", "SwbWarning", "Simulation", "open", "restore", "bundled_scene"]
 __version__ = "0.1.0"

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -212,35 +214,66 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _default_showwarning = warnings.showwarning
 
 
+class _Interrupts:
+    """Ctrl-C raises KeyboardInterrupt as usual, and is remembered: a library that catches the exception and
+    raises another in its place (or goes on) cannot turn an interrupt into a traceback or a wrong status."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one `swb` command. USD's own diagnostics are caught for the whole command and folded into SWB's one
-    error line, or printed as one warning line at the end; SWB's warnings are one line each."""
-    args = build_parser().parse_args(argv)
-    from ..stage.diagnostics import allowing_missing, captured, summary
-
+    error line, or printed as one warning line at the end; SWB's warnings are one line each. Ctrl-C ends it with
+    status 130 (commands that write results first finish what they are writing)."""
+    interrupts = _Interrupts()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_sigint = signal.signal(signal.SIGINT, interrupts) if in_main else None
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        with captured() as usd, allowing_missing(getattr(args, "allow_missing", False)):
-            try:
-                code = args.handler(args)
-            except SwbError as exc:
-                error, code = str(exc), EXIT_USER_ERROR
-            except KeyboardInterrupt:
-                error, code = "interrupted", EXIT_INTERRUPTED
-            else:
-                error = None
-        leftovers = usd.others()
-        if error is not None:
-            folded = f" [{summary(leftovers)}]" if leftovers else ""
-            if code == EXIT_INTERRUPTED:
-                print(f"swb: interrupted{folded}", file=sys.stderr)
-                return code
-            print(f"swb: error: {error}{folded}", file=sys.stderr)
-            return EXIT_USER_ERROR
-        if leftovers:
-            print(f"swb: warning: {summary(leftovers)}", file=sys.stderr)
-        return code
+        return _run(argv, interrupts)
+    except KeyboardInterrupt:
+        print("swb: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         warnings.showwarning = previous
+        if in_main:
+            signal.signal(signal.SIGINT, previous_sigint)
+
+
+def _run(argv: list[str] | None, interrupts: _Interrupts) -> int:
+    args = build_parser().parse_args(argv)
+    from ..stage.diagnostics import allowing_missing, captured, summary
+
+    with captured() as usd, allowing_missing(getattr(args, "allow_missing", False)):
+        try:
+            code = args.handler(args)
+        except SwbError as exc:
+            error, code = str(exc), EXIT_USER_ERROR
+        except KeyboardInterrupt:
+            error, code = "interrupted", EXIT_INTERRUPTED
+        except Exception:
+            if not interrupts.seen:
+                raise
+            error, code = "interrupted", EXIT_INTERRUPTED  # a library turned the interrupt into an error
+        else:
+            error = None
+        if interrupts.seen and error is not None:
+            error, code = "interrupted", EXIT_INTERRUPTED
+    leftovers = usd.others()
+    if error is not None:
+        folded = f" [{summary(leftovers)}]" if leftovers else ""
+        if code == EXIT_INTERRUPTED:
+            print(f"swb: interrupted{folded}", file=sys.stderr)
+            return code
+        print(f"swb: error: {error}{folded}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if leftovers:
+        print(f"swb: warning: {summary(leftovers)}", file=sys.stderr)
+    return code
 
