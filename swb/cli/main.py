@@ -169,12 +169,11 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         res = _evaluate(sim, "evaluated")
     ui = sim.ui
     picture = None
-    if args.viz is not None:
+    if args.viz is not None:  # the recorded picture, or a view of the station coloured by the saved mode
         from ..viz.modes import regenerate
 
-        picture = regenerate(sim, args.viz)
-        if picture is None:
-            progress(f"the saved UI state records no picture (visualisation mode {ui.visualisation_mode!r})")
+        picture = regenerate(sim, args.viz, name=f"{args.save.stem}.{ui.visualisation_mode.replace('none', 'view')}",
+                             label=args.save.name)
     if args.json:
         doc = res.to_json()
         doc["ui"] = {"active_camera": ui.active_camera, "selection": ui.selection,
