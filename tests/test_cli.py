@@ -50,7 +50,7 @@ def test_eval_table_and_out(tunnel, tmp_path, capsys):
     out_dir = tmp_path / "out"
     rc, out, err = _run(capsys, "eval", str(tunnel), "--out", str(out_dir))
     assert rc == 0
-    assert "coverage:" in out and "camera" in out and "limiting" in out
+    assert "label coverage (as authored):" in out and "camera" in out and "limiting" in out
     assert (out_dir / "scan_tunnel.swb.usda").exists() and (out_dir / "scan_tunnel.results.json").exists()
     stage = Usd.Stage.Open(str(out_dir / "scan_tunnel.swb.usda"))
     assert stage.GetPrimAtPath("/SWB/Results").GetAttribute("swb:results:decodable").Get() is not None

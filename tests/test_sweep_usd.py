@@ -196,7 +196,7 @@ def test_cli_sweep_writes_results_csv_and_a_verified_best_stage(tunnel, tmp_path
     assert "scan_tunnel.small.csv" in names and "scan_tunnel.small.best.usda" in names
     assert Sdf.Layer.OpenAsAnonymous(str(out / "scan_tunnel.swb.usda")).customLayerData["swb"]["sweep"] in names
     rows = (out / "scan_tunnel.small.csv").read_text().splitlines()
-    assert len(rows) == 7 and rows[0].startswith("rank,config,coverage,redundancy,topHeight[m]")
+    assert len(rows) == 7 and rows[0].startswith("rank,config,sample_coverage,redundancy,topHeight[m]")
     assert "check: the applied stage reproduces swb eval" in captured.err
     # text output
     code = _run_cli(["sweep", str(tunnel), "--spec", str(spec_file), "--samples", "4", "--top", "2", "--device",

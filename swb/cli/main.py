@@ -106,12 +106,23 @@ def _write_outputs(sim, text: str, out: Path | None, save: Path | None, stem: st
     return written
 
 
+def json_frame(sim):  # noqa: ANN001, ANN201 - Simulation -> JsonFrame
+    """The simulation's stage units and axes for JSON positions in the stage's own terms."""
+    import numpy as np
+
+    from ..engine.results import JsonFrame
+    from ..stage.units import stage_to_world
+
+    mpu, up = float(sim.scene.meters_per_unit), sim.scene.up_axis
+    return JsonFrame(mpu, up, np.linalg.inv(stage_to_world(mpu, up)[:3, :3]))
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from ..report import full_report
 
     sim = _open(args.scene, args)
     res = _evaluate(sim, "evaluated")
-    text = json.dumps(res.to_json(), indent=1) if args.json or args.out is not None else ""
+    text = json.dumps(res.to_json(json_frame(sim)), indent=1) if args.json or args.out is not None else ""
     written = _write_outputs(sim, text, args.out, args.save, args.scene.stem)
     print(text if args.json else full_report(res))
     for path in written:
@@ -132,7 +143,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     print()
     print(run_demo_sweep(sim))
-    written = _write_outputs(sim, json.dumps(res.to_json(), indent=1), args.out, None, scene.stem)
+    written = _write_outputs(sim, json.dumps(res.to_json(json_frame(sim)), indent=1), args.out, None, scene.stem)
     for path in written:
         progress(f"wrote {path}")
     print(f"\nresults: {written[0]} (open it in a USD viewer; `swb restore {written[0]}` brings it back)")
@@ -151,7 +162,9 @@ def _cmd_query(args: argparse.Namespace) -> int:
         rows, text = res.target(args.target), target_rows_table
         key = args.target
     if args.json:
-        print(json.dumps({"query": key, "pairs": [r.to_json() for r in rows]}, indent=1))
+        from ..engine.results import json_units
+
+        print(json.dumps({"query": key, "units": json_units(), "pairs": [r.to_json() for r in rows]}, indent=1))
     else:
         print(text(res, key))
     return 0
@@ -175,10 +188,10 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         picture = regenerate(sim, args.viz, name=f"{args.save.stem}.{ui.visualisation_mode.replace('none', 'view')}",
                              label=args.save.name)
     if args.json:
-        doc = res.to_json()
+        doc = res.to_json(json_frame(sim))
         doc["ui"] = {"active_camera": ui.active_camera, "selection": ui.selection,
                      "visualisation_mode": ui.visualisation_mode,
-                     "viewer_camera_transform": [list(r) for r in ui.viewer_camera_transform],
+                     "viewer_camera_transform": [list(r) for r in ui.viewer_camera_transform],  # stage units
                      "viz_parameters": ui.viz_parameters}
         if picture is not None:
             doc["viz"] = picture.summary()

@@ -1,4 +1,4 @@
-"""`swb sweep`: rank camera configurations (mounting positions, angles, lenses, settings) by label coverage.
+"""`swb sweep`: rank camera configurations (mounting positions, angles, lenses, settings) by sample coverage.
 
 ``add_sweep_commands(subparsers)`` adds the sub-command; its parser carries its handler as ``handler`` and the
 function also returns {"sweep": handler}. ``run_demo_sweep`` is the small sweep `swb demo` runs on the bundled
@@ -47,9 +47,10 @@ def _which(text: str) -> str | int:
 def add_sweep_commands(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     """Add `sweep` to the `swb` command's sub-parsers."""
     p = subparsers.add_parser(
-        "sweep", help="rank camera configurations (positions, angles, lenses, settings) by label coverage",
+        "sweep", help="rank camera configurations (positions, angles, lenses, settings) by sample coverage",
         description="Evaluate every configuration of a sweep (a SwbSweep prim on the stage, or a TOML spec "
-        "authored into it) over parcel orientations, and rank the configurations by coverage.")
+        "authored into it) over parcel orientations and positions, and rank the configurations by sample coverage "
+        "(the weighted share of label samples some camera reads).")
     p.add_argument("scene", type=Path)
     p.add_argument("--spec", type=Path,
                    help="sweep TOML file to author into the stage (e.g. scenes/scan_tunnel_sweep.toml)")
@@ -185,7 +186,7 @@ def _report_and_write(args: argparse.Namespace, sim, result, index: int | None) 
             check = verify_applied(applied, sim, result, index)
             if doc is not None:
                 doc["applied"] = {"stage": str(applied), "config": index, "verified": check.ok,
-                                  "coverage": check.coverage_applied}
+                                  "sample_coverage": check.coverage_applied}
             (progress if check.ok else _error)(check.message())
             if not check.ok:
                 return 1
