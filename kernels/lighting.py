@@ -1,11 +1,11 @@
-"""Lights on the symbols: exposure (DESIGN 4.9) and specular glare (4.8), per camera x target.
+"""Lights on the symbols: exposure and specular glare (docs/model.md, rule 10), per camera x target.
 
 Illuminance at the symbol centre, summed over the lights that reach it (not shadowed, inside their cone, in front
 of the label): E = sum I * cos(i) / d^2 lux (I in candela, i the incidence from the symbol normal, d in metres).
 A Lambertian label of reflectance rho has luminance L = E rho / pi; the camera equation puts pi L / (4 N^2) on the
 sensor (on axis, lens transmission 1, no cos^4 fall-off), so the exposure is H = E * rho * T / (4 N^2) lux s for
 an exposure time T. Exposure margin = min(H / H_min, C / 0.2) with H_min the sensor's ``min_exposure`` and C the
-print contrast (DESIGN 4.9: at least 20 %). A pinhole camera (fStop 0) counts as f/1. Glossy labels: the camera
+print contrast (at least 20 %, docs/model.md). A pinhole camera (fStop 0) counts as f/1. Glossy labels: the camera
 within the gloss angle of the mirror direction of a light that reaches the label sees glare; margin = angle to the
 mirror direction / gloss angle (smallest over the lights). Without lights both margins are inf.
 """

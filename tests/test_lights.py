@@ -1,4 +1,4 @@
-"""Lights (DESIGN 4.8, 4.9): exposure from the illuminance at the symbol, shadows, and glare on glossy labels.
+"""Lights (docs/model.md, rule 10): exposure from the illuminance at the symbol, shadows, and glare on glossy labels.
 
 Closed forms on hand-built scenes, each checked on the Warp world and the numpy reference alike.
 """

@@ -1,4 +1,4 @@
-"""Lights: UsdLux lights with SwbLightAPI -> LightModel (DESIGN 4.8, 4.9).
+"""Lights: UsdLux lights with SwbLightAPI -> LightModel (docs/model.md, rule 10; docs/schemas.md).
 
 A light is a point source at the prim's world origin, its beam along the prim's -Z axis (UsdLux's convention),
 a uniform cone of ``swb:light:beamAngle`` half-angle with ``swb:light:luminousIntensity`` candela inside. Candela
