@@ -265,3 +265,15 @@ def test_format_1_saves_still_restore_and_are_replaced_cleanly(states, tmp_path)
     _save_b(states, root)
     assert _listing(folder) == _expected_files(root)
     assert json.loads(json.dumps(_which(root, states))) == "B"
+
+
+def test_saves_of_one_stem_with_other_suffixes_keep_each_others_layers(states, tmp_path):
+    """station.usda and station.usdc name their layers alike: neither save's clean-up removes the other's."""
+    folder = tmp_path / "f"
+    shutil.copytree(states["base"], folder)
+    other = folder / "s.swb.usdc"
+    _save_b(states, other)
+    _save_b(states, folder / "s.swb.usda")
+    for root, state in ((folder / "s.swb.usda", "B"), (other, "B")):
+        again = swb.restore(root, device=DEVICE)
+        assert again.results.pairs.equal(states[state][0])

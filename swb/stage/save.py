@@ -11,7 +11,7 @@ every save) that the layer names carry:
   station.<gen>.scene.usdc        the user's scene, flattened, so the save does not depend on the original file
 Each layer also records its generation in its own customLayerData (``swbSave``).
 
-The transaction, under an exclusive lock (``fcntl.flock`` on ``.station.usda.lock`` beside the root):
+The transaction, under an exclusive lock (``fcntl.flock`` on ``.station.swb-lock`` beside the root):
   1. finish a committed earlier save whose companion files were not renamed yet, and remove what killed saves
      left (temporary files, layers of generations no root names);
   2. write the new generation's layers under their new names (nothing existing is touched), then the companion
@@ -102,7 +102,8 @@ def generation_paths(root: Path, generation: str, roles: tuple[str, ...] = ALL_R
 
 
 def lock_path(root: Path) -> Path:
-    return root.with_name(f".{root.name}.lock")
+    """One lock per stem: saves at station.usda and station.usdc share their layer names, so they take turns."""
+    return root.with_name(f".{root.stem}.swb-lock")
 
 
 @contextmanager
@@ -351,6 +352,11 @@ def _collect_garbage(root: Path, gen: str | None, keep: set[Path], in_use: froze
     temp = re.compile(rf"\.{name}\.([a-z0-9_]{{8}})\..+")
     legacy_temp = re.compile(rf"\.{stem}\.{_ROLE_GROUP}\.(?:usda|usdc)\.[a-z0-9_]{{8}}\..+")
     keep = {p.resolve() for p in keep} | {p.resolve() for p in in_use}
+    for suffix in (".usda", ".usd", ".usdc"):  # a save of the same stem with another suffix keeps its layers
+        other = root.with_suffix(suffix)
+        info = _current_info(other) if other != root else None
+        if info is not None:
+            keep |= {p.resolve() for p in _referenced(other, info)}
     for path in retire or ():
         if path.resolve() not in keep:
             _remove(path)
