@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every GPU check in one run, for a lent GPU machine (see ../shared/gpu/README.md for getting warp-lang,
-# usd-core and trimesh there; zxing-cpp and embreex travel as wheels, stashed in $WHEELS):
+# Every GPU check in one run, for a GPU machine (warp-lang, usd-core and trimesh must be installed there;
+# zxing-cpp and embreex travel as wheels, stashed in $WHEELS):
 #
 #     bash bench/gpu_checks.sh [DEVICE] [LOG_DIR]        (default: cuda, $OUT or /tmp/swb-gpu)
 #

@@ -1,4 +1,4 @@
-"""The fused per-pair kernel: one thread per camera x target runs the whole decodability model (DESIGN 4).
+"""The fused per-pair kernel: one thread per camera x target runs the whole decodability model (docs/model.md).
 
 Only pairs that pass the field of view and face the camera cast occlusion rays; everything else is a few dozen
 flops. ``evaluate_pair`` is a plain ``@wp.func`` so sweeps can call it with candidate cameras.

@@ -1,4 +1,4 @@
-"""Lights on the symbols: exposure (DESIGN 4.9), specular glare (4.8) and strobes, per camera x target; and the
+"""Lights on the symbols: exposure (docs/model.md rule 10), specular glare and strobes, per camera x target; and the
 light reaching people's eyes (docs/lighting.md).
 
 Illuminance at the symbol centre from each light that reaches it (not shadowed, in front of the label):

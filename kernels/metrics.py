@@ -12,7 +12,7 @@ from .visibility import LINEAR, symbol_point, target_normal
 
 wp.set_module_options({"enable_backward": False})
 PDF417 = wp.constant(1)
-DIFFRACTION_FWHM = wp.constant(1.03)  # Airy core FWHM in units of wavelength * N (DESIGN 4.4)
+DIFFRACTION_FWHM = wp.constant(1.03)  # Airy core FWHM in units of wavelength * N (docs/model.md, defocus)
 RAD2DEG = wp.constant(57.29577951308232)
 
 

@@ -1,4 +1,4 @@
-"""From metrics to a verdict: the sampling and blur limits combined per module axis (DESIGN 4.6), the
+"""From metrics to a verdict: the sampling and blur limits combined per module axis (docs/model.md, rule 8), the
 margins of every factor, the limiting factor and the score."""
 
 from __future__ import annotations

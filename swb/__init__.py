@@ -8,27 +8,42 @@
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
+from ._bootstrap import StartupInterrupts, install_sibling_finder, started_as_command  # isort: skip (first)
 
-import warp as wp
+import contextlib  # noqa: E402
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-from .stage.schema import register as _register_schemas
+install_sibling_finder(Path(__file__).resolve().parent)  # swb.kernels/schemas/scenes in a source checkout
 
-# Warp's banner and per-module compile lines are INFO; keep stdout clean for tables and JSON.
-wp.config.log_level = logging.WARNING
-_register_schemas()  # codeless schemas must be known before anything touches the schema registry
+with StartupInterrupts() if started_as_command() else contextlib.nullcontext():
+    import warp as wp
 
-from .errors import SwbError  # noqa: E402
-from .simulation import Simulation, open_simulation, restore_simulation  # noqa: E402
+    from .engine.devices import init_warp as _init_warp
+    from .stage.schema import register as _register_schemas
 
-__all__ = ["SwbError", "Simulation", "open", "restore", "bundled_scene"]
+    # Warp's banner and per-module compile lines are INFO; keep stdout clean for tables and JSON.
+    wp.config.log_level = logging.WARNING
+    _init_warp()  # now, so that no later first use prints Warp's "no CUDA driver" line on a machine without a GPU
+    _register_schemas()  # codeless schemas must be known before anything touches the schema registry
+
+    from .errors import SwbError, SwbWarning
+    from .simulation import Simulation, open_simulation, restore_simulation
+    from .stage.diagnostics import allowing_missing
+
+__all__ = ["SwbError", "SwbWarning", "Simulation", "open", "restore", "bundled_scene"]
 __version__ = "0.1.0"
 
 
-def open(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:  # noqa: A001
-    """Open a USD station for evaluation; the file itself is never modified."""
-    return open_simulation(path, device=device, threads=threads)
+def open(path: str | Path, *, device: str | None = None, threads: int | None = None,  # noqa: A001
+         allow_missing: bool | None = None) -> Simulation:
+    """Open a USD station for evaluation; the file itself is never modified. ``allow_missing``: go on (with a
+    warning listing them) when referenced geometry assets, payloads or sublayers cannot be opened (default: as the
+    enclosing ``swb.stage.diagnostics.allowing_missing`` block says, else False)."""
+    if allow_missing is None:
+        return open_simulation(path, device=device, threads=threads)
+    with allowing_missing(allow_missing):
+        return open_simulation(path, device=device, threads=threads)
 
 
 def restore(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:

@@ -89,9 +89,12 @@ def target_table(res: Results) -> str:
 
 
 def coverage_line(res: Results) -> str:
+    """The label coverage: labels in their authored pose read by at least one camera (a sweep reports a sample
+    coverage over orientations and positions instead: another figure)."""
     n = len(res.targets)
     k = int(res.pairs.decodable.any(axis=0).sum())
-    return f"coverage: {k}/{n} targets decodable by at least one camera ({100.0 * res.coverage():.1f} %)"
+    return (f"label coverage (as authored): {k}/{n} labels decodable by at least one camera "
+            f"({100.0 * res.label_coverage():.1f} %)")
 
 
 _PAIR_HEADERS = ["decodes", "score", "limiting", "ppm u", "ppm w", "tilt deg", "defocus px", "motion px",

@@ -325,8 +325,9 @@ class Simulation:
                                    candidates=candidates, seed=seed, progress=progress)
 
     # ----- persistence ------------------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write the whole state as a USD stage: a root layer with named sublayers (see swb.stage.save)."""
+    def save(self, path: str | Path, *, companions: dict[str, bytes] | None = None) -> Path:
+        """Write the whole state as a USD stage in one transaction: a root layer with named sublayers (see
+        swb.stage.save). ``companions``: files beside the root (name -> bytes) written in the same transaction."""
         used = {Path(layer.realPath).resolve() for layer in self.stage.GetUsedLayers() if layer.realPath}
         root = check_save_target(Path(path), self.scene_path, used)
         if self.results is not None and self.has_pending_changes:
@@ -334,7 +335,7 @@ class Simulation:
         return write_save(root, SaveContent(
             scene_path=self.scene_path, scene_layer=self._scene_layer, root_layer=self.root_layer,
             config=self.config_layer, results=self.results_layer, ui=self.ui_layer, sweep=self.sweep_layer,
-            has_results=self.results is not None))
+            has_results=self.results is not None, companions=companions or {}, in_use=frozenset(used)))
 
 
 def _anonymous_copy(layer: Sdf.Layer | None, tag: str) -> Sdf.Layer:

@@ -346,12 +346,19 @@ def test_cli_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
          "--normal", "0", "0", "1", "--symbology", "qrcode", "--module-size-mm", "0.5", "--modules", "25", "25"],
     ]
     for argv in runs:
-        args = parser.parse_args(argv)
+        args = parser.parse_args([*argv, "--device", "cpu"])  # every command takes --device
         assert handlers[args.command](args) == 0
-    assert str(out) in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert str(out) in captured.out
+    # import says where the model is; add-camera says which optics it assumed
+    bounds = next(ln for ln in captured.err.splitlines() if "model bounds" in ln)
+    assert "stage units of 0.01 m, Z up" in bounds and " m;" in bounds
+    assert "f/5.6" in captured.err and "exposure 0.5 ms" in captured.err
     _, scene = load_stage(sensors)
     assert scene.meters_per_unit == pytest.approx(0.01)
     assert scene.cameras[0].decoder_profile == "robust"
+    # the default camera is a real one: an aperture (defocus) and an exposure time (motion blur)
+    assert scene.cameras[0].f_number == pytest.approx(5.6) and scene.cameras[0].exposure == pytest.approx(5e-4)
     np.testing.assert_allclose(scene.cameras[0].position, [0, -0.5, 0.8], atol=1e-9)
     assert scene.targets[0].module_size == pytest.approx(0.5e-3, rel=1e-6)
 

@@ -1,4 +1,5 @@
-"""The fused Warp kernel against closed forms (DESIGN 5) on one-camera scenes built by hand, on the CPU."""
+"""The fused Warp kernel against closed forms (docs/model.md, closed-form checks) on one-camera scenes built by hand,
+on the CPU."""
 
 from __future__ import annotations
 

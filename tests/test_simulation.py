@@ -106,9 +106,10 @@ def test_save_restore_is_identical_and_input_untouched(tunnel, tmp_path):
                viewer_camera_transform=((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (2.5, -3, 2, 1)),
                viz_parameters={"plane": {"resolution": [32, 16]}})
     root = sim.save(tmp_path / "saved" / "tunnel.swb.usda")
+    gen = Sdf.Layer.OpenAsAnonymous(str(root)).customLayerData["swb"]["generation"]
     names = sorted(p.name for p in root.parent.iterdir())
-    assert names == sorted(["tunnel.swb.usda", "tunnel.swb.ui.usda", "tunnel.swb.results.usdc",
-                            "tunnel.swb.config.usda", "tunnel.swb.scene.usdc"])
+    assert names == sorted(["tunnel.swb.usda", *(f"tunnel.swb.{gen}.{role}" for role in (
+        "ui.usda", "results.usdc", "config.usda", "scene.usdc"))])
     assert _digest(tunnel) == digest
 
     again = swb.restore(root, device=DEVICE)
@@ -117,7 +118,7 @@ def test_save_restore_is_identical_and_input_untouched(tunnel, tmp_path):
     assert again.scene.cameras[2].focus_distance == sim.scene.cameras[2].focus_distance
     assert again.evaluate(full=True).pairs.equal(res.pairs)  # recomputed from the restored stage, bit for bit
     # the saved edit lives in the config layer, not in the scene copy
-    config = Sdf.Layer.FindOrOpen(str(root.parent / "tunnel.swb.config.usda"))
+    config = Sdf.Layer.FindOrOpen(str(root.parent / f"tunnel.swb.{gen}.config.usda"))
     assert config.GetAttributeAtPath(f"{cam}.focusDistance") is not None
 
 

@@ -109,7 +109,8 @@ def test_simulation_sweep_writes_results_and_survives_save_restore(tunnel, tmp_p
     assert arrays["cameras"] == res.cameras and arrays["columns"] == [c.name for c in res.columns]
     assert sim.stage.GetPrimAtPath("/SWB/SweepResults/small")  # composed into the stage
     root = sim.save(tmp_path / "saved" / "tunnel.swb.usda")
-    assert (root.parent / "tunnel.swb.sweep.usdc").is_file()
+    sweep_file = Sdf.Layer.OpenAsAnonymous(str(root)).customLayerData["swb"]["sweep"]
+    assert sweep_file.endswith(".sweep.usdc") and (root.parent / sweep_file).is_file()
     again = swb.restore(root, device=DEVICE)
     stored = read_sweep_layer(again.sweep_layer, "small")
     assert np.array_equal(stored["coverage"], res.coverage)
@@ -193,9 +194,9 @@ def test_cli_sweep_writes_results_csv_and_a_verified_best_stage(tunnel, tmp_path
     assert doc["top"][0]["config"] == doc["best"]["config"]
     names = sorted(p.name for p in out.iterdir())
     assert "scan_tunnel.small.csv" in names and "scan_tunnel.small.best.usda" in names
-    assert "scan_tunnel.swb.sweep.usdc" in names
+    assert Sdf.Layer.OpenAsAnonymous(str(out / "scan_tunnel.swb.usda")).customLayerData["swb"]["sweep"] in names
     rows = (out / "scan_tunnel.small.csv").read_text().splitlines()
-    assert len(rows) == 7 and rows[0].startswith("rank,config,coverage,redundancy,topHeight[m]")
+    assert len(rows) == 7 and rows[0].startswith("rank,config,sample_coverage,redundancy,topHeight[m]")
     assert "check: the applied stage reproduces swb eval" in captured.err
     # text output
     code = _run_cli(["sweep", str(tunnel), "--spec", str(spec_file), "--samples", "4", "--top", "2", "--device",

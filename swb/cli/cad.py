@@ -16,7 +16,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from .common import progress
+from .common import add_device_args, progress
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -48,9 +48,28 @@ def _cmd_import(args: argparse.Namespace) -> int:
               f"{n_instances} instances of {n_protos} prototypes, {len(plan.materials)} materials, "
               f"{len(result.joints)} joints; source {result.source.format.upper()} in "
               f"{result.source.meters_per_unit:g} m/unit, {result.source.up_axis} up")
+    progress(_where_it_is(result.root_layer))
     for path in [*result.layers.values(), result.root_layer]:
         print(path)
     return 0
+
+
+def _where_it_is(root: Path) -> str:
+    """Where the imported model lies in the new stage: its bounds in stage units and metres, and the axes."""
+    from pxr import Usd, UsdGeom
+
+    stage = Usd.Stage.Open(str(root))
+    mpu = UsdGeom.GetStageMetersPerUnit(stage)
+    up = UsdGeom.GetStageUpAxis(stage)
+    cache = UsdGeom.BBoxCache(Usd.TimeCode.Default(), [UsdGeom.Tokens.default_, UsdGeom.Tokens.render])
+    box = cache.ComputeWorldBound(stage.GetPseudoRoot()).ComputeAlignedRange()
+    if box.IsEmpty():
+        return f"the model has no visible geometry (stage in {mpu:g} m/unit, {up} up)"
+    lo, hi = box.GetMin(), box.GetMax()
+    span = ", ".join(f"{axis} {lo[i]:.4g}..{hi[i]:.4g}" for i, axis in enumerate("XYZ"))
+    size = " x ".join(f"{(hi[i] - lo[i]) * mpu:.3g}" for i in range(3))
+    return (f"model bounds {span} (stage units of {mpu:g} m, {up} up): {size} m; place cameras and targets "
+            f"in these units")
 
 
 def _cmd_add_camera(args: argparse.Namespace) -> int:
@@ -76,7 +95,12 @@ def _cmd_add_camera(args: argparse.Namespace) -> int:
         wavelength_nm=args.wavelength_nm,
         clipping_range=args.clipping,
     )
-    progress(f"camera {args.path} written to {out}")
+    pinhole = "pinhole (no defocus)" if args.f_number == 0 else f"f/{args.f_number:g}"
+    exposure = "no exposure time (no motion blur)" if args.exposure_s is None else \
+        f"exposure {args.exposure_s * 1e3:g} ms"
+    progress(f"camera {args.path} written to {out}: {args.resolution[0]} x {args.resolution[1]} pixels of "
+             f"{args.pixel_pitch_um:g} um, {args.focal_length_mm:g} mm {pinhole}, {args.focus_mode} focus, {exposure}, "
+             f"decoder profile {args.decoder_profile}")
     print(out)
     return 0
 
@@ -105,6 +129,18 @@ def _cmd_add_target(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exposure(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be seconds or 'none', got {text!r}") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
 def _add_layer_args(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("stage", type=Path, help="the station (e.g. the root layer written by `swb import`)")
     p.add_argument("-o", "--out", type=Path, required=True,
@@ -115,6 +151,7 @@ def _add_layer_args(p: argparse.ArgumentParser, what: str) -> None:
 def add_import_commands(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     """Add `import`, `add-camera` and `add-target`; returns {command: handler} for the main dispatch."""
     from ..engine.profiles import PROFILES, SYMBOLOGIES
+    from ..stage import authoring
 
     imp = subparsers.add_parser("import", help="import a CAD/mesh model (STEP, glTF, OBJ, STL, ...) as layered USD")
     imp.add_argument("model", type=Path, help="STEP/STP, IGES, glTF/GLB, OBJ, STL, PLY, OFF, 3MF, ...")
@@ -144,15 +181,22 @@ def add_import_commands(subparsers: argparse._SubParsersAction) -> dict[str, Han
     cam.add_argument("--look-at", type=float, nargs=3, required=True, metavar=("X", "Y", "Z"))
     cam.add_argument("--up", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
                      help="image up direction (default: the stage's up axis)")
-    cam.add_argument("--focal-length-mm", type=float, default=16.0)
-    cam.add_argument("--resolution", type=int, nargs=2, default=(1920, 1200), metavar=("W", "H"))
-    cam.add_argument("--pixel-pitch-um", type=float, default=3.45)
-    cam.add_argument("--f-number", type=float, default=0.0, help="0: pinhole (no defocus)")
+    d = authoring
+    cam.add_argument("--focal-length-mm", type=float, default=d.DEFAULT_FOCAL_LENGTH_MM,
+                     help=f"lens focal length (default {d.DEFAULT_FOCAL_LENGTH_MM:g})")
+    cam.add_argument("--resolution", type=int, nargs=2, default=d.DEFAULT_RESOLUTION, metavar=("W", "H"),
+                     help="sensor pixels (default {} {})".format(*d.DEFAULT_RESOLUTION))
+    cam.add_argument("--pixel-pitch-um", type=float, default=d.DEFAULT_PIXEL_PITCH_UM,
+                     help=f"pixel pitch (default {d.DEFAULT_PIXEL_PITCH_UM:g}, a Sony IMX392-class sensor)")
+    cam.add_argument("--f-number", type=float, default=d.DEFAULT_F_NUMBER,
+                     help=f"lens aperture (default {d.DEFAULT_F_NUMBER:g}; 0: a pinhole, no defocus)")
     cam.add_argument("--focus-distance", type=float, default=None,
                      help="scene units (default: the distance to --look-at)")
     cam.add_argument("--focus-mode", choices=("fixed", "autofocus"), default="fixed")
     cam.add_argument("--focus-range", type=float, nargs=2, default=None, metavar=("NEAR", "FAR"))
-    cam.add_argument("--exposure-s", type=float, default=None, help="exposure time in seconds")
+    cam.add_argument("--exposure-s", type=_exposure, default=d.DEFAULT_EXPOSURE_S,
+                     help=f"exposure time in seconds (default {d.DEFAULT_EXPOSURE_S:g}; 'none': no exposure time, "
+                     "so no motion blur and no light check)")
     cam.add_argument("--decoder-profile", choices=tuple(PROFILES), default="industrial")
     cam.add_argument("--max-tilt", type=float, default=None, help="degrees (default 60)")
     cam.add_argument("--wavelength-nm", type=float, default=None)
@@ -181,5 +225,6 @@ def add_import_commands(subparsers: argparse._SubParsersAction) -> dict[str, Han
     handlers: dict[str, Handler] = {"import": _cmd_import, "add-camera": _cmd_add_camera,
                                     "add-target": _cmd_add_target}
     for name, parser in (("import", imp), ("add-camera", cam), ("add-target", tgt)):
+        add_device_args(parser, threads=False)  # accepted like everywhere; these commands run no kernel
         parser.set_defaults(handler=handlers[name])
     return handlers

@@ -23,9 +23,13 @@ def positive_int(text: str) -> int:
 
 
 def add_device_args(p: argparse.ArgumentParser, *, threads: bool = True) -> None:
-    """--device (cpu, cuda, cuda:N) and, for CPU launches split over a thread pool, --threads."""
+    """The options every command takes: --device (cpu, cuda, cuda:N), --allow-missing (go on without stage assets
+    that cannot be opened) and, for CPU launches split over a thread pool, --threads."""
     p.add_argument("--device", default=None,
                    help="Warp device: cpu, cuda or cuda:N (default: the GPU when there is one)")
     if threads:
         p.add_argument("--threads", type=positive_int, default=None,
                        help="CPU threads for large launches (default: all cores)")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="go on when a referenced geometry asset, payload or sublayer cannot be opened (a warning "
+                   "lists them) instead of stopping")

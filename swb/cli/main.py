@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -17,13 +19,12 @@ from ..errors import SwbError, SwbWarning
 from .common import add_device_args, progress
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one readable line, not a usage dump
         self.exit(EXIT_USER_ERROR, f"swb: error: {message} (see `{self.prog} --help`)\n")
-
-
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,17 +102,25 @@ def _open(path: Path, args: argparse.Namespace):  # noqa: ANN202
 
 def _write_outputs(sim, text: str, out: Path | None, save: Path | None, stem: str) -> list[Path]:  # noqa: ANN001
     """The save (and results JSON ``text``) under --out, and a save at --save."""
-    from ..stage.layers import write_text_atomic
-
     written = []
-    if out is not None:
-        written.append(sim.save(out / f"{stem}.swb.usda"))
-        json_path = out / f"{stem}.results.json"
-        write_text_atomic(json_path, text)
-        written.append(json_path)
+    if out is not None:  # the JSON is part of the save's transaction: both are new, or both are as they were
+        json_name = f"{stem}.results.json"
+        written.append(sim.save(out / f"{stem}.swb.usda", companions={json_name: text.encode("utf-8")}))
+        written.append(out / json_name)
     if save is not None:
         written.append(sim.save(save))
     return written
+
+
+def json_frame(sim):  # noqa: ANN001, ANN201 - Simulation -> JsonFrame
+    """The simulation's stage units and axes for JSON positions in the stage's own terms."""
+    import numpy as np
+
+    from ..engine.results import JsonFrame
+    from ..stage.units import stage_to_world
+
+    mpu, up = float(sim.scene.meters_per_unit), sim.scene.up_axis
+    return JsonFrame(mpu, up, np.linalg.inv(stage_to_world(mpu, up)[:3, :3]))
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -119,7 +128,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     sim = _open(args.scene, args)
     res = _evaluate(sim, "evaluated")
-    text = json.dumps(res.to_json(), indent=1) if args.json or args.out is not None else ""
+    text = json.dumps(res.to_json(json_frame(sim)), indent=1) if args.json or args.out is not None else ""
     written = _write_outputs(sim, text, args.out, args.save, args.scene.stem)
     print(text if args.json else full_report(res))
     for path in written:
@@ -140,7 +149,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     print()
     print(run_demo_sweep(sim))
-    written = _write_outputs(sim, json.dumps(res.to_json(), indent=1), args.out, None, scene.stem)
+    written = _write_outputs(sim, json.dumps(res.to_json(json_frame(sim)), indent=1), args.out, None, scene.stem)
     for path in written:
         progress(f"wrote {path}")
     print(f"\nresults: {written[0]} (open it in a USD viewer; `swb restore {written[0]}` brings it back)")
@@ -159,7 +168,9 @@ def _cmd_query(args: argparse.Namespace) -> int:
         rows, text = res.target(args.target), target_rows_table
         key = args.target
     if args.json:
-        print(json.dumps({"query": key, "pairs": [r.to_json() for r in rows]}, indent=1))
+        from ..engine.results import json_units
+
+        print(json.dumps({"query": key, "units": json_units(), "pairs": [r.to_json() for r in rows]}, indent=1))
     else:
         print(text(res, key))
     return 0
@@ -177,17 +188,16 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         res = _evaluate(sim, "evaluated")
     ui = sim.ui
     picture = None
-    if args.viz is not None:
+    if args.viz is not None:  # the recorded picture, or a view of the station coloured by the saved mode
         from ..viz.modes import regenerate
 
-        picture = regenerate(sim, args.viz)
-        if picture is None:
-            progress(f"the saved UI state records no picture (visualisation mode {ui.visualisation_mode!r})")
+        picture = regenerate(sim, args.viz, name=f"{args.save.stem}.{ui.visualisation_mode.replace('none', 'view')}",
+                             label=args.save.name)
     if args.json:
-        doc = res.to_json()
+        doc = res.to_json(json_frame(sim))
         doc["ui"] = {"active_camera": ui.active_camera, "selection": ui.selection,
                      "visualisation_mode": ui.visualisation_mode,
-                     "viewer_camera_transform": [list(r) for r in ui.viewer_camera_transform],
+                     "viewer_camera_transform": [list(r) for r in ui.viewer_camera_transform],  # stage units
                      "viz_parameters": ui.viz_parameters}
         if picture is not None:
             doc["viz"] = picture.summary()
@@ -211,26 +221,77 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
-    """SWB's warnings as one line on stderr (``swb: warning: ...``); others as Python prints them."""
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """SWB's warnings as one line each; other libraries' warnings stay as Python prints them."""
     if issubclass(category, SwbWarning):
-        print(f"swb: warning: {message}", file=sys.stderr)
+        print(f"swb: warning: {message}", file=sys.stderr, flush=True)
     else:
-        _python_show_warning(message, category, filename, lineno, file, line)
+        _default_showwarning(message, category, filename, lineno, file, line)
 
 
-_python_show_warning = warnings.showwarning
+_default_showwarning = warnings.showwarning
+
+
+class _Interrupts:
+    """Ctrl-C raises KeyboardInterrupt as usual, and is remembered: a library that catches the exception and
+    raises another in its place (or goes on) cannot turn an interrupt into a traceback or a wrong status."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one `swb` command. USD's own diagnostics are caught for the whole command and folded into SWB's one
+    error line, or printed as one warning line at the end; SWB's warnings are one line each. Ctrl-C ends it with
+    status 130 (commands that write results first finish what they are writing)."""
+    interrupts = _Interrupts()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_sigint = signal.signal(signal.SIGINT, interrupts) if in_main else None
+    previous = warnings.showwarning
     warnings.showwarning = _show_warning
-    args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
-    except SwbError as exc:
-        print(f"swb: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return _run(argv, interrupts)
     except KeyboardInterrupt:
         print("swb: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        warnings.showwarning = previous
+        if in_main:
+            signal.signal(signal.SIGINT, previous_sigint)
+
+
+def _run(argv: list[str] | None, interrupts: _Interrupts) -> int:
+    args = build_parser().parse_args(argv)
+    from ..stage.diagnostics import allowing_missing, captured, summary
+
+    with captured() as usd, allowing_missing(getattr(args, "allow_missing", False)):
+        try:
+            code = args.handler(args)
+        except SwbError as exc:
+            error, code = str(exc), EXIT_USER_ERROR
+        except KeyboardInterrupt:
+            error, code = "interrupted", EXIT_INTERRUPTED
+        except Exception:
+            if not interrupts.seen:
+                raise
+            error, code = "interrupted", EXIT_INTERRUPTED  # a library turned the interrupt into an error
+        else:
+            error = None
+        if interrupts.seen and error is not None:
+            error, code = "interrupted", EXIT_INTERRUPTED
+    leftovers = usd.others()
+    if error is not None:
+        folded = f" [{summary(leftovers)}]" if leftovers else ""
+        if code == EXIT_INTERRUPTED:
+            print(f"swb: interrupted{folded}", file=sys.stderr)
+            return code
+        print(f"swb: error: {error}{folded}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if leftovers:
+        print(f"swb: warning: {summary(leftovers)}", file=sys.stderr)
+    return code
 

@@ -1,4 +1,4 @@
-"""`swb sweep`: rank camera configurations (mounting positions, angles, lenses, settings) by label coverage.
+"""`swb sweep`: rank camera configurations (mounting positions, angles, lenses, settings) by sample coverage.
 
 ``add_sweep_commands(subparsers)`` adds the sub-command; its parser carries its handler as ``handler`` and the
 function also returns {"sweep": handler}. ``run_demo_sweep`` is the small sweep `swb demo` runs on the bundled
@@ -16,14 +16,13 @@ from importlib.resources import files
 from pathlib import Path
 
 from ..errors import SwbError
+from ..sweep.run import stop_on_interrupt
 from ..sweep.spec import SAMPLERS
 from .common import add_device_args, positive_int, progress
 
 Handler = Callable[[argparse.Namespace], int]
 DEMO_SPEC = "scan_tunnel_sweep.toml"
 EXIT_INTERRUPTED = 130
-
-
 
 
 def _non_negative(text: str) -> int:
@@ -48,9 +47,10 @@ def _which(text: str) -> str | int:
 def add_sweep_commands(subparsers: argparse._SubParsersAction) -> dict[str, Handler]:
     """Add `sweep` to the `swb` command's sub-parsers."""
     p = subparsers.add_parser(
-        "sweep", help="rank camera configurations (positions, angles, lenses, settings) by label coverage",
+        "sweep", help="rank camera configurations (positions, angles, lenses, settings) by sample coverage",
         description="Evaluate every configuration of a sweep (a SwbSweep prim on the stage, or a TOML spec "
-        "authored into it) over parcel orientations, and rank the configurations by coverage.")
+        "authored into it) over parcel orientations and positions, and rank the configurations by sample coverage "
+        "(the weighted share of label samples some camera reads).")
     p.add_argument("scene", type=Path)
     p.add_argument("--spec", type=Path,
                    help="sweep TOML file to author into the stage (e.g. scenes/scan_tunnel_sweep.toml)")
@@ -76,21 +76,37 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> dict[str, Hand
 
 
 class ProgressBar:
-    """A progress bar on a terminal's stderr; a single line at the end elsewhere."""
+    """A progress bar on a terminal's stderr; elsewhere (a log, a pipe) a line after the first chunk, then one
+    every LOG_EVERY_S seconds and one at the end."""
+
+    LOG_EVERY_S = 5.0
 
     def __init__(self, label: str = "sweep") -> None:
-        self.label, self.t0, self.last = label, time.perf_counter(), 0.0
+        self.label, self.t0, self.last = label, time.perf_counter(), None
         self.tty = sys.stderr.isatty()
+        self.open_line = False
 
     def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
-        if not self.tty or (now - self.last < 0.1 and done < total):
+        if not self.tty:
+            if self.last is None or now - self.last >= self.LOG_EVERY_S or done >= total:
+                self.last = now
+                progress(f"{self.label}: {done:,}/{total:,} configurations {now - self.t0:.1f} s")
+            return
+        if self.last is not None and now - self.last < 0.1 and done < total:
             return
         self.last = now
         width = 30
         fill = int(width * done / max(total, 1))
+        self.open_line = done < total
         print(f"\r[swb] {self.label} [{'#' * fill}{'.' * (width - fill)}] {done:,}/{total:,} configurations "
               f"{now - self.t0:.1f} s", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    def stopped(self) -> None:
+        """End a bar a Ctrl-C left unfinished, so the next message starts on its own line."""
+        if self.open_line:
+            print(file=sys.stderr, flush=True)
+            self.open_line = False
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -108,24 +124,58 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     import swb
 
+    _check_outputs(args)
+    # Ctrl-C is a request to stop at the next safe point (after loading, after the chunk under way, after the
+    # files being written), never an exception inside NumPy, Warp or USD: see swb.sweep.run.stop_on_interrupt
+    with stop_on_interrupt() as stop:
+        progress(f"loading {args.scene}")
+        sim = swb.open(args.scene, device=args.device, threads=args.threads)
+        progress(f"{len(sim.scene.cameras)} sensor cameras, {len(sim.scene.targets)} targets")
+        if stop.is_set():
+            progress("interrupted while loading: nothing evaluated, nothing written")
+            return EXIT_INTERRUPTED
+        bar = ProgressBar(f"sweep {args.name or ''}".strip())
+        result = sim.sweep(args.name, spec=args.spec, samples=args.samples, seed=args.seed, sampler=args.sampler,
+                           chunk=args.chunk, progress=bar)
+        if not result.complete:  # the configurations done are kept, whole
+            bar.stopped()
+            progress(f"interrupted: {result.n_done:,} of {result.n_requested:,} configurations evaluated")
+            if result.n_done == 0:
+                progress("nothing to rank or write: no configuration was finished")
+                return EXIT_INTERRUPTED
+        if getattr(args, "safety", None):
+            from ..safety.constraint import constrain_sweep
+
+            safety = constrain_sweep(sim.stage, result, args.safety, device=args.device)
+            progress(f"safety: {int((~safety.ok).sum())} of {result.n_done} configurations put a zone above "
+                     f"{args.safety}; ranked last")
+        code = _report_and_write(args, sim, result, _applied_index(args, result))
+        if stop.is_set():
+            progress("interrupted: the files above were finished first, each is whole")
+        return EXIT_INTERRUPTED if stop.is_set() else code
+
+
+def _applied_index(args: argparse.Namespace, result) -> int | None:  # noqa: ANN001 - SweepResult
+    """The configuration --apply names; after an interrupt 'best' is the best of those evaluated."""
+    if args.apply is None:
+        return None
+    index = result.best if args.apply == "best" else int(args.apply)
+    if index is not None and index < result.n_done:
+        if args.apply == "best" and not result.complete:
+            progress(f"--apply best: configuration {index}, the best of the {result.n_done:,} evaluated before the "
+                     "interrupt")
+        return index
+    if not result.complete:  # the run was cut short: say so, keep the rest, exit 130
+        progress(f"--apply {args.apply}: configuration {args.apply} was not reached before the interrupt (0 to "
+                 f"{result.n_done - 1} were evaluated); nothing applied")
+        return None
+    raise SwbError(f"configuration {args.apply} was not evaluated ({result.n_done} were)",
+                   hint=f"use --apply best or a number below {result.n_done}")
+
+
+def _report_and_write(args: argparse.Namespace, sim, result, index: int | None) -> int:  # noqa: ANN001
     from ..sweep.apply import apply_configuration, verify_applied
 
-    _check_outputs(args)
-    progress(f"loading {args.scene}")
-    sim = swb.open(args.scene, device=args.device, threads=args.threads)
-    progress(f"{len(sim.scene.cameras)} sensor cameras, {len(sim.scene.targets)} targets")
-    result = sim.sweep(args.name, spec=args.spec, samples=args.samples, seed=args.seed, sampler=args.sampler,
-                       chunk=args.chunk, progress=ProgressBar(f"sweep {args.name or ''}".strip()))
-    if getattr(args, "safety", None):
-        from ..safety.constraint import constrain_sweep
-
-        safety = constrain_sweep(sim.stage, result, args.safety, device=args.device)
-        progress(f"safety: {int((~safety.ok).sum())} of {result.n_done} configurations put a zone above "
-                 f"{args.safety}; ranked last")
-    index = None if args.apply is None else result.best if args.apply == "best" else int(args.apply)
-    if args.apply is not None and (index is None or index >= result.n_done):
-        raise SwbError(f"configuration {args.apply} was not evaluated ({result.n_done} were)",
-                       hint=f"use --apply best or a number below {result.n_done}")
     doc = result.to_json(args.top) if args.json else None
     if not args.json:
         print(result.report(args.top))
@@ -144,7 +194,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             check = verify_applied(applied, sim, result, index)
             if doc is not None:
                 doc["applied"] = {"stage": str(applied), "config": index, "verified": check.ok,
-                                  "coverage": check.coverage_applied}
+                                  "sample_coverage": check.coverage_applied}
             (progress if check.ok else _error)(check.message())
             if not check.ok:
                 return 1
@@ -153,9 +203,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=1))
     for path in written:
         progress(f"wrote {path}")
-    if not result.complete:
-        progress(f"interrupted: kept {result.n_done:,} of {result.n_requested:,} configurations")
-        return EXIT_INTERRUPTED
     return 0
 
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..viz.probes import ProbeSymbol
 from .common import add_device_args, positive_int, progress
 
 
@@ -44,7 +45,8 @@ def _common(p: argparse.ArgumentParser, cameras: bool = True) -> None:
 def _symbol_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("probe symbol")
     g.add_argument("--symbology", default="code128", help="code128, ean13, qrcode, datamatrix, ... (default code128)")
-    g.add_argument("--module-mm", type=float, default=0.33, help="module size in millimetres (default 0.33)")
+    g.add_argument("--module-size-mm", dest="module_mm", type=float, default=ProbeSymbol.module_size * 1e3,
+                   help="module size (narrow element width X) in millimetres (default 0.5, a shipping label)")
     g.add_argument("--modules", type=_modules, default=(100, 1), metavar="N|COLSxROWS",
                    help="modules across (1-D, e.g. 100) or columns x rows (2-D, e.g. 21x21) (default 100)")
     g.add_argument("--bar-height-mm", type=float, default=None, help="1-D bar height (default 15 %% of the length)")
@@ -109,6 +111,8 @@ def add_viz_commands(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--no-frusta", dest="frusta", action="store_false", help="leave the camera frusta out")
     v.add_argument("--frustum-length", type=float, default=None,
                    help="frustum length in stage units (default: to the first surface on the optical axis)")
+    v.add_argument("--color-by", dest="color_by", choices=("status", "score", "limiting", "ppm"), default="status",
+                   help="what the targets' colours show (default status: decodes or not)")
     v.set_defaults(handler=cmd_viz)
 
 
@@ -129,7 +133,7 @@ def _symbol(args: argparse.Namespace) -> dict[str, Any]:
     sym = ProbeSymbol(symbology=args.symbology, module_size=args.module_mm * 1e-3, modules=args.modules,
                       bar_height=None if args.bar_height_mm is None else args.bar_height_mm * 1e-3,
                       quiet_zone=args.quiet_zone)
-    sym.validate("--symbology/--module-mm/--modules")
+    sym.validate("--symbology/--module-size-mm/--modules")
     return sym.to_json()
 
 
@@ -150,7 +154,8 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
                 "quantity": args.quantity, "all_cameras": args.all_cameras}
     return {**common, "from_camera": args.from_camera, "width": args.width, "height": args.height,
             "azimuth_deg": args.azimuth_deg, "elevation_deg": args.elevation_deg, "fov_deg": args.fov_deg,
-            "samples": args.samples, "frusta": args.frusta, "frustum_length": args.frustum_length}
+            "samples": args.samples, "frusta": args.frusta, "frustum_length": args.frustum_length,
+            "color_by": args.color_by}
 
 
 def _report(res, t0: float, as_json: bool) -> None:  # noqa: ANN001 - VizResult
@@ -160,7 +165,7 @@ def _report(res, t0: float, as_json: bool) -> None:  # noqa: ANN001 - VizResult
         print(json.dumps(summary, indent=1))
         return
     numbers = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()
-                        if k not in ("mode", "files", "png_size"))
+                        if k not in ("mode", "files", "png_size", "nothing_decodes"))
     print(f"{res.mode}: {numbers}")
     for path in res.files.values():
         print(path)
@@ -186,8 +191,5 @@ def regenerate_pictures(sim, out_dir: Path, as_json: bool = False) -> int:  # no
 
     t0 = time.perf_counter()
     res = regenerate(sim, out_dir)
-    if res is None:
-        progress(f"the saved UI state records no picture (visualisation mode {sim.ui.visualisation_mode!r})")
-        return 0
     _report(res, t0, as_json)
     return 0

@@ -9,7 +9,7 @@ Conventions
   (its columns are the camera's X, Y, Z axes in world coordinates).
 - Image: pixel (0, 0) is the top-left corner, u grows right, v grows down. A camera-frame point (x, y, z) with
   depth zc = -z projects to u = cx + fx * x / zc, v = cy - fy * y / zc.
-- Symbol frame (DESIGN 3a): the symbol lies in its local XY plane, centred, readable from +Z; u = local X
+- Symbol frame (docs/schemas.md): the symbol lies in its local XY plane, centred, readable from +Z; u = local X
   (across the bars / columns), w = local Y. ``rotation`` columns are u, w and the normal in world coordinates.
 """
 
@@ -124,7 +124,7 @@ class TargetModel:
 
 @dataclass(frozen=True)
 class LightModel:
-    """A light that illuminates the symbols (DESIGN 4.8, 4.9) and that people may look into (docs/lighting.md).
+    """A light that illuminates the symbols (docs/model.md rule 10) and that people may look into (docs/lighting.md).
 
     A point source at ``position`` for the illuminance (the emitter is small next to the distances that matter),
     with a luminous intensity pattern about ``direction`` (a UsdLux light's -Z):

@@ -1,4 +1,4 @@
-"""Decoder profiles, symbology classes and limiting-factor names (DESIGN.md section 4.7 and 4.10).
+"""Decoder profiles, symbology classes and limiting-factor names (docs/profiles.md).
 
 Kept as plain tables so the kernels, the numpy reference and the docs read the same numbers.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Limiting factors: code 0 means "decodes"; codes 1..9 follow DESIGN.md 4.10.
+# Limiting factors: code 0 means "decodes"; codes 1..9 in the order of docs/model.md.
 FACTORS: tuple[str, ...] = (
     "fov",
     "occluded",
@@ -54,7 +54,7 @@ def module_aspect(symbology: str) -> float:
     """Module height along w over the module width X (1 for square modules, 3 for PDF417 rows)."""
     return MODULE_ASPECT.get(symbology, 1.0)
 
-# Default quiet zone in modules (DESIGN 4.1: 1-D >= 10X, QR 4X, DataMatrix 1X; PDF417 2X per ISO 15438;
+# Default quiet zone in modules (docs/model.md, sources: 1-D >= 10X, QR 4X, DataMatrix 1X; PDF417 2X per ISO 15438;
 # Aztec needs none by ISO 24778, one module is kept as a margin).
 DEFAULT_QUIET_ZONE: dict[str, float] = {
     "code128": 10.0,
@@ -199,7 +199,7 @@ PROFILE_CODE: dict[str, int] = {name: i for i, name in enumerate(PROFILES)}
 # sample stands for 1/9 of the symbol's area and each row of 3 spans the symbol along u.
 N_OCCLUSION_SAMPLES = 9
 
-# p-norm that combines the sampling and blur limits (DESIGN 4.6, fitted against zxing-cpp).
+# p-norm that combines the sampling and blur limits (docs/model.md, rule 8; fitted against zxing-cpp).
 LIMIT_NORM_P = 4.0
 # Score = 1 - exp(-SCORE_RATE * (margin - 1)) for a decodable pair: 0 at the limit, ~0.95 at margin 2.
 SCORE_RATE = 3.0

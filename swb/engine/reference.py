@@ -142,7 +142,7 @@ def target_arrays(tgts: Sequence[TargetModel]) -> dict[str, np.ndarray]:
     }
 
 
-# Lights (DESIGN 4.8, 4.9): print contrast of at least 20 %; a pinhole (fStop 0) counts as f/1 for the exposure;
+# Lights (docs/model.md, rule 10): print contrast of at least 20 %; a pinhole (fStop 0) counts as f/1 for the exposure;
 # strobes set the motion time when they give at least half the exposure (kernels/lighting.py, docs/lighting.md).
 MIN_PRINT_CONTRAST = 0.2
 PINHOLE_F_NUMBER = 1.0

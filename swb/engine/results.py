@@ -136,14 +136,26 @@ class Results:
     def summaries(self) -> list[TargetSummary]:
         return [self.summary(ti) for ti in range(len(self.targets))]
 
-    def coverage(self) -> float:
-        """Fraction of targets decodable by at least one camera."""
+    def label_coverage(self) -> float:
+        """Label coverage: the share of labels, each in its authored pose, that at least one camera decodes (a
+        sweep's figure is another one: its sample coverage counts labels over orientations and positions)."""
         if not self.targets:
             return 0.0
         return float(self.pairs.decodable.any(axis=0).mean())
 
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON form; lengths in SI, limiting null when the pair decodes."""
+    def coverage(self) -> float:
+        """The label coverage (``label_coverage``; the older name, kept for scripts)."""
+        return self.label_coverage()
+
+    def to_json(self, frame: JsonFrame | None = None) -> dict[str, Any]:
+        """The CLI's JSON form: lengths in metres and positions in SWB's world frame (metres, Z up), limiting null
+        when the pair decodes; with ``frame`` also ``position_stage`` in the stage's own units and axes (as
+        authored in USD). ``units`` says all of this in the document itself."""
+        to_stage = None if frame is None else np.asarray(frame.to_stage, np.float64)
+
+        def stage_position(p: np.ndarray) -> dict[str, Any]:
+            return {} if to_stage is None else {"position_stage": [float(x) for x in to_stage @ np.asarray(p)]}
+
         cams = [
             {
                 "path": c.path,
@@ -153,6 +165,7 @@ class Results:
                 "focus_mode": c.focus_mode,
                 "decoder_profile": c.decoder_profile,
                 "position": [float(x) for x in c.position],
+                **stage_position(c.position),
                 "targets_decodable": int(self.pairs.decodable[i].sum()),
             }
             for i, c in enumerate(self.cameras)
@@ -165,6 +178,7 @@ class Results:
                     "symbology": t.symbology,
                     "module_size": t.module_size,
                     "position": [float(x) for x in t.position],
+                    **stage_position(t.position),
                     "decodable": s.decodable,
                     "best_camera": s.best_camera if s.decodable else None,
                     "score": s.score,
@@ -177,7 +191,34 @@ class Results:
             for ci in range(len(self.cameras))
             for ti in range(len(self.targets))
         ]
-        return {"coverage": self.coverage(), "cameras": cams, "targets": tgts, "pairs": pairs}
+        return {"units": json_units(frame), "label_coverage": self.label_coverage(), "cameras": cams,
+                "targets": tgts, "pairs": pairs}
+
+
+@dataclass(frozen=True)
+class JsonFrame:
+    """The stage a result came from, for positions in its own terms: ``to_stage`` (3x3) takes SWB world metres
+    (Z up) to stage units and axes; the caller (which knows USD) builds it."""
+
+    meters_per_unit: float
+    up_axis: str
+    to_stage: np.ndarray
+
+
+def json_units(frame: JsonFrame | None = None) -> dict[str, Any]:
+    """The units and frame block of SWB's JSON documents (documented in docs/results.md)."""
+    doc: dict[str, Any] = {
+        "length": "m (position, focal_length, module_size, distance)",
+        "frame": "position: SWB's world frame, metres, Z up (a Y-up stage is turned +90 deg about X)",
+        "angle": "deg (tilt_deg)",
+        "image": "pixels (ppm_u, ppm_w: pixels per module; defocus_px, motion_px: blur diameters)",
+        "share": "0..1 (label_coverage, score, visible_fraction)",
+    }
+    if frame is not None:
+        doc["stage"] = {"meters_per_unit": float(frame.meters_per_unit), "up_axis": frame.up_axis,
+                        "position_stage": "the same world point in the stage's own units and axes (as a USD viewer "
+                                          "shows it)"}
+    return doc
 
 
 def _finite(row: dict[str, Any]) -> dict[str, Any]:

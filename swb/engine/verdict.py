@@ -176,7 +176,7 @@ class Sampling:
 
 
 def sampling(m: PairMetrics, threshold: np.ndarray, blur_limit: np.ndarray) -> Sampling:
-    """The sampling / blur limit of each pair, both axes (DESIGN 4.6)."""
+    """The sampling / blur limit of each pair, both axes (docs/model.md, rule 8)."""
     rs_u, rb_u, q_u = axis_terms(m.ppm_u, m.blur, m.smear_u, threshold, blur_limit)
     rs_w, rb_w, q_w = axis_terms(m.ppm_w, m.blur, m.smear_w, threshold, blur_limit)
     use_w = ~m.linear & (q_w > q_u)
@@ -216,7 +216,7 @@ class Verdict:
 
 def verdict(m: PairMetrics, t: DecoderTerms, glare: np.ndarray | None = None,
             exposure: np.ndarray | None = None) -> Verdict:
-    """Decodable, margins, limiting factor and score (DESIGN 4.10): decodable when in view, facing the camera,
+    """Decodable, margins, limiting factor and score (docs/model.md, rule 9): decodable when in view, facing the camera,
     readable despite occlusion, and every margin >= 1. The limiting factor, in order: fov, backfacing, occluded,
     glare, exposure, angle, then the largest of the sampling terms (resolution, defocus or motion). ``glare`` and
     ``exposure`` margins come from the lights (None: no lights, both infinite)."""

@@ -17,6 +17,8 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +47,10 @@ ZXING_FORMAT: dict[str, str] = {
     "qrcode": "QRCode",
     "aztec": "Aztec",
 }
-DIFFRACTION_FWHM = 1.03  # in units of wavelength * N, as in the model (DESIGN 4.4)
+DIFFRACTION_FWHM = 1.03  # in units of wavelength * N, as in the model (docs/model.md, defocus and diffraction)
+BAND_PIXELS = 1 << 19  # pixels per band of a banded render: a progress step of about a second on one CPU core
+BandProgress = Callable[[int, int], None]  # (pixels done, pixels in the image)
+RenderProgress = Callable[[int, int, int], None]  # (camera index, pixels done, pixels in the image)
 FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
 
 
@@ -287,11 +292,44 @@ class Renderer:
         return np.clip(np.rint(dn), 0, 255).astype(np.uint8)
 
     def render(
-        self, c: int, window: tuple[int, int, int, int] | None = None, spp: int | None = None
+        self, c: int, window: tuple[int, int, int, int] | None = None, spp: int | None = None, *,
+        threads: int = 1, progress: BandProgress | None = None,
     ) -> RenderedImage:
-        """Camera c's 8-bit image (or a window of it)."""
-        rad, ids, origin = self.radiance(c, window, spp)
+        """Camera c's 8-bit image (or a window of it). With ``threads`` > 1 or a ``progress`` callback the rays
+        are traced in bands of rows (one CPU launch per band, ``threads`` at once); a pixel's radiance does not
+        depend on the band, and the sensor model runs on the whole window, so the image is the same bit for bit.
+        ``progress(pixels_done, pixels_total)`` is called after each band."""
+        if threads <= 1 and progress is None:
+            rad, ids, origin = self.radiance(c, window, spp)
+        else:
+            rad, ids, origin = self._radiance_in_bands(c, window, spp, max(1, int(threads)), progress)
         return RenderedImage(camera=c, pixels=self.sensor(c, rad, origin), ids=ids, origin=origin)
+
+    def _radiance_in_bands(self, c: int, window: tuple[int, int, int, int] | None, spp: int | None, threads: int,
+                           progress: BandProgress | None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        cam = self.scene.cameras[c]
+        x0, y0, x1, y1 = window if window is not None else (0, 0, cam.width, cam.height)
+        x0, y0, x1, y1 = max(0, int(x0)), max(0, int(y0)), min(cam.width, int(x1)), min(cam.height, int(y1))
+        if x1 <= x0 or y1 <= y0:
+            raise ValueError(f"empty render window {window} for a {cam.width}x{cam.height} image")
+        rows = max(1, min(y1 - y0, BAND_PIXELS // max(1, x1 - x0)))
+        bands = [(y, min(y1, y + rows)) for y in range(y0, y1, rows)]
+        rad = np.zeros((y1 - y0, x1 - x0), np.float32)
+        ids = np.zeros((y1 - y0, x1 - x0), np.int32)
+        total, done = (y1 - y0) * (x1 - x0), 0
+
+        def band(lo: int, hi: int) -> tuple[int, int, np.ndarray, np.ndarray]:
+            r, i, _ = self.radiance(c, (x0, lo, x1, hi), spp)
+            return lo, hi, r, i
+
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="swb-render") as pool:
+            for fut in as_completed([pool.submit(band, lo, hi) for lo, hi in bands]):
+                lo, hi, r, i = fut.result()
+                rad[lo - y0:hi - y0], ids[lo - y0:hi - y0] = r, i
+                done += (hi - lo) * (x1 - x0)
+                if progress is not None:
+                    progress(done, total)
+        return rad, ids, (x0, y0)
 
     def close(self) -> None:
         if self._own_world:
@@ -361,8 +399,11 @@ def export(
     device: str | None = None,
     settings: RenderSettings | None = None,
     cameras: list[int] | None = None,
+    threads: int = 1,
+    progress: RenderProgress | None = None,
 ) -> list[Path]:
-    """Write <camera>.png and <camera>.json for every (selected) camera into ``out``; returns the paths."""
+    """Write <camera>.png and <camera>.json for every (selected) camera into ``out``; returns the paths.
+    ``threads``: CPU bands traced at once; ``progress(camera, pixels_done, pixels_total)`` after each band."""
     world = World(scene, device, threads=1)
     try:
         world.evaluate()
@@ -370,7 +411,8 @@ def export(
         renderer = Renderer(scene, settings=settings, world=world)
         written: list[Path] = []
         for c in cameras if cameras is not None else range(len(scene.cameras)):
-            image = renderer.render(c)
+            report = None if progress is None else (lambda done, total, c=c: progress(c, done, total))
+            image = renderer.render(c, threads=threads if renderer.device.is_cpu else 1, progress=report)
             name = image_name(scene.cameras[c].path)
             written.append(write_png(out / f"{name}.png", image.pixels))
             doc = camera_labels(renderer, c, image, pairs)

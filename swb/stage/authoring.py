@@ -6,7 +6,7 @@ layer (the same ``out_layer`` again adds more; the station's own file may be giv
 
 Lengths follow the stage, like the rest of USD: positions, distances and velocities are in scene units and the
 stage's axes (an imported station is metres, Z up). Sensor optics are given as a buyer reads them, in mm and
-micrometres, and converted: focalLength and apertures are tenths of a scene unit (DESIGN 3), module sizes and
+micrometres, and converted: focalLength and apertures are tenths of a scene unit (docs/schemas.md), module sizes and
 bar heights are scene units. SwbSensorAPI / SwbBarcodeAPI attributes are authored with explicit types and the
 API names added with ``AddAppliedSchema``, so the result does not depend on SWB's schema being registered.
 """
@@ -27,7 +27,15 @@ from . import schema as S
 from .layers import copy_stage_metadata, export_atomic, open_layer
 
 Vec3 = Sequence[float]
-DEFAULT_PIXEL_PITCH_UM = 3.45  # a common global-shutter machine-vision sensor (Sony IMX265/IMX264)
+# The default sensor camera is a common 2.3 MP global-shutter machine-vision camera as a buyer would configure it
+# for a conveyor: Sony IMX392 class sensor (1920 x 1200 pixels of 3.45 um), a 16 mm C-mount lens at f/5.6
+# (depth of field for parcels of mixed height), fixed focus on the point it looks at, 0.5 ms exposure (strobed
+# lighting; 1 mm of motion at 2 m/s). No value is left out: every factor of the model (defocus, motion) applies.
+DEFAULT_FOCAL_LENGTH_MM = 16.0
+DEFAULT_RESOLUTION = (1920, 1200)
+DEFAULT_PIXEL_PITCH_UM = 3.45
+DEFAULT_F_NUMBER = 5.6
+DEFAULT_EXPOSURE_S = 0.5e-3
 DEFAULT_CLIPPING_M = (0.01, 1000.0)
 
 
@@ -139,16 +147,16 @@ def add_camera(
     prim_path: str,
     position: Vec3,
     look_at: Vec3,
-    focal_length_mm: float = 16.0,
-    resolution: tuple[int, int] = (1920, 1200),
+    focal_length_mm: float = DEFAULT_FOCAL_LENGTH_MM,
+    resolution: tuple[int, int] = DEFAULT_RESOLUTION,
     *,
     up: Vec3 | None = None,
     pixel_pitch_um: float = DEFAULT_PIXEL_PITCH_UM,
-    f_number: float = 0.0,
+    f_number: float = DEFAULT_F_NUMBER,
     focus_distance: float | None = None,
     focus_mode: str = "fixed",
     focus_range: tuple[float, float] | None = None,
-    exposure_time_s: float | None = None,
+    exposure_time_s: float | None = DEFAULT_EXPOSURE_S,
     decoder_profile: str = "industrial",
     max_tilt_deg: float | None = None,
     wavelength_nm: float | None = None,
@@ -158,7 +166,9 @@ def add_camera(
 
     ``position``, ``look_at``, ``focus_distance`` (default: the distance to ``look_at``), ``focus_range`` and
     ``clipping_range`` (default 1 cm to 1 km) are in scene units; ``up`` (default the stage's up axis) keeps
-    the image upright. Returns the written layer.
+    the image upright. The optics default to a realistic industrial camera (see DEFAULT_*: 1920 x 1200 x 3.45 um,
+    16 mm, f/5.6, 0.5 ms); ``f_number=0`` is a pinhole (no defocus) and ``exposure_time_s=None`` authors no
+    exposure time (no motion blur), both only on request. Returns the written layer.
     """
     out = Path(out_layer)
     pos, target = _vec(position, "position", out), _vec(look_at, "look_at", out)

@@ -13,15 +13,14 @@ from pathlib import Path
 from pxr import Sdf, Tf, Usd
 
 from ..errors import SwbError
+from .diagnostics import open_quietly
 
 USD_SUFFIXES = (".usd", ".usda", ".usdc")
 # Stage metadata is read from the root layer only, so the anonymous root of a simulation copies it from the scene.
 STAGE_METADATA = ("metersPerUnit", "upAxis", "defaultPrim", "startTimeCode", "endTimeCode", "timeCodesPerSecond")
 
 
-def open_layer(path: str | Path) -> Sdf.Layer:
-    """The layer at path, or a one-line SwbError saying why it cannot be read."""
-    path = Path(path)
+def _check_usd_file(path: Path) -> None:
     if not path.exists():
         raise SwbError("no such file", file=str(path), hint="check the path")
     if path.is_dir():
@@ -29,6 +28,13 @@ def open_layer(path: str | Path) -> Sdf.Layer:
     if path.suffix.lower() not in USD_SUFFIXES:
         raise SwbError(f"not a USD file (suffix {path.suffix or 'none'})", file=str(path),
                        hint="give a .usd, .usda or .usdc stage")
+
+
+def open_layer(path: str | Path) -> Sdf.Layer:
+    """The layer at path (shared through USD's layer registry), or a one-line SwbError saying why it cannot be
+    read."""
+    path = Path(path)
+    _check_usd_file(path)
     try:
         layer = Sdf.Layer.FindOrOpen(str(path.resolve()))
     except Tf.ErrorException as exc:
@@ -38,10 +44,56 @@ def open_layer(path: str | Path) -> Sdf.Layer:
     return layer
 
 
+def read_layer_fresh(path: str | Path) -> Sdf.Layer:
+    """The layer at path as it is on disk now (an anonymous copy, not the registry's possibly older one)."""
+    path = Path(path)
+    _check_usd_file(path)
+    try:
+        layer = Sdf.Layer.OpenAsAnonymous(str(path.resolve()))
+    except Tf.ErrorException as exc:
+        raise SwbError(f"cannot be parsed as USD: {_first_line(exc)}", file=str(path)) from None
+    if layer is None:
+        raise SwbError("cannot be parsed as USD", file=str(path), hint="is it a USD file?")
+    return layer
+
+
+def export_layer(layer: Sdf.Layer, path: Path) -> None:
+    """Export a layer to path (USD writes through its own temporary file); SwbError naming the file on failure."""
+    try:
+        ok = layer.Export(str(path))
+    except Tf.ErrorException as exc:
+        raise SwbError(f"could not be written: {_first_line(exc)}", file=str(path)) from None
+    if not ok:
+        raise SwbError("could not be written", file=str(path), hint="check the disk and permissions")
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a written file to the disk, so a rename that publishes it cannot outlive its content."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (renames, new files) to the disk; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - file systems without directory fsync
+        pass
+    finally:
+        os.close(fd)
+
+
 def open_stage(layer: Sdf.Layer) -> Usd.Stage:
     """Open a stage on a layer, turning composition errors into SwbError."""
     try:
-        return Usd.Stage.Open(layer, Usd.Stage.LoadAll)
+        return open_quietly(lambda: Usd.Stage.Open(layer, Usd.Stage.LoadAll), layer.identifier)
     except Tf.ErrorException as exc:
         raise SwbError(f"cannot be composed: {_first_line(exc)}", file=layer.identifier) from None
 

@@ -34,6 +34,7 @@ from ..engine.model import CameraModel, LightModel, MeshPart, Scene, TargetModel
 from ..errors import SwbError, warn
 from . import schema as S
 from .cameras import read_camera
+from .diagnostics import check_composition, open_quietly
 from .geometry import VISIBLE_PURPOSES, gprim_part, prototype_roots, read_instancer, read_parts
 from .lights import SUPPORTED as LIGHT_TYPES
 from .lights import read_light
@@ -318,7 +319,7 @@ def open_stage(path: str | Path) -> Usd.Stage:
     if not p.is_file():
         raise SwbError("file not found", file=str(path), hint="check the path")
     try:
-        stage = Usd.Stage.Open(str(p))
+        stage = open_quietly(lambda: Usd.Stage.Open(str(p)), str(path))
     except Tf.ErrorException as exc:
         raise SwbError(f"cannot open the stage: {one_line(exc)}", file=str(path)) from None
     if stage is None:
@@ -345,17 +346,6 @@ def one_line(exc: BaseException) -> str:
 
 
 def _check_composition(stage: Usd.Stage, file: str) -> None:
-    """Missing or unreadable referenced assets silently lose geometry: refuse them."""
-    errors = stage.GetCompositionErrors()
-    if not errors:
-        return
-    first = errors[0]
-    site = getattr(first, "rootSite", None)
-    prim = str(site.path) if site is not None and hasattr(site, "path") else None
-    more = f" (and {len(errors) - 1} more composition errors)" if len(errors) > 1 else ""
-    raise SwbError(
-        f"composition error: {' '.join(str(first).split())}{more}",
-        file=file,
-        prim=prim,
-        hint="fix or remove the broken reference, payload or sublayer",
-    )
+    """Missing geometry assets and cycles are errors; unreadable looks (MaterialX, textures) a warning line (see
+    swb.stage.diagnostics)."""
+    check_composition(stage, file)

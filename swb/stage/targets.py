@@ -1,6 +1,6 @@
 """Barcode targets: Xformable prims with SwbBarcodeAPI -> TargetModel.
 
-The symbol lies in the prim's local XY plane, centred on its origin, readable from +Z (DESIGN 3a).
+The symbol lies in the prim's local XY plane, centred on its origin, readable from +Z (docs/schemas.md).
 Rotation is the orthonormalised world rotation and position the world origin in metres; the prim's scale
 is ignored, because the symbol's size comes from moduleSize and modules (a mirroring transform is an error).
 moduleSize and barHeight are scene units -> metres; velocity is scene units per second in the stage's world

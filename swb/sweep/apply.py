@@ -112,7 +112,7 @@ def apply_configuration(sim: Simulation, result: SweepResult, out: str | Path, i
     rel = os.path.relpath(sim.scene_path, out.parent).replace(os.sep, "/")
     root.subLayerPaths = [f"./{apply_path.name}", rel if rel.startswith("..") else f"./{rel}"]
     root.customLayerData = {"swb": {"appliedSweep": result.spec.path, "configuration": int(index),
-                                    "coverage": float(result.coverage[index]),
+                                    "sampleCoverage": float(result.coverage[index]),
                                     "parameters": result.parameters(index)}}
     export_layers_atomic([(with_stage_metadata(layer, root), apply_path), (root, out)])
     return out
@@ -153,9 +153,9 @@ class Verification:
     def message(self) -> str:
         if self.ok:
             what = "swb eval's per-target decodability and " if self.eval_checked else ""
-            return (f"check: the applied stage reproduces {what}the sweep's coverage "
+            return (f"check: the applied stage reproduces {what}the sweep's sample coverage "
                     f"{100 * self.coverage_sweep:.2f} % exactly")
-        return (f"the applied stage gives coverage {100 * self.coverage_applied:.4f} % against the sweep's "
+        return (f"the applied stage gives sample coverage {100 * self.coverage_applied:.4f} % against the sweep's "
                 f"{100 * self.coverage_sweep:.4f} %; differing targets: {', '.join(self.differing_targets) or '-'}")
 
 

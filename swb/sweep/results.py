@@ -7,9 +7,10 @@ row-major) in the stage's units like the sweep prim (an index for ``choices`` co
 ``covered`` / ``totalWeight`` are the exact integer sums behind ``coverage``; ``order`` lists configurations best
 first. The ``best*`` arrays describe the best configuration per target and per camera.
 
-Coverage of a configuration = the weight of target samples (targets x orientations x positions) that at least one
-camera decodes, over the total; each target weighs the same. Configurations rank by coverage, then by the weight
-that two or more cameras read (redundancy), then by their index, so the ranking is exact and reproducible.
+Sample coverage of a configuration = the weight of target samples (targets x orientations x positions) that at
+least one camera decodes, over the total; each target weighs the same. (`swb eval`'s label coverage is another
+figure: labels in their authored pose.) Configurations rank by sample coverage, then by the weight that two or more
+cameras read (redundancy), then by their index, so the ranking is exact and reproducible.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class TargetRow:
     limiting: str  # for unread weight: the commonest limiting factor; "" when fully read
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "samples": self.samples, "coverage": self.coverage,
+        return {"target": self.target, "samples": self.samples, "sample_coverage": self.coverage,
                 "best_camera": self.best_camera or None, "score": self.score, "limiting": self.limiting or None}
 
 
@@ -148,8 +149,14 @@ class SweepResult:
         return np.asarray(values, dtype=np.float64) / float(self.total) if self.total else np.zeros(values.shape)
 
     @property
-    def coverage(self) -> np.ndarray:
+    def sample_coverage(self) -> np.ndarray:
+        """Per configuration: the weighted share of label samples (orientations x positions) some camera reads."""
         return self.share(self.sums.covered)
+
+    @property
+    def coverage(self) -> np.ndarray:
+        """The sample coverage (``sample_coverage``; the older name, kept for scripts)."""
+        return self.sample_coverage
 
     @property
     def redundancy(self) -> np.ndarray:
@@ -234,13 +241,14 @@ class SweepResult:
             f"{s.positions} position{'' if s.positions == 1 else 's'})",
             f"  {self.seconds:.2f} s on {self.device}: {rate:,.1f} configurations/s, "
             f"{self.evaluations / max(self.seconds, 1e-9):,.3g} camera x sample evaluations/s (chunk {self.chunk:,})",
-            f"  baseline (as authored): coverage {100 * self.share(self.baseline.covered)[0]:.1f} % "
-            "(coverage here: the weighted share of label x orientation samples some camera reads)",
+            f"  baseline (cameras as authored): sample coverage {100 * self.share(self.baseline.covered)[0]:.1f} % "
+            "(the weighted share of label samples over orientations and positions some camera reads; `swb eval`'s "
+            "label coverage counts labels in their authored pose)",
         ]
         return lines
 
     def ranked_table(self, top: int = 10) -> str:
-        headers = ["rank", "config", "coverage", "redundant", *[c.name for c in self.columns], "unread by"]
+        headers = ["rank", "config", "sample coverage", "redundant", *[c.name for c in self.columns], "unread by"]
         rows = []
         cov, red = self.coverage, self.redundancy
         for r, i in enumerate(self.order[:top]):
@@ -259,7 +267,7 @@ class SweepResult:
                                 [[c.camera, "yes" if c.varied else "", f"{100 * c.reads:.1f} %",
                                   f"{100 * c.unique:.1f} %"] for c in self.camera_rows(det)]))
             parts += ["", f"best configuration {self.best}: per target"]
-            parts.append(format_table(["target", "samples", "coverage", "best camera", "score", "limiting"],
+            parts.append(format_table(["target", "samples", "sample coverage", "best camera", "score", "limiting"],
                                 [[t.target, str(t.samples), f"{100 * t.coverage:.1f} %", t.best_camera or "-",
                                   f"{t.score:.2f}", t.limiting or "-"] for t in self.target_rows(det)]))
         return "\n".join(parts)
@@ -268,7 +276,7 @@ class SweepResult:
         return {
             "config": int(i),
             "rank": int(self.rank[i]),
-            "coverage": float(self.coverage[i]),
+            "sample_coverage": float(self.coverage[i]),
             "redundancy": float(self.redundancy[i]),
             "parameters": self.parameters(i),
             "values": {c.name: float(self.values[i, j]) for j, c in enumerate(self.columns)},
@@ -279,6 +287,11 @@ class SweepResult:
     def to_json(self, top: int = 10) -> dict[str, Any]:
         s = self.spec
         doc: dict[str, Any] = {
+            "units": {"sample_coverage": "share 0..1 of the label sample weight (labels x orientations x "
+                                         "positions) some camera reads; redundancy, unique, unread_by likewise",
+                      "values": f"the design in stage units ({self.meters_per_unit:g} m per unit) and degrees, as "
+                                "on the sweep prim; parameters: the same with display units",
+                      "seconds": "s"},
             "sweep": self.name,
             "prim": s.path,
             "sampler": s.sampler,
@@ -296,7 +309,7 @@ class SweepResult:
             "device": self.device,
             "configurations_per_second": self.n_done / self.seconds if self.seconds > 0 else None,
             "evaluations_per_second": self.evaluations / self.seconds if self.seconds > 0 else None,
-            "baseline": {"coverage": float(self.share(self.baseline.covered)[0]),
+            "baseline": {"sample_coverage": float(self.share(self.baseline.covered)[0]),
                          "redundancy": float(self.share(self.baseline.redundant)[0])},
             "top": [self.config_json(int(i)) for i in self.order[:top]],
             "safety": self.safety.to_json() if self.safety is not None else None,
@@ -347,7 +360,7 @@ def ranking(sums: SweepSums) -> np.ndarray:
 
 def _flat_headers(res: SweepResult) -> list[str]:
     params = [f"{c.name}[{c.unit}]" if c.unit and not c.is_index else c.name for c in res.columns]
-    return ["rank", "config", "coverage", "redundancy", *params, *[f"unique:{c}" for c in res.cameras],
+    return ["rank", "config", "sample_coverage", "redundancy", *params, *[f"unique:{c}" for c in res.cameras],
             *[f"unread:{f}" for f in FACTORS]]
 
 

@@ -3,15 +3,18 @@
 The station's geometry is the World's mesh (uploaded once); target samples and the fixed cameras' verdicts are
 uploaded once; candidate cameras are built on the host and uploaded per chunk of configurations, chunks sized to
 the device's memory. On the CPU each chunk is split across a small thread pool (Warp's CPU launches release the
-GIL). Ctrl-C between chunks keeps the configurations already done.
+GIL). Ctrl-C stops the sweep after the chunk under way and keeps the configurations already done.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,8 +160,13 @@ class SweepRunner:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-sweep")
-        for fut in [self._pool.submit(launch, a, b) for a, b in parts]:
-            fut.result()
+        futures = [self._pool.submit(launch, a, b) for a, b in parts]
+        try:
+            for fut in futures:
+                fut.result()
+        except KeyboardInterrupt:
+            _settle(futures)  # launches still running write into this chunk's arrays: they must outlive them
+            raise
 
     def _fixed_pass(self) -> None:
         d, n = self._dev, self.samples.n
@@ -220,23 +228,25 @@ class SweepRunner:
                          np.tile(unique, (n, 1)), np.tile(limiting, (n, 1)))
 
     def run(self, progress: Progress | None = None) -> SweepResult:
-        """Evaluate the baseline and every configuration (in chunks); Ctrl-C keeps the chunks already done."""
+        """Evaluate the baseline and every configuration (in chunks); Ctrl-C stops after the chunk under way and
+        keeps the chunks done (so does a KeyboardInterrupt raised by ``progress``)."""
         t0 = time.perf_counter()
         n = self.design.n
-        baseline = self.evaluate_records(self.builder.baseline())
         parts: list[SweepSums] = []
         done = 0
-        complete = True
-        try:
-            while done < n:
-                b = min(n, done + self.chunk)
-                cand = self.builder.build(self.design.values[done:b])
-                parts.append(self.evaluate_records(cand.records))
-                done = b
-                if progress is not None:
-                    progress(done, n)
-        except KeyboardInterrupt:
-            complete = False
+        with stop_on_interrupt() as stop:
+            baseline = self.evaluate_records(self.builder.baseline())
+            try:
+                while done < n and not stop.is_set():
+                    b = min(n, done + self.chunk)
+                    cand = self.builder.build(self.design.values[done:b])
+                    parts.append(self.evaluate_records(cand.records))
+                    done = b
+                    if progress is not None:
+                        progress(done, n)
+            except KeyboardInterrupt:
+                pass
+        complete = done == n
         seconds = time.perf_counter() - t0
         sums = SweepSums.concatenate(parts, len(self.scene.cameras))
         result = assemble_result(self, sums, baseline, done, complete, seconds)
@@ -283,6 +293,45 @@ class SweepRunner:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+
+
+_active_stop: threading.Event | None = None
+
+
+@contextmanager
+def stop_on_interrupt() -> Iterator[threading.Event]:
+    """While the block runs, Ctrl-C (SIGINT) only sets the event the sweep loop checks between chunks: an
+    exception raised at an arbitrary point inside NumPy or Warp can be swallowed or turned into another error, or
+    free arrays a launch still writes. Nested blocks share the outer block's event (a command can hold Ctrl-C
+    from loading to writing its files). Outside the main thread signals are not ours to handle: nothing changes."""
+    global _active_stop
+    if _active_stop is not None:
+        yield _active_stop
+        return
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    _active_stop = stop
+    try:
+        yield stop
+    finally:
+        _active_stop = None
+        signal.signal(signal.SIGINT, previous)
+
+
+def _settle(futures: list[Future]) -> None:
+    """After Ctrl-C: cancel the pieces not started and wait for the running ones (a second Ctrl-C waits too), so
+    no Warp launch outlives the arrays it writes (freeing them under a running launch crashes the process)."""
+    for fut in futures:
+        fut.cancel()
+    while True:
+        try:
+            wait(futures)
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 def run_sweep(scene: Scene, spec: SweepSpec, *, frame: StageFrame | None = None, world: World | None = None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,7 +28,7 @@ from swb.kernels.viz import ProbeOutputs, pixel_rays_kernel, probe_kernel
 
 from ..engine.model import CameraModel
 from ..engine.world import MIN_SPLIT_PAIRS, World, pack_cameras
-from ..errors import SwbError
+from ..errors import SwbError, SwbWarning
 from ..simulation import Simulation
 from ..stage.units import stage_to_world
 from . import output as out
@@ -43,6 +44,7 @@ from .probes import (
 from .results import PlaneResult, ProbeEval, ProjectionResult, SphereResult, ViewResult, VizResult
 
 MODES = ("sphere", "plane", "projection", "view")
+VIEW_COLOURS = ("status", "score", "limiting", "ppm")  # what a view picture's targets can be coloured by
 REDUCTIONS = ("mean", "min", "max")
 SURFACE_OFFSET = 1.0e-3  # metres: projection probes float this far off the surface they lie on
 
@@ -138,6 +140,9 @@ def _finish(sim: Simulation, res: VizResult, out_dir: str | Path | None, record:
         write(out.scene_info(sim, res.parameters["scene"]), Path(out_dir))
     if record:
         sim.set_ui(visualisation_mode=res.mode, viz_parameters=res.parameters)
+    why = res.nothing_decodes()
+    if why is not None:  # an all-grey picture says why here too (the CLI prints it as one line)
+        warnings.warn(SwbWarning(f"{res.mode} picture: {why}"), stacklevel=3)
 
 
 def _current_world(sim: Simulation) -> World:
@@ -374,13 +379,16 @@ def cast_pixel_rays(world: World, cam: CameraModel, us: np.ndarray, vs: np.ndarr
 
 def view(sim: Simulation, *, from_camera: str | None = None, width: int = 1280, height: int = 800,
          azimuth_deg: float = -40.0, elevation_deg: float = 35.0, fov_deg: float = 40.0, samples: int = 2,
-         frusta: bool = True, frustum_length: float | None = None, out_dir: str | Path | None = None,
-         name: str | None = None, label: str | None = None, record: bool = True) -> ViewResult:
+         frusta: bool = True, frustum_length: float | None = None, color_by: str = "status",
+         out_dir: str | Path | None = None, name: str | None = None, label: str | None = None,
+         record: bool = True) -> ViewResult:
     """A shaded picture of the station from a three-quarter viewpoint framing the scene (eye at ``azimuth_deg``
     from +X and ``elevation_deg`` above the horizon) or from a sensor camera (``height`` then follows its
-    aspect). Targets are green where they decode (by any camera; by that camera when seen from one) and red
-    where not; camera frusta reach the first surface on the optical axis, or ``frustum_length`` (stage units).
-    ``samples`` per pixel axis smooth the edges."""
+    aspect). Targets are coloured by ``color_by``: status (green where they decode, by any camera or by that
+    camera when seen from one, red where not), score, limiting factor or pixels per module (of the best camera,
+    or of that camera); camera frusta reach the first surface on the optical axis, or ``frustum_length`` (stage
+    units). ``samples`` per pixel axis smooth the edges."""
+    _choice(color_by, VIEW_COLOURS, "color_by")
     width, height, samples = int(width), int(height), int(samples)
     if not (8 <= width <= 16384 and 8 <= height <= 16384):
         raise SwbError(f"the picture size must be 8..16384 pixels a side, got {width} x {height}",
@@ -405,14 +413,47 @@ def view(sim: Simulation, *, from_camera: str | None = None, width: int = 1280, 
         status = results.pairs.decodable[ci]
     params = {"from_camera": from_camera, "width": width, "height": height, "azimuth_deg": float(azimuth_deg),
               "elevation_deg": float(elevation_deg), "fov_deg": float(fov_deg), "samples": samples,
-              "frusta": bool(frusta), "frustum_length": frustum_length, "name": name, "scene": label}
-    image, depth = render_view(world, vcam, status, samples)
+              "frusta": bool(frusta), "frustum_length": frustum_length, "color_by": color_by, "name": name,
+              "scene": label}
+    values, colours = target_colouring(results, ci, color_by)
+    image, depth = render_view(world, vcam, status, samples, colours)
     shown = [i for i in range(len(world.cameras)) if i != ci] if frusta else []
     res = ViewResult(mode="view", parameters=params, camera_paths=[c.path for c in world.cameras], image=image,
                      depth=depth, view_camera=vcam, target_decodable=np.asarray(status, bool),
-                     frusta=[(i, frustum_segments(world, world.cameras[i], length_m)) for i in shown])
+                     frusta=[(i, frustum_segments(world, world.cameras[i], length_m)) for i in shown],
+                     color_by=color_by, target_values=values, target_colours=colours)
     _finish(sim, res, out_dir, record, lambda info, d: out.write_view(res, info, world.targets, ci, d))
     return res
+
+
+def target_colouring(results: Any, camera: int | None, color_by: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per target, the value ``color_by`` shows and its colour: of the best camera (the one a target summary
+    names), or of ``camera``. Status is 1 / 0; limiting is the factor code (0: decodes); ppm the worst module
+    axis (the bar height does not count for 1-D symbols)."""
+    p = results.pairs
+    n = len(results.targets)
+    if camera is None:
+        summaries = results.summaries()
+        index = {c.path: i for i, c in enumerate(results.cameras)}
+        cams = np.array([index.get(s.best_camera, 0) if s.best_camera else 0 for s in summaries], np.int64)
+        decodable = p.decodable.any(axis=0)
+    else:
+        cams = np.full(n, camera, np.int64)
+        decodable = p.decodable[camera]
+    cols = np.arange(n)
+    linear = np.array([t.linear for t in results.targets], bool)
+    if color_by == "score":
+        values = p.score[cams, cols].astype(np.float64)
+        return values, out.score_colours(values, decodable)
+    if color_by == "limiting":
+        values = np.where(decodable, 0, p.limiting[cams, cols]).astype(np.int64)
+        return values.astype(np.float64), out.factor_colours(values)
+    if color_by == "ppm":
+        values = np.where(linear, p.ppm_u[cams, cols], np.minimum(p.ppm_u[cams, cols], p.ppm_w[cams, cols]))
+        values = np.where(np.isfinite(values), values, 0.0).astype(np.float64)
+        return values, out.ppm_colours(values, values > 0.0)
+    values = np.asarray(decodable, np.float64)
+    return values, np.where(np.asarray(decodable, bool)[:, None], out.DECODES, out.FAILS)
 
 
 def scene_points(sim: Simulation, limit: int = 200_000) -> np.ndarray:
@@ -457,9 +498,10 @@ def three_quarter_camera(sim: Simulation, width: int, height: int, azimuth_deg: 
                        clipping=(1e-3, 1e6))
 
 
-def render_view(world: World, vcam: CameraModel, status: np.ndarray, samples: int = 2) -> tuple[np.ndarray,
-                                                                                                np.ndarray]:
-    """(H, W, 3) shaded colours and (H, W) depth of the world seen by vcam; targets coloured by status."""
+def render_view(world: World, vcam: CameraModel, status: np.ndarray, samples: int = 2,
+                colours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) shaded colours and (H, W) depth of the world seen by vcam; targets coloured by status (green,
+    red) or by ``colours`` (RGB per target)."""
     dev = world.device
     h, w = int(vcam.height), int(vcam.width)
     cam_arr = wp.array(pack_cameras([vcam], world.source), dtype=Camera, device=dev)
@@ -470,7 +512,8 @@ def render_view(world: World, vcam: CameraModel, status: np.ndarray, samples: in
         labels["rot"] = np.array([np.asarray(t.rotation, np.float64) for t in world.targets])
         labels["pos"] = np.array([np.asarray(t.position, np.float64) for t in world.targets])
         labels["half"] = 0.5 * np.array([t.size_with_quiet_zone for t in world.targets])
-        labels["colour"] = np.where(np.asarray(status, bool)[:, None], out.DECODES, out.FAILS)
+        labels["colour"] = np.where(np.asarray(status, bool)[:, None], out.DECODES, out.FAILS) if colours is None \
+            else np.asarray(colours, np.float64)
     label_arr = wp.array(labels, dtype=Label, device=dev)
     shade = Shading()
     shade.background_top = wp.vec3(*out.SKY_TOP)
@@ -528,12 +571,21 @@ def run_mode(sim: Simulation, mode: str, parameters: dict[str, Any], out_dir: st
                        hint=f"make the picture again with `swb viz {mode}`") from None
 
 
-def regenerate(sim: Simulation, out_dir: str | Path) -> VizResult | None:
-    """Re-create the picture recorded in sim.ui (after ``swb restore``); None when the mode is not a picture.
+def regenerate(sim: Simulation, out_dir: str | Path, name: str | None = None, label: str | None = None
+               ) -> VizResult:
+    """Re-create the picture sim.ui records (after ``swb restore``).
 
-    Same parameters, file names and scene label: on the same device the PNG comes out byte for byte.
+    A picture mode (sphere, plane, projection, view) comes back with the same parameters, file names and scene
+    label: on the same device the PNG comes out byte for byte. A per-target mode (score, limiting, ppm) is a view
+    of the station with the targets coloured by it, and "none" (a save of `swb eval --save`) one coloured by
+    status; both look through the UI state's active camera when it is a sensor camera. ``name`` and ``label``:
+    the file stem (default <scene>.<mode>) and the title's scene name of such a view.
     """
     mode = sim.ui.visualisation_mode
-    if mode not in MODES:
-        return None
-    return run_mode(sim, mode, sim.ui.viz_parameters, out_dir, record=False)
+    if mode in MODES:
+        return run_mode(sim, mode, sim.ui.viz_parameters, out_dir, record=False)
+    cameras = {c.path for c in sim.scene.cameras}
+    active = sim.ui.active_camera if sim.ui.active_camera in cameras else None
+    color_by = mode if mode in VIEW_COLOURS else "status"
+    stem = name or f"{sim.scene_path.stem}.{mode if mode != 'none' else 'view'}"
+    return view(sim, from_camera=active, color_by=color_by, out_dir=out_dir, name=stem, label=label, record=False)

@@ -338,6 +338,18 @@ def _colour_key(fig, ax, quantity: str, limiting: np.ndarray, ppm: np.ndarray, r
     cax.tick_params(labelsize=7)
 
 
+def note_nothing_decodes(fig, res) -> None:  # noqa: ANN001 - matplotlib Figure, VizResult
+    """An all-grey picture says why, across its middle."""
+    why = res.nothing_decodes()
+    if why is None:
+        return
+    import textwrap
+
+    fig.text(0.5, 0.5, textwrap.fill(why[0].upper() + why[1:], 70), ha="center", va="center", fontsize=13,
+             color=(0.55, 0.05, 0.05), bbox={"facecolor": "white", "alpha": 0.9, "edgecolor": (0.55, 0.05, 0.05),
+                                             "boxstyle": "round,pad=0.6"})
+
+
 def _who(cameras: list[str] | None, everyone: str) -> str:
     return everyone if cameras is None else ", ".join(short_name(c) for c in cameras)
 
@@ -421,6 +433,7 @@ def write_sphere(res: SphereResult, info: SceneInfo, sym: ProbeSymbol, radius_m:
                     markeredgewidth=0.8, linestyle="none")
             ax.annotate(short_name(path), (float(lon[0]), float(lat[0])), xytext=(4, 4),
                         textcoords="offset points", fontsize=7)
+    note_nothing_decodes(fig, res)
     res.png_size = save_figure(fig, files["png"])
     res.files = files
 
@@ -484,6 +497,7 @@ def write_plane(res: PlaneResult, info: SceneInfo, sym: ProbeSymbol, cams: list[
     fig.text(0.5, 0.915, f"every cell holds the symbol facing ({nrm}); values of the best camera per cell",
              ha="center", fontsize=8, color="0.3")
     _colour_key(fig, ax, q, res.limiting, res.ppm, (0.8, 0.2, 0.022, 0.68))
+    note_nothing_decodes(fig, res)
     res.png_size = save_figure(fig, files["png"])
     res.files = files
 
@@ -524,6 +538,7 @@ def write_projection(res: ProjectionResult, info: SceneInfo, cam: CameraModel, s
     fig.text(0.5, 0.915, f"one ray every {params['stride']} pixels, judged by {judge}; dark: no surface",
              ha="center", fontsize=8, color="0.3")
     _colour_key(fig, ax, q, res.limiting[hit], res.ppm[hit], (0.83, 0.08, 0.022, 0.8))
+    note_nothing_decodes(fig, res)
     res.png_size = save_figure(fig, files["png"])
     res.files = files
 
@@ -559,8 +574,8 @@ def visible_runs(vcam: CameraModel, depth: np.ndarray, seg: np.ndarray, n: int =
 
 
 def _mark_targets(ax, vcam: CameraModel, depth: np.ndarray, targets: Sequence[TargetModel],  # noqa: ANN001
-                  decodable: np.ndarray, size: float) -> None:
-    """A ring around every target so small labels still show their status: filled where the target is in
+                  colours: np.ndarray, size: float) -> None:
+    """A ring around every target so small labels still show their colour: filled where the target is in
     sight, hollow where something hides it."""
     if not targets:
         return
@@ -572,10 +587,36 @@ def _mark_targets(ax, vcam: CameraModel, depth: np.ndarray, targets: Sequence[Ta
             continue
         buf = depth[int(v), int(u)]
         seen = buf <= 0.0 or dist[k] <= buf * 1.01 + 0.01
-        colour = DECODES if decodable[k] else FAILS
+        colour = tuple(float(c) for c in colours[k])
         ax.plot(u, v, marker="o", markersize=size, linestyle="none", markeredgewidth=1.2,
                 markerfacecolor=colour if seen else "none", markeredgecolor="white" if seen else colour,
                 alpha=1.0 if seen else 0.7)
+
+
+def _view_colours(res: ViewResult) -> np.ndarray:
+    if res.target_colours.shape == (len(res.target_decodable), 3):
+        return res.target_colours
+    return np.where(res.target_decodable[:, None], DECODES, FAILS)
+
+
+def _view_key(res: ViewResult) -> list:
+    """Legend entries for the target colours of a view picture."""
+    n_dec = int(np.sum(res.target_decodable))
+    n_fail = len(res.target_decodable) - n_dec
+    if res.color_by == "limiting":
+        codes = sorted({int(c) for c in res.target_values})
+        return legend_handles([FACTOR_COLOURS[c] for c in codes],
+                              [f"target: {FACTOR_LABELS[c]} ({int(np.sum(res.target_values == c))})" for c in codes])
+    if res.color_by == "score":
+        vals = [0.0, 0.5, 1.0]
+        return legend_handles([*(tuple(cmap(SCORE_CMAP)(v)[:3]) for v in vals), NOT_DECODABLE],
+                              [*(f"score {v:.1f}" for v in vals), f"target not decodable ({n_fail})"])
+    if res.color_by == "ppm":
+        lo, hi = ppm_norm(res.target_values[res.target_values > 0.0])
+        vals = [lo, 0.5 * (lo + hi), hi]
+        return legend_handles([*(tuple(cmap(PPM_CMAP)((v - lo) / (hi - lo))[:3]) for v in vals), NOT_DECODABLE],
+                              [*(f"{v:.1f} pixels per module" for v in vals), "no camera sees it"])
+    return legend_handles([DECODES, FAILS], [f"target decodes ({n_dec})", f"target fails ({n_fail})"])
 
 
 def write_view(res: ViewResult, info: SceneInfo, targets: Sequence[TargetModel], from_camera: int | None,
@@ -603,18 +644,19 @@ def write_view(res: ViewResult, info: SceneInfo, targets: Sequence[TargetModel],
                 ax.plot(uv[:, 0], uv[:, 1], color=colour, linewidth=lw if seen else 0.7 * lw,
                         linestyle="-" if seen else (0, (2, 2)), alpha=1.0 if seen else 0.6)
         handles.append(Line2D([], [], color=colour, linewidth=2, label=short_name(info.cameras[i].path)))
-    _mark_targets(ax, vcam, res.depth, targets, res.target_decodable, 3.0 * lw)
-    n_dec = int(np.sum(res.target_decodable))
-    handles += legend_handles([DECODES, FAILS], [f"target decodes ({n_dec})",
-                                                 f"target fails ({len(res.target_decodable) - n_dec})"])
+    colours = _view_colours(res)
+    _mark_targets(ax, vcam, res.depth, targets, colours, 3.0 * lw)
+    keys = _view_key(res)
+    handles += keys
     font = max(6.0, min(10.0, w / 140.0))
-    if w < 640:  # a small picture keeps its pixels: status only, no camera names
-        handles = handles[-2:]
+    if w < 640:  # a small picture keeps its pixels: the target colours only, no camera names
+        handles = keys
     ax.legend(handles=handles, loc="lower left", fontsize=font, framealpha=0.85, ncol=1 + len(handles) // 9)
     where = "three-quarter view" if from_camera is None else f"from {short_name(info.cameras[from_camera].path)}"
     judged = "any camera" if from_camera is None else "this camera"
     ax.text(0.01 * w, 0.01 * h, f"{info.label}: {where}; targets judged by {judged}", fontsize=font, color="0.1",
             va="top", bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 2})
+    note_nothing_decodes(fig, res)
     res.png_size = save_figure(fig, files["png"])
 
     layer = info.layer("view")
@@ -629,7 +671,7 @@ def write_view(res: ViewResult, info: SceneInfo, targets: Sequence[TargetModel],
             rot = np.asarray(t.rotation, np.float64)
             half = np.array([*(0.5 * np.asarray(t.size_with_quiet_zone)), 0.0])
             quads.append(np.asarray(t.position) + 5e-4 * rot[:, 2] + (corners * half) @ rot.T)
-        rgb = np.repeat(np.where(res.target_decodable[:, None], DECODES, FAILS), 4, axis=0)
+        rgb = np.repeat(colours, 4, axis=0)
         n = len(targets)
         layer.mesh("Targets", np.concatenate(quads), np.full(n, 4), np.arange(4 * n), rgb)
     layer.write(files["layer"], files["stage"], info.scene_path)

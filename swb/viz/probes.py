@@ -27,10 +27,11 @@ _EPS = 1.0e-9
 
 @dataclass(frozen=True)
 class ProbeSymbol:
-    """The symbol every probe of a picture carries (default: a Code 128 of 100 modules at 0.33 mm)."""
+    """The symbol every probe of a picture carries (default: a shipping-label Code 128 of 100 modules at 0.5 mm,
+    the GS1 logistics label's module size; 0.33 mm retail codes read only from much closer)."""
 
     symbology: str = "code128"
-    module_size: float = 0.33e-3  # metres
+    module_size: float = 0.5e-3  # metres
     modules: tuple[int, int] = (100, 1)  # columns, rows (1-D: modules across, 1)
     bar_height: float | None = None  # metres, 1-D only; None: 15 % of the length
     quiet_zone: float | None = None  # modules; None: the symbology's default
@@ -41,7 +42,7 @@ class ProbeSymbol:
                            hint=f"use one of {', '.join(SYMBOLOGIES)}")
         if not (math.isfinite(self.module_size) and self.module_size > 0.0):
             raise SwbError(f"{where}: the module size must be a positive length, got {self.module_size!r}",
-                           attribute="module_size", hint="e.g. --module-mm 0.33")
+                           attribute="module_size", hint="e.g. --module-size-mm 0.5")
         cols, rows = self.modules
         if cols < 1 or rows < 1:
             raise SwbError(f"{where}: modules must be at least 1 x 1, got {cols} x {rows}", attribute="modules")

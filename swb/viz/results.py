@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.model import CameraModel
+from ..engine.profiles import factor_name
 from .probes import OrientationGrid, PlaneGrid
 
 
@@ -26,12 +27,53 @@ class VizResult:
     png_size: tuple[int, int] | None = None  # (width, height) pixels
 
     def summary(self) -> dict[str, Any]:
-        """A few numbers for a person or a script (the CLI prints them)."""
-        return {"mode": self.mode, "files": {k: str(v) for k, v in self.files.items()},
-                "png_size": None if self.png_size is None else list(self.png_size), **self._numbers()}
+        """A few numbers for a person or a script (the CLI prints them); ``nothing_decodes`` says why when no
+        probe of the picture decodes."""
+        out = {"mode": self.mode, "files": {k: str(v) for k, v in self.files.items()},
+               "png_size": None if self.png_size is None else list(self.png_size), **self._numbers()}
+        why = self.nothing_decodes()
+        if why is not None:
+            out["nothing_decodes"] = why
+        return out
 
     def _numbers(self) -> dict[str, Any]:
         return {}
+
+    def verdicts(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(decodable, limiting code) of every probe the picture shows; None for pictures without probes."""
+        return None
+
+    def nothing_decodes(self) -> str | None:
+        """Why a picture in which no probe decodes is all grey (the limiting factors and what to change); None
+        when some probe decodes or the picture has no probes."""
+        found = self.verdicts()
+        if found is None:
+            return None
+        decodable, limiting = (np.asarray(a).ravel() for a in found)
+        if decodable.any():
+            return None
+        if limiting.size == 0:
+            return "nothing decodes: the camera sees no surface"
+        codes, counts = np.unique(limiting, return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        shares = ", ".join(f"{factor_name(int(codes[k])) or 'decodes'} {100 * counts[k] / limiting.size:.0f} %"
+                           for k in order[:3])
+        advice = _ADVICE.get(factor_name(int(codes[order[0]])) or "", "")
+        return f"nothing decodes: limited by {shares}" + (f"; {advice}" if advice else "")
+
+
+# What to change when one factor stops every probe of a picture.
+_ADVICE = {
+    "fov": "no camera sees this region: choose a point, plane or camera that looks at it",
+    "occluded": "the probes are hidden (inside or behind parts): move them out, or choose another camera",
+    "backfacing": "the symbols face away from the cameras: turn them (--normal / --symbol-normal)",
+    "resolution": "too few pixels per module: a larger --module-size-mm, a longer lens or a nearer camera",
+    "defocus": "out of focus: move the probes to the cameras' focus distance or use a smaller aperture",
+    "motion": "motion blur: a shorter exposure time or a slower belt",
+    "angle": "viewed too obliquely: turn the symbols towards a camera",
+    "glare": "specular glare from a light: move the light or the camera",
+    "exposure": "too little light: a longer exposure, more light or a larger aperture",
+}
 
 
 @dataclass
@@ -69,6 +111,9 @@ class SphereResult(VizResult):
     samples: dict[str, np.ndarray] = field(default_factory=dict)  # best camera per (rows, cols, rotations)
     pairs: ProbeEval | None = None  # raw (n_cam, rows * cols * rotations)
 
+    def verdicts(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.decodable_fraction > 0.0, self.limiting
+
     def _numbers(self) -> dict[str, Any]:
         # equal-area cells: plain means are shares of all orientations
         return {"decodable_orientations": float(np.mean(self.samples["decodable"])) if self.samples else 0.0,
@@ -86,6 +131,9 @@ class PlaneResult(VizResult):
     ppm: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # most of any camera seeing it, 0: none
     best_camera: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))  # scene index
     pairs: ProbeEval | None = None  # raw (n_cam, n_t * n_s)
+
+    def verdicts(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.decodable, self.limiting
 
     def _numbers(self) -> dict[str, Any]:
         return {"decodable_cells": float(np.mean(self.decodable)) if self.decodable.size else 0.0,
@@ -108,6 +156,9 @@ class ProjectionResult(VizResult):
     best_camera: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))  # scene index, -1
     pairs: ProbeEval | None = None  # raw (n_cam, number of hits)
 
+    def verdicts(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.decodable[self.hit], self.limiting[self.hit]
+
     def _numbers(self) -> dict[str, Any]:
         hits = int(np.sum(self.hit))
         return {"rays": int(self.hit.size), "hits": hits,
@@ -121,6 +172,9 @@ class ViewResult(VizResult):
     view_camera: CameraModel | None = None
     target_decodable: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # status per target
     frusta: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (scene camera index, (8, 2, 3))
+    color_by: str = "status"  # status | score | limiting | ppm: what the target colours show
+    target_values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per target, the shown quantity
+    target_colours: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # RGB per target
 
     def _numbers(self) -> dict[str, Any]:
         return {"targets": int(self.target_decodable.size), "targets_decodable": int(np.sum(self.target_decodable))}
