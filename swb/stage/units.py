@@ -277,6 +277,24 @@ def rigid_pose(
     return rot, m[:3, 3].copy()
 
 
+def rigid_poses(
+    prims: list[Usd.Prim], ctx: LoadContext, what: str, uniform: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rigid_pose`` of many prims with one batched SVD: (n, 3, 3) rotations and (n, 3) positions, the same numbers
+    ``rigid_pose`` gives one by one (re-placing the labels of a moved parcel); its error for the first bad prim."""
+    if not prims:
+        return np.zeros((0, 3, 3)), np.zeros((0, 3))
+    m = np.stack([ctx.to_world(p) for p in prims])
+    u, sigma, vt = np.linalg.svd(m[:, :3, :3])
+    rot = np.stack([u[k] @ vt[k] for k in range(len(prims))])
+    bad = np.linalg.det(rot) < 0.0
+    if uniform:
+        bad |= sigma[:, 0] - sigma[:, 2] > _SCALE_TOLERANCE * sigma[:, 0]
+    for k in np.flatnonzero(bad):
+        rigid_pose(prims[k], ctx, what, uniform)  # raises the error naming the prim
+    return rot, m[:, :3, 3].copy()
+
+
 def _local_ok(prim: Usd.Prim, time: Usd.TimeCode) -> bool:
     xf = UsdGeom.Xformable(prim)
     if not xf:
