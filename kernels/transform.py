@@ -54,6 +54,7 @@ def pairs_near_boxes(
     cam_pos: wp.array(dtype=wp.vec3),
     tgt_pos: wp.array(dtype=wp.vec3),
     tgt_half: wp.array(dtype=wp.vec2),
+    max_radius: float,
     boxes: wp.array(dtype=wp.vec3),
     lights: wp.array(dtype=Light),
     n_lights: int,
@@ -66,28 +67,50 @@ def pairs_near_boxes(
     ``boxes`` holds (lo, hi) pairs. Every ray from the camera to a symbol sample stays within the symbol's
     half-diagonal r of the segment camera -> centre, so testing that segment against each box grown by r is
     conservative; shadow rays end at the symbol centre, so the segment light -> centre is tested as it is.
-    The box tests read compact copies of the positions (``cam_pos``, ``tgt_pos``, ``tgt_half``: the records'
-    pos and half_size); only a pair near a box loads its full records for the view tests. Thread (c, chunk) runs
-    targets chunk * per_thread up to the next chunk: on the CPU a long run per thread saves the per-thread cost
-    of a launch (tens of nanoseconds, more than a pair's box tests); on a GPU per_thread is small.
+
+    Speed: thread (c, chunk) runs targets chunk * per_thread up to the next chunk (on the CPU a long run per thread
+    saves a launch's per-thread cost; on a GPU per_thread is small). Per box, a target outside the cone from the
+    camera around a sphere holding the box grown by ``max_radius`` (the largest r) is skipped with one dot product
+    before the slab test; the box tests read compact copies of the positions (``cam_pos``, ``tgt_pos``,
+    ``tgt_half``), and only a pair near a box loads its full records for the view tests.
     """
     c, chunk = wp.tid()
     p_cam = cam_pos[c]
-    n_tgt = tgt_pos.shape[0]
-    t_end = wp.min(n_tgt, (chunk + 1) * per_thread)
-    for t in range(chunk * per_thread, t_end):
-        p_tgt = tgt_pos[t]
-        r = wp.length(tgt_half[t])
-        grow = wp.vec3(r, r, r)
-        near = wp.int32(0)
-        for k in range(boxes.shape[0] // 2):
-            if segment_hits_box(p_cam, p_tgt, boxes[2 * k] - grow, boxes[2 * k + 1] + grow):
-                near = 1
-            for j in range(n_lights):
-                if segment_hits_box(lights[j].pos, p_tgt, boxes[2 * k], boxes[2 * k + 1]):
-                    near = 1
-        hit = wp.uint8(0)
-        if near == 1:
-            if in_fov(cameras[c], targets[t]) and front_facing(cameras[c], targets[t]):
-                hit = wp.uint8(1)
-        mask[c, t] = hit
+    t0 = chunk * per_thread
+    t1 = wp.min(tgt_pos.shape[0], t0 + per_thread)
+    for t in range(t0, t1):
+        mask[c, t] = wp.uint8(0)
+    for k in range(boxes.shape[0] // 2):
+        lo = boxes[2 * k]
+        hi = boxes[2 * k + 1]
+        if lo[0] <= hi[0] and lo[1] <= hi[1] and lo[2] <= hi[2]:
+            centre = 0.5 * (lo + hi)
+            axis = centre - p_cam
+            d = wp.length(axis)
+            big = 0.5 * wp.length(hi - lo) + 1.7320509 * max_radius + 1.0e-3 + 1.0e-5 * d
+            cull = d > big
+            cos_cone = wp.float32(-2.0)  # no cone (the camera is inside the sphere): every target passes
+            reach = wp.float32(0.0)
+            if cull:
+                axis = axis / d
+            else:
+                axis = wp.vec3(0.0, 0.0, 0.0)
+            if cull:
+                cos_cone = wp.sqrt(wp.max(0.0, 1.0 - (big / d) * (big / d))) - 1.0e-5
+                reach = d - big
+            for t in range(t0, t1):
+                p_tgt = tgt_pos[t]
+                v = p_tgt - p_cam
+                length = wp.length(v)
+                if length >= reach and wp.dot(v, axis) >= length * cos_cone:
+                    r = wp.length(tgt_half[t])
+                    grow = wp.vec3(r, r, r)
+                    if segment_hits_box(p_cam, p_tgt, lo - grow, hi + grow):
+                        mask[c, t] = wp.uint8(1)
+                for j in range(n_lights):
+                    if segment_hits_box(lights[j].pos, p_tgt, lo, hi):
+                        mask[c, t] = wp.uint8(1)
+    for t in range(t0, t1):
+        if mask[c, t] == wp.uint8(1):
+            if not (in_fov(cameras[c], targets[t]) and front_facing(cameras[c], targets[t])):
+                mask[c, t] = wp.uint8(0)

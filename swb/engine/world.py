@@ -429,12 +429,13 @@ class World:
         n_lights = self.lighting.count if self.lighting.shadows else 0
 
         per = NEAR_PER_THREAD_CPU if self.device.is_cpu else NEAR_PER_THREAD_GPU
+        max_radius = float(np.sqrt(np.max(np.sum(self._tgt_half.numpy().astype(np.float64) ** 2, axis=1))))
         chunks = (n_tgt + per - 1) // per
 
         def launch(a: int, b: int) -> None:
             wp.launch(pairs_near_boxes, dim=(b - a, chunks), device=self.device,
-                      inputs=[self._cams[a:b], self._tgts, self._cam_pos[a:b], self._tgt_pos, self._tgt_half, box_arr,
-                              self.lighting.lights, n_lights, per, mask[a:b]])
+                      inputs=[self._cams[a:b], self._tgts, self._cam_pos[a:b], self._tgt_pos, self._tgt_half,
+                              max_radius, box_arr, self.lighting.lights, n_lights, per, mask[a:b]])
 
         self._split(n_cam, n_tgt, launch)
         cam_idx, tgt_idx = np.nonzero(mask.numpy())
