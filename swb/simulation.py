@@ -164,9 +164,13 @@ class Simulation:
         self.flush_results()
         return self._results_layer_obj
 
-    def flush_results(self) -> bool:
-        """Write pending results into the results layer (only what changed since the last write); returns whether
-        anything was written. Saving, and reading ``stage`` or ``results_layer``, call it."""
+    def flush_results(self, rewrite: bool = False) -> bool:
+        """Write pending results into the results layer (only what changed since the last write; everything with
+        ``rewrite``); returns whether anything was written. Saving, and reading ``stage`` or ``results_layer``,
+        call it."""
+        if rewrite:
+            self._results_writer.reset()
+            self._layer_stale = True
         if not self._layer_stale or self._pairs is None:
             return False
         self._muted = True
