@@ -20,7 +20,17 @@ wp.config.log_level = logging.WARNING
 _register_schemas()  # codeless schemas must be known before anything touches the schema registry
 
 from .errors import SwbError  # noqa: E402
-from .simulation import Simulation, open_simulation, restore_simulation  # noqa: E402
+from .simulation import Simulation, open_simulation, register_viewer, restore_simulation  # noqa: E402
+
+
+def _serve_view(sim: Simulation, **options):  # noqa: ANN202 - swb.view.LiveView
+    """``Simulation.view``: imported on first use (the browser view pulls in viser)."""
+    from .view import serve
+
+    return serve(sim, **options)
+
+
+register_viewer(_serve_view)
 
 __all__ = ["SwbError", "Simulation", "open", "restore", "bundled_scene"]
 __version__ = "0.1.0"

@@ -36,6 +36,7 @@ from .errors import SwbError
 from .stage import load as loader
 from .stage.geometry import split_instance_path
 from .stage.layers import copy_stage_metadata, open_layer, open_stage
+from .stage.placement import local_for_world_pose
 from .stage.results_layer import SWB_PRIM, ResultsLayerWriter, read_results
 from .stage.save import SaveContent, check_save_target, read_save, write_save
 from .stage.ui_state import UiState, read_ui_state, write_ui_state
@@ -422,6 +423,39 @@ class Simulation:
         m.SetTranslateOnly(Gf.Vec3d(*[float(v) for v in xyz]))
         self.set_transform(path, m)
 
+    def set_world_pose(self, path: str, rotation: Iterable[Iterable[float]], position: Iterable[float]) -> None:
+        """Place a prim (a camera) at a pose in SWB's world frame (metres, Z up; ``rotation`` maps its local axes
+        to world axes, like ``CameraModel.rotation``), keeping its scale; authored in the configuration layer."""
+        prim = self._prim(path)
+        if not UsdGeom.Xformable(prim):
+            raise SwbError("is not transformable", file=str(self.scene_path), prim=path)
+        ctx = loader.LoadContext.for_stage(self._stage, str(self.scene_path))
+        base, _ = rigid_poses([prim], ctx, "prim", uniform=False)
+        local = local_for_world_pose(prim, ctx, base[0], np.asarray(rotation, np.float64),
+                                     np.asarray(position, np.float64))
+        if not np.all(np.isfinite(local)):
+            raise SwbError("the pose is not finite", file=str(self.scene_path), prim=path)
+        self.set_transform(path, local.T.tolist())
+
+    def get_attribute(self, path: str, name: str) -> Any:
+        """The composed value of an attribute (what the simulation reads), None when it has no value."""
+        attr = self._prim(path).GetAttribute(name)
+        if not attr:
+            raise SwbError("no such attribute", file=str(self.scene_path), prim=path, attribute=name)
+        return attr.Get()
+
+    def unit_scale(self, path: str) -> float:
+        """Metres per unit of a prim's own lengths (the stage's metersPerUnit, or its referenced asset's)."""
+        ctx = loader.LoadContext.for_stage(self._stage, str(self.scene_path))
+        return float(ctx.unit_scale(self._prim(path)))
+
+    def view(self, **options: Any) -> Any:
+        """Open the live 3-D view of this simulation in the browser (``swb.view.serve``: host, port, save_dir,
+        block). Edits made there are authored into the configuration layer like any other edit."""
+        if _VIEWER is None:
+            raise SwbError("the live view is not available", hint="import swb (it registers swb.view)")
+        return _VIEWER(self, **options)
+
     def set_ui(self, **changes: Any) -> UiState:
         """Change UI state (active_camera, selection, visualisation_mode, viewer_camera_transform, viz_parameters)."""
         for key, value in changes.items():
@@ -458,6 +492,15 @@ class Simulation:
             scene_path=self.scene_path, scene_layer=self._scene_layer, root_layer=self.root_layer,
             config=self.config_layer, results=self.results_layer, ui=self.ui_layer, sweep=self.sweep_layer,
             has_results=self._pairs is not None))
+
+
+_VIEWER: Any = None  # swb.view.serve, registered by the swb package (the view imports the simulation, not back)
+
+
+def register_viewer(serve: Any) -> None:
+    """Make ``Simulation.view`` open ``serve(sim, **options)`` (done by ``import swb``)."""
+    global _VIEWER
+    _VIEWER = serve
 
 
 def _anonymous_copy(layer: Sdf.Layer | None, tag: str) -> Sdf.Layer:

@@ -64,12 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .cad import add_import_commands
     from .render import add_render_commands
     from .sweep import add_sweep_commands
+    from .view import add_view_commands
     from .viz import add_viz_commands
 
     add_sweep_commands(sub)
     add_import_commands(sub)
     add_viz_commands(sub)
     add_render_commands(sub)
+    add_view_commands(sub)
     return parser
 
 
