@@ -38,7 +38,7 @@ from .sweeps import StoredSweep, load_sweep, sweep_names
 
 STATION_COLOUR = (176, 180, 188)
 SELECTED_COLOUR = (255, 200, 0)
-LABEL_SHARE = 0.012  # labels are drawn at least this share of the station's diagonal, so they can be seen and clicked
+LABEL_SHARE = 0.02  # labels are drawn at least this share of the station's diagonal, so they can be seen and clicked
 OVERLAYS = ("sphere", "plane", "projection")
 SAVE_SUFFIXES = (".usda", ".usd", ".usdc")
 _POSE_TOLERANCE = 1e-5  # the browser echoes a pose we set with float32 rounding: not a new pose
@@ -310,10 +310,12 @@ class LiveView:
         identity = all(self._viewer_pose[i][j] == (1.0 if i == j else 0.0) for i in range(4) for j in range(4))
         if not identity:
             return self.axes.viewer_from_stage(self._viewer_pose)
-        lo, hi = self._bounds()
+        scene = self.sim.scene  # frame the labels and the cameras that read them, not the whole building
+        pts = np.array([np.asarray(x.position, np.float64) for x in [*scene.targets, *scene.cameras]]).reshape(-1, 3)
+        lo, hi = (pts.min(axis=0), pts.max(axis=0)) if len(pts) else self._bounds()
         centre = 0.5 * (lo + hi)
         radius = max(0.5 * float(np.linalg.norm(hi - lo)), 0.5)
-        eye = centre + 1.6 * radius * np.array([0.55, -0.65, 0.52])
+        eye = centre + 1.5 * radius * np.array([0.55, -0.65, 0.52])
         fwd = (centre - eye) / np.linalg.norm(centre - eye)
         right = np.cross(fwd, [0.0, 0.0, 1.0])
         right /= np.linalg.norm(right)
