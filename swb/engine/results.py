@@ -141,6 +141,10 @@ class Results:
             raise SwbError(f"no barcode target at {path}", prim=path, hint="apply SwbBarcodeAPI to it")
         return self._tgt_index[path]
 
+    def target_index(self, path: str) -> int:
+        """Column of a target (SwbError naming it when it is none of these results' targets)."""
+        return self._target_i(path)
+
     def row(self, ci: int, ti: int) -> PairRow:
         p = self.pairs
         return PairRow(

@@ -445,7 +445,7 @@ class LiveView:
         res = self.sim.results
         assert res is not None
         rows = sorted(res.target(path), key=lambda r: (-r.decodable, -r.score, -r.visible_fraction))
-        s = res.summary(res._tgt_index[path])  # noqa: SLF001 - the index Results already holds
+        s = res.summary(res.target_index(path))
         head = (f"**{path.rsplit('/', 1)[-1]}** - {'decodable' if s.decodable else 'not decodable'}, "
                 f"{s.cameras_decoding} of {len(rows)} cameras decode it\n\n"
                 "| camera | ppm | blur px | tilt | limiting | score |\n|---|---|---|---|---|---|\n")
