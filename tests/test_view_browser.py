@@ -21,6 +21,7 @@ from pxr import Sdf
 
 import swb
 from swb.view import LiveView
+from swb.view.poses import matrix
 
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"]
 VIEWPORT = {"width": 960, "height": 600}
@@ -140,6 +141,38 @@ def test_an_edit_in_the_panel_changes_the_config_layer_and_the_label_colours(pag
     pushed = {tuple(int(v) // 16 for v in c) for c in after_colours[changed_labels]}
     seen = {tuple(int(v) // 16 for v in px) for px in after[changed]}
     assert pushed & seen or len(seen) > 1
+
+
+def test_dragging_the_gizmo_moves_the_camera_in_the_config_layer(page, live, tmp_path):
+    """A real mouse drag on the gizmo's X arrow (found by projecting it with the browser's own camera)."""
+    sim = live.sim
+    cam_i = [c.path for c in sim.scene.cameras].index(live.active)
+    start = np.asarray(sim.scene.cameras[cam_i].position, np.float64)
+    n = len(live.timings)
+    client = next(iter(live.server.get_clients().values()))
+    rot, eye = matrix(client.camera.wxyz), np.asarray(client.camera.position, np.float64)
+    height = VIEWPORT["height"]
+    focal = 0.5 * height / np.tan(0.5 * client.camera.fov)
+
+    def screen(x: np.ndarray) -> tuple[float, float]:
+        c = rot.T @ (x - eye)  # OpenCV camera frame: +Z forward, +Y down
+        return 0.5 * VIEWPORT["width"] + focal * c[0] / c[2], 0.5 * height + focal * c[1] / c[2]
+
+    gizmo = np.asarray(live._gizmo.position, np.float64)
+    axis = matrix(live._gizmo.wxyz)[:, 0]
+    u, v = screen(gizmo + 0.8 * live._gizmo_scale * axis)
+    page.mouse.move(u, v)
+    page.mouse.down()
+    page.mouse.move(u + 40, v + 4, steps=8)
+    page.mouse.up()
+    _wait_for(lambda: sim.config_layer.GetAttributeAtPath(f"{live.active}.xformOp:transform") is not None)
+    live.flush()
+    moved = np.asarray(sim.scene.cameras[cam_i].position, np.float64)
+    assert np.linalg.norm(moved - start) > 0.01, "the drag moved the camera"
+    assert len(live.timings) > n, "updates were pushed while dragging"
+    flat = tmp_path / "dragged.usda"
+    sim.stage.Export(str(flat))
+    assert sim.results.pairs.equal(swb.open(flat, device=DEVICE).evaluate().pairs)
 
 
 def test_a_save_from_the_page_comes_back_exactly(page, browser, live, tmp_path):

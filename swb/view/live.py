@@ -159,8 +159,8 @@ class LiveView:
                 position=np.asarray(cam.position, np.float64))
             handle.on_click(lambda event, path=cam.path: self.set_active_camera(path))
             self._frusta.append(handle)
-        self._gizmo = sc.add_transform_controls("/gizmo", scale=max(0.25, 1.2 * self._frustum_scale()),
-                                                visible=self.active is not None)
+        self._gizmo_scale = max(0.25, 1.2 * self._frustum_scale())
+        self._gizmo = sc.add_transform_controls("/gizmo", scale=self._gizmo_scale, visible=self.active is not None)
         self._gizmo.on_update(self._on_gizmo)
         self._place_gizmo()
         square = np.array([[-0.5, -0.5, 0.0], [0.5, -0.5, 0.0], [0.5, 0.5, 0.0], [-0.5, 0.5, 0.0]], np.float32)
