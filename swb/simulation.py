@@ -331,6 +331,11 @@ class Simulation:
         return (read(scene.cameras, plan.cameras, loader.read_camera, "camera", True),
                 read(scene.targets, plan.targets, loader.read_target, "barcode", False))
 
+    def prepare_edits(self) -> None:
+        """Build what incremental edits use (the prim-path index) now, not on the first edit (an interactive view
+        calls it so the first drag answers as fast as the rest)."""
+        self._index()
+
     def _index(self) -> _EntityIndex:
         if self._entity_index is None:
             self._entity_index = _EntityIndex(self.scene)

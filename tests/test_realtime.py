@@ -155,3 +155,22 @@ def test_a_failed_read_puts_moved_parts_back(tunnel, tmp_path):
     assert sim.results.pairs.equal(before)
     sim.set_attribute(cam, "focalLength", authored)
     assert sim.evaluate().pairs.equal(_fresh(sim, tmp_path, "after").pairs)
+
+
+@pytest.mark.parametrize("scene", ["scan_tunnel", "pick_station"])
+def test_set_world_pose_places_a_camera_exactly_where_asked(scene, tmp_path):
+    """A pose in SWB's world (metres, Z up) on a metre Z-up stage and on a centimetre Y-up one."""
+    path = tmp_path / f"{scene}.usda"
+    shutil.copy(swb.bundled_scene(scene), path)
+    sim = swb.open(path, device=DEVICE)
+    sim.evaluate()
+    cam = sim.scene.cameras[0]
+    a = 0.3
+    turn = np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
+    want_rot, want_pos = turn @ cam.rotation, np.asarray(cam.position) + [0.1, -0.05, 0.2]
+    sim.set_world_pose(cam.path, want_rot, want_pos)
+    res = sim.evaluate()
+    assert sim.last_update.cameras == [0]
+    np.testing.assert_allclose(sim.scene.cameras[0].rotation, want_rot, atol=1e-9)
+    np.testing.assert_allclose(sim.scene.cameras[0].position, want_pos, atol=1e-9)
+    assert res.pairs.equal(_fresh(sim, tmp_path, "posed").pairs)

@@ -129,6 +129,7 @@ class LiveView:
                            hint="create it or pass another --save-dir")
         check_port(host, self.port)
         results = sim.evaluate()  # a stage that cannot be evaluated fails here, before anything listens
+        sim.prepare_edits()
         if self.state.colouring not in col.available(results):
             self.state.colouring = "score"
         cams = [c.path for c in sim.scene.cameras]
