@@ -107,6 +107,20 @@ def test_selecting_a_label_shows_its_cameras(live):
     assert live._marker.visible
 
 
+def test_a_click_on_a_label_selects_it(live):
+    """The page reports a click as a ray (and, where viser knows it, the instance): the label it hits is chosen."""
+    from types import SimpleNamespace
+
+    tgt = live.sim.scene.targets[7]
+    normal = np.asarray(tgt.rotation)[:, 2]
+    ray = SimpleNamespace(instance_index=None, ray_origin=tuple(np.asarray(tgt.position) + 0.8 * normal),
+                          ray_direction=tuple(-normal))
+    live._on_label_click(ray)
+    assert live.selection == [tgt.path]
+    live._on_label_click(SimpleNamespace(instance_index=3, ray_origin=(0, 0, 0), ray_direction=(0, 0, 1)))
+    assert live.selection == [live.sim.scene.targets[3].path]
+
+
 def test_overlays_and_colourings(live):
     live.select_label(live.sim.scene.targets[0].path)
     for name in ("sphere", "plane", "projection"):

@@ -413,7 +413,8 @@ class LiveView:
             along = rel @ d
             dist = np.linalg.norm(rel - along[:, None] * d, axis=1)
             dist[along < 0] = np.inf
-            idx = int(np.argmin(dist - self._label_size))
+            hit = dist <= 0.75 * self._label_size  # within a marker (half its diagonal): the nearest one hit
+            idx = int(np.argmin(np.where(hit, along, np.inf))) if hit.any() else int(np.argmin(dist))
         self.select_label(self.sim.scene.targets[int(idx)].path)
 
     # ------------------------------------------------------------------------------------------ API
