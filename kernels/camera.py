@@ -74,12 +74,20 @@ class Target:
 
 @wp.struct
 class Light:
-    """A point light emitting a uniform cone (swb.engine.model.LightModel): candela inside, nothing outside."""
+    """A point light (swb.engine.model.LightModel): candela on the axis times its angular pattern
+    cos^planar * |cos|^focus * cone, while it is on; a strobe is on ``pulse`` s every ``period`` s."""
 
     pos: wp.vec3  # metres, world
     dir: wp.vec3  # unit beam axis, world
-    intensity: float  # candela
+    intensity: float  # candela on the axis (a strobe's peak)
     cos_beam: float  # cosine of the cone half-angle (-1: every direction)
+    planar: float  # 1: flat one-sided Lambertian emitter (I ~ cos), 0: none
+    focus: float  # UsdLux shaping:focus exponent on |cos| (0: none)
+    cut: float  # cone half-angle, radians
+    soft_start: float  # radians where the soft cone edge starts (== cut: a hard edge)
+    pulse: float  # seconds a strobe is on per period (0: continuous)
+    period: float  # seconds between pulse starts (0: continuous)
+    synced: int  # 1: pulses fire at the start of every camera exposure; 0: free-running (worst phase)
 
 
 @wp.func

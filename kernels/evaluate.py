@@ -89,10 +89,13 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit:
     # Lights only for pairs in view and facing the camera (like occlusion rays); inf otherwise and without lights.
     glare = wp.float32(wp.inf)
     exposure = wp.float32(wp.inf)
+    motion_scale = wp.float32(1.0)  # strobes that dominate the exposure shorten the smear (kernels/lighting.py)
     if fov and front:
         light = lighting_margins(cam, tgt, mesh, lit, group)
         glare = light[0]
         exposure = light[1]
+        if cam.exposure > 0.0:
+            motion_scale = light[2] / cam.exposure
     m[GLARE - 1] = glare
     m[EXPOSURE - 1] = exposure
     m[FOV - 1] = pass_margin(fov)
@@ -119,7 +122,7 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit:
             angle_margin = wp.min(angle_margin, cover * scanline_margin(cam, tgt, centre))
         ppm = pixels_per_module(cam, tgt, centre)
         blur = defocus_pixels(cam, centre[2])
-        smear = motion_smear(cam, tgt, centre)
+        smear = motion_smear(cam, tgt, centre) * motion_scale
         smear_axes = smear_along_axes(cam, tgt, centre, smear)
         threshold = cam.thresholds[tgt.cls] * cam.threshold_scale[tgt.sym]
         blur_limit = cam.blur_limits[tgt.cls]

@@ -486,6 +486,20 @@ class Simulation:
         return sweep_simulation(self, name, spec=spec, samples=samples, seed=seed, sampler=sampler, chunk=chunk,
                                 progress=progress)
 
+    def optimize(self, name: str | None = None, *, spec: Any = None, read_rate: float | None = None,
+                 cameras: int | None = None, candidates: int | None = None, seed: int | None = None,
+                 progress: Any = None) -> Any:
+        """Design a camera placement: the fewest cameras reaching ``read_rate``, or the best ``cameras`` (returns a
+        swb.optimize.result.DesignResult; ``swb.optimize.apply.write_design`` writes it as a new stage).
+
+        ``spec``: a TOML file, a dict shaped like one, or a DesignSpec, authored into the configuration layer as a
+        SwbDesign prim; without it the stage's design called ``name`` (or its only one) is solved. See
+        docs/optimize.md."""
+        from .optimize.api import optimize_simulation
+
+        return optimize_simulation(self, name, spec=spec, read_rate=read_rate, cameras=cameras,
+                                   candidates=candidates, seed=seed, progress=progress)
+
     # ----- persistence ------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the whole state as a USD stage: a root layer with named sublayers (see swb.stage.save)."""

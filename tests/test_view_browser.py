@@ -123,13 +123,15 @@ def test_an_edit_in_the_panel_changes_the_config_layer_and_the_label_colours(pag
     cam = live.active
     before_colours = np.array(live._labels.batched_colors)
     before = _canvas(page)
+    n_edits = live.edits_applied
     field = _input(page, "exposure (ms)")
     field.fill("30")
     field.press("Enter")
-    _wait_for(lambda: sim.config_layer.GetAttributeAtPath(f"{cam}.exposure:time") is not None)
+    _wait_for(lambda: live.edits_applied > n_edits)  # never read the stage while the view's worker authors
     live.flush()
-    assert sim.config_layer.GetAttributeAtPath(f"{cam}.exposure:time").default == pytest.approx(0.03)
-    assert sim.scene.cameras[[c.path for c in sim.scene.cameras].index(cam)].exposure == pytest.approx(0.03)
+    with live.lock:  # the page may still send events: read the stage while the view's worker waits
+        assert sim.config_layer.GetAttributeAtPath(f"{cam}.exposure:time").default == pytest.approx(0.03)
+        assert sim.scene.cameras[[c.path for c in sim.scene.cameras].index(cam)].exposure == pytest.approx(0.03)
     after_colours = np.array(live._labels.batched_colors)
     changed_labels = np.any(after_colours != before_colours, axis=1)
     assert changed_labels.any(), "a 30 ms exposure must change some label's verdict (motion blur)"
@@ -148,7 +150,7 @@ def test_dragging_the_gizmo_moves_the_camera_in_the_config_layer(page, live, tmp
     sim = live.sim
     cam_i = [c.path for c in sim.scene.cameras].index(live.active)
     start = np.asarray(sim.scene.cameras[cam_i].position, np.float64)
-    n = len(live.timings)
+    n, n_edits = len(live.timings), live.edits_applied
     client = next(iter(live.server.get_clients().values()))
     rot, eye = matrix(client.camera.wxyz), np.asarray(client.camera.position, np.float64)
     height = VIEWPORT["height"]
@@ -165,14 +167,17 @@ def test_dragging_the_gizmo_moves_the_camera_in_the_config_layer(page, live, tmp
     page.mouse.down()
     page.mouse.move(u + 40, v + 4, steps=8)
     page.mouse.up()
-    _wait_for(lambda: sim.config_layer.GetAttributeAtPath(f"{live.active}.xformOp:transform") is not None)
+    _wait_for(lambda: live.edits_applied > n_edits)
     live.flush()
-    moved = np.asarray(sim.scene.cameras[cam_i].position, np.float64)
+    flat = tmp_path / "dragged.usda"
+    with live.lock:
+        assert sim.config_layer.GetAttributeAtPath(f"{live.active}.xformOp:transform") is not None
+        moved = np.asarray(sim.scene.cameras[cam_i].position, np.float64)
+        sim.stage.Export(str(flat))
+        pairs = sim.results.pairs.copy()
     assert np.linalg.norm(moved - start) > 0.01, "the drag moved the camera"
     assert len(live.timings) > n, "updates were pushed while dragging"
-    flat = tmp_path / "dragged.usda"
-    sim.stage.Export(str(flat))
-    assert sim.results.pairs.equal(swb.open(flat, device=DEVICE).evaluate().pairs)
+    assert pairs.equal(swb.open(flat, device=DEVICE).evaluate().pairs)
 
 
 def test_a_save_from_the_page_comes_back_exactly(page, browser, live, tmp_path):
@@ -213,7 +218,8 @@ def test_a_save_from_the_page_comes_back_exactly(page, browser, live, tmp_path):
             a = Sdf.Layer.FindOrOpen(str(root.with_name(f"from_page.swb.{role}.usda"))).ExportToString()
             b = Sdf.Layer.FindOrOpen(str(tmp_path / f"round_trip.swb.{role}.usda")).ExportToString()
             assert a == b, f"the {role} layer changed on the way through the browser"
-        assert again.results.pairs.equal(live.sim.results.pairs)
+        with live.lock:
+            assert again.results.pairs.equal(live.sim.results.pairs)
     finally:
         pg.close()
         view.close()

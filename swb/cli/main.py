@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     rs.set_defaults(handler=_cmd_restore)
 
     from .cad import add_import_commands
+    from .optimize import add_optimize_commands
     from .render import add_render_commands
+    from .safety import add_safety_command
     from .sweep import add_sweep_commands
     from .view import add_view_commands
     from .viz import add_viz_commands
@@ -71,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_import_commands(sub)
     add_viz_commands(sub)
     add_render_commands(sub)
+    add_safety_command(sub)
+    add_optimize_commands(sub)
     add_view_commands(sub)
     return parser
 

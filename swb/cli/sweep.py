@@ -59,6 +59,8 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> dict[str, Hand
     p.add_argument("--seed", type=_non_negative, help="sampler and orientation seed (overrides the spec)")
     p.add_argument("--sampler", choices=SAMPLERS, help="grid, random, lhs or sobol (overrides the spec)")
     p.add_argument("--top", type=positive_int, default=10, help="configurations to list (default 10)")
+    p.add_argument("--safety", metavar="RG", help="eye safety: rank configurations with a zone above this risk "
+                   "group (exempt, RG1, RG2) last (swb safety, docs/lighting.md)")
     p.add_argument("--chunk", type=positive_int, help="configurations per launch (default: sized to the device)")
     p.add_argument("--out", type=Path, help="folder for <scene>.swb.usda (a save with the sweep's arrays) and the "
                    "files below")
@@ -114,6 +116,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     progress(f"{len(sim.scene.cameras)} sensor cameras, {len(sim.scene.targets)} targets")
     result = sim.sweep(args.name, spec=args.spec, samples=args.samples, seed=args.seed, sampler=args.sampler,
                        chunk=args.chunk, progress=ProgressBar(f"sweep {args.name or ''}".strip()))
+    if getattr(args, "safety", None):
+        from ..safety.constraint import constrain_sweep
+
+        safety = constrain_sweep(sim.stage, result, args.safety, device=args.device)
+        progress(f"safety: {int((~safety.ok).sum())} of {result.n_done} configurations put a zone above "
+                 f"{args.safety}; ranked last")
     index = None if args.apply is None else result.best if args.apply == "best" else int(args.apply)
     if args.apply is not None and (index is None or index >= result.n_done):
         raise SwbError(f"configuration {args.apply} was not evaluated ({result.n_done} were)",

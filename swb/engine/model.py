@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .profiles import DEFAULT_QUIET_ZONE, is_linear
+from .spectra import Spectrum
 
 
 @dataclass(frozen=True)
@@ -123,18 +124,88 @@ class TargetModel:
 
 @dataclass(frozen=True)
 class LightModel:
-    """A light that illuminates the symbols (DESIGN 4.8, 4.9): a point source emitting a uniform cone.
+    """A light that illuminates the symbols (DESIGN 4.8, 4.9) and that people may look into (docs/lighting.md).
 
-    Luminous intensity in candela inside the cone (half-angle ``beam_angle_deg`` about ``direction``; 180 means
-    every direction), none outside, so a label at distance d with the light at incidence i gets an illuminance
-    E = intensity * cos(i) / d^2 lux unless geometry shadows it.
+    A point source at ``position`` for the illuminance (the emitter is small next to the distances that matter),
+    with a luminous intensity pattern about ``direction`` (a UsdLux light's -Z):
+
+        I(theta) = intensity * cos(theta)^planar * |cos(theta)|^focus * cone(theta)
+
+    ``planar`` is 1 for a one-sided flat Lambertian emitter (UsdLux DiskLight, RectLight), 0 for a sphere or a
+    measured uniform beam; cone() is 1 inside ``beam_angle_deg``, 0 outside, with UsdLux's smoothstep edge of
+    relative width ``softness``. A label at distance d at incidence i gets E = I(theta) cos(i) / d^2 lux unless
+    geometry shadows it. ``intensity`` is the candela on the axis while the light is on (a strobe's peak).
+
+    A strobe (``pulse_width`` > 0) is on for ``pulse_width`` seconds every ``pulse_width / duty_cycle``;
+    ``synced`` strobes fire at the start of every camera exposure, free-running ones at any phase (SWB assumes
+    the worst). ``area`` (m^2, the emitter's area facing along its axis) gives its luminance L = I / area for eye
+    safety; ``size`` (m) its two dimensions for the angular subtense; ``spectrum`` (an
+    ``swb.engine.spectra.Spectrum`` or None when unknown) what the photobiological weightings need.
     """
 
     path: str
     position: np.ndarray  # (3,) metres, world
     direction: np.ndarray  # (3,) unit axis of the beam, world (a UsdLux light's -Z)
-    intensity: float  # candela on the axis and inside the cone
+    intensity: float  # candela on the axis and inside the cone (while on)
     beam_angle_deg: float = 180.0  # cone half-angle in degrees
+    planar: int = 0  # 1: a flat one-sided Lambertian emitter, I ~ cos(theta)
+    focus: float = 0.0  # UsdLux shaping:focus: I ~ |cos(theta)|^focus
+    softness: float = 0.0  # UsdLux shaping:cone:softness in [0, 1]
+    pulse_width: float = 0.0  # seconds; 0: continuous
+    duty_cycle: float = 1.0  # pulse_width / period, (0, 1]
+    synced: bool = True  # a strobe fires with every camera exposure (False: free-running, worst phase)
+    area: float = 0.0  # m^2 emitting area facing along the axis (0: unknown)
+    size: tuple[float, float] = (0.0, 0.0)  # metres, the emitter's two dimensions (a sphere or disk: diameter)
+    spectrum: Spectrum | None = None  # None when unknown (a coloured UsdLux light without swb:light:spectrum)
+    radiant: float = 0.0  # W/sr on the axis while on, when authored (infrared sources); 0: intensity / efficacy
+    kind: str = ""  # the UsdLux type it came from (SphereLight, DiskLight, RectLight)
+    source: str = "measured"  # "measured" (SwbLightAPI luminousIntensity) | "usdlux" (converted)
+
+    @property
+    def pulsed(self) -> bool:
+        return self.pulse_width > 0.0 and self.duty_cycle < 1.0
+
+    @property
+    def period(self) -> float:
+        """Seconds between pulse starts (0 for a continuous light)."""
+        return self.pulse_width / self.duty_cycle if self.pulsed else 0.0
+
+    def on_time(self, exposure: float) -> float:
+        """Seconds this light is on during an exposure of ``exposure`` seconds (docs/lighting.md, strobes):
+        synced, n w + min(w, r); free-running, the worst phase n w + max(0, r - (P - w)), with n = floor(T / P),
+        r = T - n P."""
+        if not self.pulsed or exposure <= 0.0:
+            return max(exposure, 0.0)
+        p, w = self.period, self.pulse_width
+        n = np.floor(exposure / p)
+        r = exposure - n * p
+        return float(n * w + (min(w, r) if self.synced else max(0.0, r - (p - w))))
+
+    def pattern(self, cos_off: np.ndarray) -> np.ndarray:
+        """I(theta) / intensity for the cosine of the angle off the axis (numpy, any shape)."""
+        c = np.clip(np.asarray(cos_off, np.float64), -1.0, 1.0)
+        out = np.ones_like(c)
+        if self.planar:
+            out = out * np.maximum(c, 0.0)
+        if self.focus > 0.0:
+            out = out * np.abs(c) ** self.focus
+        return out * cone_window(c, self.beam_angle_deg, self.softness)
+
+
+def cone_window(cos_off: np.ndarray, beam_angle_deg: float, softness: float) -> np.ndarray:
+    """UsdLux ShapingAPI cone: 0 beyond the cone angle, 1 - smoothstep(theta, (1 - softness) cutoff, cutoff)
+    inside (softness 0: a hard edge)."""
+    c = np.clip(np.asarray(cos_off, np.float64), -1.0, 1.0)
+    if beam_angle_deg >= 180.0 and softness <= 0.0:
+        return np.ones_like(c)
+    cut = np.radians(min(beam_angle_deg, 180.0))
+    theta = np.arccos(c)
+    inside = (theta <= cut).astype(np.float64)
+    if softness <= 0.0:
+        return inside
+    start = cut * (1.0 - min(softness, 1.0))
+    t = np.clip((theta - start) / max(cut - start, 1e-12), 0.0, 1.0)
+    return inside * (1.0 - t * t * (3.0 - 2.0 * t))
 
 
 @dataclass(frozen=True)

@@ -142,60 +142,85 @@ def target_arrays(tgts: Sequence[TargetModel]) -> dict[str, np.ndarray]:
     }
 
 
-# Lights (DESIGN 4.8, 4.9): print contrast of at least 20 %; a pinhole (fStop 0) counts as f/1 for the exposure.
+# Lights (DESIGN 4.8, 4.9): print contrast of at least 20 %; a pinhole (fStop 0) counts as f/1 for the exposure;
+# strobes set the motion time when they give at least half the exposure (kernels/lighting.py, docs/lighting.md).
 MIN_PRINT_CONTRAST = 0.2
 PINHOLE_F_NUMBER = 1.0
+STROBE_DOMINANCE = 0.5
 
 
 @dataclass
 class TargetLight:
-    """What the lights do at each target centre, camera-independent: illuminance (lux) and, per light, whether it
-    reaches the centre (in its cone, in front of the label, not shadowed) and the mirror direction of its ray."""
+    """What the lights do at each target centre, camera-independent: the illuminance (lux) each light gives while
+    it is on, whether it reaches the centre (in its beam, in front of the label, not shadowed), the mirror
+    direction of its ray, and the lights themselves (for their on-times during each camera's exposure)."""
 
-    illuminance: np.ndarray  # (T,)
+    per_light: np.ndarray  # (T, L) lux while on
     reaches: np.ndarray  # (T, L) bool
     mirror: np.ndarray  # (T, L, 3) unit
+    lights: Sequence[LightModel]
+
+    @property
+    def illuminance(self) -> np.ndarray:
+        """(T,) lux with every light on."""
+        return self.per_light.sum(axis=1)
+
+    def on_times(self, exposure: np.ndarray) -> np.ndarray:
+        """(C, L) seconds each light is on during each camera's exposure."""
+        return np.array([[lt.on_time(float(t)) for lt in self.lights] for t in exposure], np.float64).reshape(
+            len(exposure), len(self.lights))
 
 
 def target_light(lights: Sequence[LightModel], tg: dict[str, np.ndarray], occ: ReferenceOcclusion) -> TargetLight:
-    """E = sum I cos(i) / d^2 over the lights that reach each symbol centre (one shadow segment light -> centre,
-    short of the centre by the occlusion epsilon); uniform cones of half-angle beam_angle_deg (180: all around)."""
+    """E_l = I_l(theta) cos(i) / d^2 for the lights that reach each symbol centre (one shadow segment light ->
+    centre, short of the centre by the occlusion epsilon); I_l(theta) = intensity * LightModel.pattern."""
     n_t, n_l = len(tg["X"]), len(lights)
     pos = np.array([np.asarray(lt.position, np.float64) for lt in lights]).reshape(n_l, 3)
     axis = np.array([np.asarray(lt.direction, np.float64) for lt in lights]).reshape(n_l, 3)
     axis = axis / np.linalg.norm(axis, axis=1, keepdims=True)
     intensity = np.array([lt.intensity for lt in lights], dtype=np.float64)
-    cos_beam = np.array([-1.0 if lt.beam_angle_deg >= 180.0 else np.cos(np.radians(lt.beam_angle_deg))
-                         for lt in lights], dtype=np.float64)
     seg = pos[None, :, :] - tg["pos"][:, None, :]  # (T, L, 3) centre -> light
     d2 = np.einsum("tlj,tlj->tl", seg, seg)
     with np.errstate(divide="ignore", invalid="ignore"):
         to_light = seg / np.sqrt(d2)[..., None]
     normal = tg["R"][:, :, 2]
     cos_i = np.einsum("tlj,tj->tl", to_light, normal)
-    in_cone = -np.einsum("tlj,lj->tl", to_light, axis) >= cos_beam[None, :]
-    reaches = (d2 > 0) & (intensity[None, :] > 0) & (cos_i > 0) & in_cone
+    cos_off = -np.einsum("tlj,lj->tl", to_light, axis)
+    shape = np.stack([lt.pattern(np.nan_to_num(cos_off[:, k])) for k, lt in enumerate(lights)], axis=1).reshape(
+        n_t, n_l)
+    reaches = (d2 > 0) & (intensity[None, :] > 0) & (cos_i > 0) & (shape > 0)
     ti, li = np.nonzero(reaches)
     if len(ti):
         blocked = occ.blocked(pos[li], tg["pos"][ti])
         reaches[ti[blocked], li[blocked]] = False
-    with np.errstate(invalid="ignore"):
-        illuminance = np.where(reaches, intensity[None, :] * cos_i / d2, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_light = np.where(reaches, intensity[None, :] * shape * cos_i / d2, 0.0)
         mirror = 2.0 * cos_i[..., None] * normal[:, None, :] - to_light
-    return TargetLight(illuminance.reshape(n_t), reaches, mirror)
+    return TargetLight(per_light.reshape(n_t, n_l), reaches, mirror, list(lights))
 
 
 def _light_margins(light: TargetLight | None, cam: dict[str, np.ndarray], tg: dict[str, np.ndarray],
-                   shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(glare, exposure) margins (C, T): exposure H = E rho T / (4 N^2) against the sensor's minimum, and the print
-    contrast against 20 %; glare = angle between the camera and a light's mirror direction / gloss angle."""
+                   shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(glare, exposure, motion time) (C, T): exposure H = sum_l E_l t_l rho / (4 N^2) against the sensor's
+    minimum, and the print contrast against 20 %; glare = angle between the camera and a light's mirror
+    direction / gloss angle; the motion time min(T, longest pulse) where strobes give half of H or more, else T."""
+    exposure_time = np.broadcast_to(cam["exposure"][:, None], shape)
     if light is None:
-        return np.full(shape, np.inf), np.full(shape, np.inf)
+        return np.full(shape, np.inf), np.full(shape, np.inf), np.array(exposure_time)
     n_eff = np.where(cam["N"] > 0, cam["N"], PINHOLE_F_NUMBER)
-    h = light.illuminance[None, :] * tg["reflectance"][None, :] * (cam["exposure"] / (4.0 * n_eff**2))[:, None]
+    t_on = light.on_times(cam["exposure"])  # (C, L)
+    part = light.per_light[None, :, :] * t_on[:, None, :]  # (C, T, L) lux s
+    dose = part.sum(axis=2)
+    h = dose * tg["reflectance"][None, :] / (4.0 * n_eff**2)[:, None]
     h_min = cam["min_exposure"][:, None]
     by_signal = np.where(h_min > 0, h / np.where(h_min > 0, h_min, 1.0), np.inf)
     exposure = np.minimum(by_signal, tg["contrast"][None, :] / MIN_PRINT_CONTRAST)
+    strobe = (t_on < cam["exposure"][:, None])[:, None, :] & (part > 0)  # (C, T, L)
+    strobed = np.where(strobe, part, 0.0).sum(axis=2)
+    pulse = np.array([lt.pulse_width if lt.pulsed else 0.0 for lt in light.lights], np.float64)
+    flash = np.where(strobe, pulse[None, None, :], 0.0).max(axis=2, initial=0.0)
+    dominated = (dose > 0) & (strobed >= STROBE_DOMINANCE * dose)
+    motion = np.where(dominated, np.minimum(exposure_time, flash), exposure_time)
     to_cam = cam["pos"][:, None, :] - tg["pos"][None, :, :]  # (C, T, 3)
     m = light.mirror[None]  # (1, T, L, 3)
     v = to_cam[:, :, None, :]
@@ -204,7 +229,7 @@ def _light_margins(light: TargetLight | None, cam: dict[str, np.ndarray], tg: di
     ratio = np.where(gloss > 0, angle / np.where(gloss > 0, gloss, 1.0), np.inf)
     ratio = np.where(light.reaches[None] & tg["glossy"][None, :, None], ratio, np.inf)
     glare = ratio.min(axis=2) if ratio.shape[2] else np.full(shape, np.inf)
-    return glare, exposure
+    return glare, exposure, motion
 
 
 def _planar_points(tg: dict[str, np.ndarray], offsets: np.ndarray, half: np.ndarray) -> np.ndarray:
@@ -393,8 +418,19 @@ def _evaluate_chunk(
     """Every result field for all pairs of a chunk of cameras x the selected targets."""
     metrics, extra = pair_metrics(cam, tg, occ)
     C, T = metrics.ppm_u.shape
-    glare, exposure = _light_margins(light, cam, tg, (C, T)) if light is not None else (None, None)
-    v = verdict(metrics, _terms(cam, tg), glare, exposure)
+    terms = _terms(cam, tg)
+    glare = exposure = None
+    if light is not None:
+        glare, exposure, motion = _light_margins(light, cam, tg, (C, T))
+        # Strobes that dominate the exposure shorten the smear (pairs in view and facing the camera, like the
+        # kernel); the smear is linear in the time.
+        on = in_view(metrics, terms.quiet_share, terms.line_view) & metrics.front
+        t = cam["exposure"][:, None]
+        scale = np.where(on & (t > 0), motion / np.where(t > 0, t, 1.0), 1.0)
+        metrics.smear_u = metrics.smear_u * scale
+        metrics.smear_w = metrics.smear_w * scale
+        extra["motion_px"] = extra["motion_px"] * scale
+    v = verdict(metrics, terms, glare, exposure)
     return {
         "decodable": v.decodable,
         "limiting": v.limiting,

@@ -148,6 +148,14 @@ def pack_lights(lights: Sequence[LightModel]) -> np.ndarray:
         out[k]["dir"] = axis / np.linalg.norm(axis)
         out[k]["intensity"] = light.intensity
         out[k]["cos_beam"] = -1.0 if light.beam_angle_deg >= 180.0 else math.cos(math.radians(light.beam_angle_deg))
+        cut = math.radians(min(light.beam_angle_deg, 180.0))
+        out[k]["planar"] = float(light.planar)
+        out[k]["focus"] = max(float(light.focus), 0.0)
+        out[k]["cut"] = cut
+        out[k]["soft_start"] = cut * (1.0 - min(max(float(light.softness), 0.0), 1.0))
+        out[k]["pulse"] = light.pulse_width if light.pulsed else 0.0
+        out[k]["period"] = light.period
+        out[k]["synced"] = 1 if light.synced else 0
     return out
 
 

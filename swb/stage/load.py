@@ -5,7 +5,7 @@
 - Targets: Xformables with SwbBarcodeAPI, unless invisible. A target prim never occludes (its own geometry,
   if it is a gprim, is the label); its children do.
 - Occluders: visible gprims with purpose default or render (see load_geometry).
-- Lights: visible prims with SwbLightAPI (UsdLux Sphere/Disk/RectLight; see load_lights). They never occlude.
+- Lights: visible UsdLux Sphere/Disk/RectLights, with or without SwbLightAPI (see lights.py). They never occlude.
 - Instances are expanded (Usd.TraverseInstanceProxies); PointInstancers are expanded by load_geometry and
   their prototypes are not read in place.
 Per-prim readers for incremental updates: read_camera, read_target, read_parts, read_instancer, and
@@ -25,7 +25,7 @@ from ..errors import SwbError
 from . import schema as S
 from .cameras import read_camera
 from .geometry import VISIBLE_PURPOSES, gprim_part, prototype_roots, read_instancer, read_parts
-from .lights import read_light
+from .lights import is_light, read_light
 from .targets import read_target
 from .units import LoadContext
 
@@ -98,7 +98,7 @@ def read_subtree(root: Usd.Prim, ctx: LoadContext) -> SceneItems:
         elif S.has_barcode_api(prim):
             if not hidden:
                 items.targets.append(read_target(prim, ctx))
-        elif S.has_light_api(prim):
+        elif is_light(prim):  # SwbLightAPI or a plain UsdLux Sphere/Disk/RectLight (swb.stage.lights)
             if not hidden:
                 items.lights.append(read_light(prim, ctx))
         elif not hidden and purpose in VISIBLE_PURPOSES and prim.IsA(UsdGeom.Gprim):

@@ -48,6 +48,31 @@ BARCODE_GLOSS_ANGLE = "swb:barcode:glossAngle"
 # SwbLightAPI (applied to UsdLux SphereLight, DiskLight, RectLight)
 LIGHT_INTENSITY = "swb:light:luminousIntensity"
 LIGHT_BEAM_ANGLE = "swb:light:beamAngle"
+LIGHT_SPECTRUM = "swb:light:spectrum"
+LIGHT_PEAK_WAVELENGTH = "swb:light:peakWavelength"
+LIGHT_BANDWIDTH = "swb:light:bandwidth"
+LIGHT_SPECTRAL_DATA = "swb:light:spectralData"
+LIGHT_RADIANT_INTENSITY = "swb:light:radiantIntensity"
+LIGHT_EMITTING_AREA = "swb:light:emittingArea"
+LIGHT_PULSE_WIDTH = "swb:light:pulseWidth"
+LIGHT_DUTY_CYCLE = "swb:light:dutyCycle"
+LIGHT_SYNC = "swb:light:sync"
+SPECTRA = ("usdLux", "d65", "blackbody", "led", "monochromatic", "tabulated")
+SYNC_MODES = ("exposure", "free")
+
+# SwbZoneAPI (a box where people's eyes can be: a Cube or any Boundable) and SwbAimerAPI (an aimer laser)
+ZONE_API = "SwbZoneAPI"
+ZONE_KIND = "swb:zone:kind"
+ZONE_SPACING = "swb:zone:spacing"
+ZONE_EXPOSURE_TIME = "swb:zone:exposureTime"
+ZONE_KINDS = ("operator", "walkway", "maintenance", "other")
+AIMER_API = "SwbAimerAPI"
+AIMER_WAVELENGTH = "swb:aimer:wavelength"
+AIMER_POWER = "swb:aimer:power"
+AIMER_DIVERGENCE = "swb:aimer:divergence"
+AIMER_BEAM_DIAMETER = "swb:aimer:beamDiameter"
+AIMER_PULSE_WIDTH = "swb:aimer:pulseWidth"
+AIMER_DUTY_CYCLE = "swb:aimer:dutyCycle"
 
 # SwbTargetSummaryAPI (written by SWB into its results layer)
 SUMMARY_BEST_CAMERA = "swb:summary:bestCamera"
@@ -145,6 +170,30 @@ def apply_light_api(prim: Usd.Prim) -> Usd.Prim:
 
 def has_light_api(prim: Usd.Prim) -> bool:
     return prim.HasAPI(LIGHT_API)
+
+
+def apply_zone_api(prim: Usd.Prim) -> Usd.Prim:
+    """Make a Cube (or any Boundable) a zone where people's eyes can be (eye-safety maps)."""
+    if not prim.IsA(UsdGeom.Boundable):
+        kind = prim.GetTypeName() or "untyped prims"
+        raise SwbError(f"{ZONE_API} applies to a Cube or another Boundable, not {kind}", prim=str(prim.GetPath()))
+    return _apply(prim, ZONE_API)
+
+
+def has_zone_api(prim: Usd.Prim) -> bool:
+    return prim.HasAPI(ZONE_API)
+
+
+def apply_aimer_api(prim: Usd.Prim) -> Usd.Prim:
+    """Make an Xformable an aimer laser emitting along its -Z axis (IEC 60825-1 class)."""
+    if not prim.IsA(UsdGeom.Xformable):
+        raise SwbError(f"{AIMER_API} applies to transformable prims, not {prim.GetTypeName() or 'untyped prims'}",
+                       prim=str(prim.GetPath()))
+    return _apply(prim, AIMER_API)
+
+
+def has_aimer_api(prim: Usd.Prim) -> bool:
+    return prim.HasAPI(AIMER_API)
 
 
 def define_simulation_prim(stage: Usd.Stage, path: str = SIMULATION_PATH) -> Usd.Prim:

@@ -79,7 +79,7 @@ class Candidates:
     attributes: list[dict[str, np.ndarray]]  # per varied camera: USD attribute -> (n, ...) values (stage units)
 
 
-def _rodrigues(axis: np.ndarray, degrees: np.ndarray) -> np.ndarray:
+def rotations_about(axis: np.ndarray, degrees: np.ndarray) -> np.ndarray:
     """(n, 3, 3) rotations by ``degrees`` (n,) about unit ``axis`` ((3,) or (n, 3))."""
     a = np.broadcast_to(np.asarray(axis, dtype=np.float64), (len(degrees), 3))
     t = np.radians(degrees)
@@ -225,7 +225,7 @@ class CandidateBuilder:
             if p.space == "camera":
                 if mirrored and p.kind != "pitch":
                     angle = -angle
-                st.rot = st.rot @ _rodrigues(np.eye(3)[k], angle)
+                st.rot = st.rot @ rotations_about(np.eye(3)[k], angle)
                 return
             if any(p.axis) and np.linalg.norm(p.axis) < 1e-12:
                 raise SwbError("the rotation axis is too short", **self._where(p), attribute=PARAM_AXIS)
@@ -235,7 +235,7 @@ class CandidateBuilder:
                 axis, angle = _reflect(axis, rig.normal), -angle
                 if p.space == "pivot":
                     centre = centre - 2.0 * ((centre - rig.point) @ rig.normal)[:, None] * rig.normal
-            q = _rodrigues(axis, angle)
+            q = rotations_about(axis, angle)
             st.rot = q @ st.rot
             st.pos = centre + np.einsum("nij,nj->ni", q, st.pos - centre)
             return

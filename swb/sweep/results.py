@@ -133,6 +133,7 @@ class SweepResult:
     best_detail: BestDetail | None = None
     baseline_detail: BestDetail | None = None
     runner: RunnerHandle | None = field(default=None, repr=False)
+    safety: Any = None  # swb.safety.constraint.SweepSafety when a safety limit ranked the configurations
 
     # ----- derived values
     @property
@@ -298,6 +299,7 @@ class SweepResult:
             "baseline": {"coverage": float(self.share(self.baseline.covered)[0]),
                          "redundancy": float(self.share(self.baseline.redundant)[0])},
             "top": [self.config_json(int(i)) for i in self.order[:top]],
+            "safety": self.safety.to_json() if self.safety is not None else None,
         }
         if self.best_detail is not None:
             doc["best"] = {

@@ -524,7 +524,7 @@ def _prim_name(text: str) -> str:
     return name or "sweep"
 
 
-class _Reader:
+class TableReader:
     """Typed access to one TOML table, naming the file and key in every error."""
 
     def __init__(self, table: Any, where: str, source: str, allowed: set[str]) -> None:
@@ -600,11 +600,11 @@ def spec_from_dict(doc: dict[str, Any], meters_per_unit: float, *, source: str =
     """A SweepSpec from a TOML-shaped dictionary in person units (see the module docstring), converted to a
     stage with ``meters_per_unit`` and validated. Float values are rounded as USD's float attributes store them,
     so the result equals what ``read_sweep`` gives after ``author_sweep``."""
-    top = _Reader(doc, "top level", source, TOP_KEYS)
+    top = TableReader(doc, "top level", source, TOP_KEYS)
     if not top.has("sweep"):
         raise SwbError("the spec has no [sweep] table", file=source or None,
                        hint="start with [sweep] naming the cameras, then [[parameter]] tables")
-    s = _Reader(doc["sweep"], "sweep", source, SWEEP_KEYS)
+    s = TableReader(doc["sweep"], "sweep", source, SWEEP_KEYS)
     params_doc = doc.get("parameter", [])
     if not isinstance(params_doc, list):
         raise SwbError("parameters must be [[parameter]] tables", file=source or None, attribute="parameter")
@@ -615,7 +615,7 @@ def spec_from_dict(doc: dict[str, Any], meters_per_unit: float, *, source: str =
     travel = s.nums("travel", 2) if s.has("travel") else (0.0, 0.0)
     params = []
     for i, table in enumerate(params_doc):
-        reader = _Reader(table, f"parameter {i + 1}", source, PARAM_KEYS)
+        reader = TableReader(table, f"parameter {i + 1}", source, PARAM_KEYS)
         params.append(_param_from_dict(reader, i, length, sweep_path(name)))
     spec = SweepSpec(
         name=name,
@@ -637,7 +637,7 @@ def spec_from_dict(doc: dict[str, Any], meters_per_unit: float, *, source: str =
     return spec
 
 
-def _param_from_dict(r: _Reader, index: int, length: float, base: str) -> ParamSpec:
+def _param_from_dict(r: TableReader, index: int, length: float, base: str) -> ParamSpec:
     if not r.has("kind"):
         raise r.error("kind", "is missing", hint=f"one of {', '.join(KINDS)}")
     kind = r.str_("kind")

@@ -108,7 +108,10 @@ class LiveView:
         self.log = log or (lambda message: print(f"[swb view] {message}", flush=True))
         self.timings: list[UpdateTiming] = []
         self.axes = StageAxes(sim.scene.meters_per_unit, sim.scene.up_axis)
-        self._lock = threading.RLock()  # the simulation is used by one thread at a time
+        # the simulation (its USD stage above all) is used by one thread at a time: hold this lock to use it from
+        # another thread while the view runs
+        self.lock = threading.RLock()
+        self.edits_applied = 0  # edits authored so far (tests and scripts wait on it)
         self._wake = threading.Condition()
         self._pending: dict[str, _Edit] = {}
         self._closed = False
@@ -357,12 +360,13 @@ class LiveView:
         if self.active is None:
             return
         path = self.active
-        try:
-            authored = self._setting_value(path, name, value)
-        except (TypeError, ValueError):
-            self._show_error(SwbError(f"{value!r} is not a number", prim=path, attribute=name))
-            return
-        previous = self.sim.get_attribute(path, name)
+        with self.lock:  # reads the stage: never while the worker authors into it
+            try:
+                authored = self._setting_value(path, name, value)
+            except (TypeError, ValueError):
+                self._show_error(SwbError(f"{value!r} is not a number", prim=path, attribute=name))
+                return
+            previous = self.sim.get_attribute(path, name)
         self._submit(f"{name}:{path}", lambda: self.sim.set_attribute(path, name, authored),
                      lambda: self.sim.set_attribute(path, name, previous))
 
@@ -422,7 +426,7 @@ class LiveView:
         """Make a camera the active one: the gizmo moves to it and the panel shows its optics."""
         if self._camera(path) is None:
             raise SwbError("is not a sensor camera of the scene", prim=path)
-        with self._lock:
+        with self.lock:
             self.active = path
             self._place_gizmo()
             self._sync_camera_panel()
@@ -431,7 +435,7 @@ class LiveView:
 
     def select_label(self, path: str) -> None:
         """Select a label: its per-camera table in the panel, a marker on it, and the sphere/plane overlays there."""
-        with self._lock:
+        with self.lock:
             ti = next((i for i, t in enumerate(self.sim.scene.targets) if t.path == path), None)
             if ti is None:
                 raise SwbError("is not a barcode target of the scene", prim=path)
@@ -499,7 +503,7 @@ class LiveView:
                 or target.suffix.lower() not in SAVE_SUFFIXES):
             raise SwbError(f"{name!r} is not a plain file name ending in .usda, .usd or .usdc", file=name,
                            hint=f"saves from the page go into {self.save_dir}")
-        with self._lock:
+        with self.lock:
             self._flush_now()
             self.sim.set_ui(active_camera=self.active, selection=list(self.selection),
                             visualisation_mode=self.state.colouring if self.state.colouring in VIS_MODES else "none",
@@ -560,7 +564,7 @@ class LiveView:
                 edits, self._pending = self._pending, {}
                 self._busy = True
             try:
-                with self._lock:
+                with self.lock:
                     self._update(list(edits.values()))
             except Exception as exc:  # noqa: BLE001 - the view must keep serving; the message says what failed
                 self._show_error(exc)
@@ -581,6 +585,7 @@ class LiveView:
             for e in edits:
                 e.apply()
                 done.append(e)
+                self.edits_applied += 1
             t_eval = time.perf_counter()
             results = self.sim.evaluate()
             t_eval = time.perf_counter() - t_eval
@@ -688,7 +693,7 @@ class LiveView:
     # ------------------------------------------------------------------------------------------ sweeps
     def _load_sweep(self) -> None:
         try:
-            with self._lock:
+            with self.lock:
                 self._sweep = load_sweep(self.sim, str(self._sweep_pick.value), self._base_scene())
         except SwbError as exc:
             self._show_error(exc)
