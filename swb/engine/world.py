@@ -330,13 +330,16 @@ class World:
         return self.finish_move(self.begin_move(parts))
 
     def begin_move(self, parts: dict[int, MeshPart]) -> PartMove:
-        """Place moved parts and start the BVH refit on a worker thread (it releases the GIL: the caller can read
-        and upload other changes meanwhile). Then ``finish_move`` (or ``cancel_move`` to put the parts back)."""
+        """Place moved parts and, on the CPU, start the BVH refit on a worker thread (it releases the GIL: the caller
+        can read and upload other changes meanwhile; on a GPU the refit is queued like any launch). Then
+        ``finish_move`` (or ``cancel_move`` to put the parts back)."""
         boxes = [b for i, part in parts.items() for b in (self.part_bounds(i), self._bounds_of(part))]
         old = {i: self.parts[i] for i in parts}
         rebuild = self._place_parts(parts)
         job = None
-        if self.mesh is not None and parts:
+        if self.mesh is not None and parts and not self.device.is_cpu:
+            self._finish_geometry(rebuild)  # a GPU refit is queued like any launch: nothing to overlap by hand
+        elif self.mesh is not None and parts:
             if self._refit_pool is None:
                 self._refit_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="swb-refit")
             job = self._refit_pool.submit(self._finish_geometry, rebuild)
