@@ -65,6 +65,21 @@ def test_a_dragged_camera_is_authored_and_evaluated_exactly(live, tmp_path):
     assert sim.results.pairs.equal(_fresh(sim, tmp_path, "dragged").pairs)
 
 
+def test_api_edits_show_after_a_refresh(live):
+    """A script moves a parcel while the view runs (holding its lock): the labels it carries move on the page."""
+    sim = live.sim
+    label = sim.scene.targets[0].path
+    parcel = str(Sdf.Path(label).GetParentPath())
+    before = live._label_pos[0].copy()
+    with live.lock:
+        t = sim.get_attribute(parcel, "xformOp:translate")
+        sim.set_translation(parcel, (t[0] + 0.2, t[1], t[2]))
+    live.refresh()
+    live.flush()
+    np.testing.assert_allclose(live._label_pos[0] - before, [0.2, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(live._labels.batched_positions[0], live._label_pos[0], atol=1e-5)
+
+
 def test_panel_settings_are_authored_in_stage_units(live):
     sim = live.sim
     cam = sim.scene.cameras[0].path

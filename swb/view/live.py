@@ -151,41 +151,54 @@ class LiveView:
 
     # ------------------------------------------------------------------------------------------ scene
     def _build_scene(self) -> None:
-        scene = self.sim.scene
         sc = self.server.scene
-        self._station = None
-        self._send_station()
+        self._station = None  # sent by the first push
+        self._send_frusta()
+        self._gizmo_scale = max(0.25, 1.2 * self._frustum_scale())
+        self._gizmo = sc.add_transform_controls("/gizmo", scale=self._gizmo_scale, visible=self.active is not None)
+        self._gizmo.on_update(self._on_gizmo)
+        self._place_gizmo()
+        self._labels = None
+        self._send_labels()
+        self._marker = sc.add_icosphere("/selection", radius=0.6 * float(self._label_size.max(initial=0.05)),
+                                        color=SELECTED_COLOUR, opacity=0.55, visible=False)
+        self._overlay_nodes: dict[str, Any] = {}
+
+    def _label_poses(self) -> tuple[np.ndarray, np.ndarray]:
+        tgts = self.sim.scene.targets
+        rot = np.array([np.asarray(t.rotation, np.float64) for t in tgts]).reshape(-1, 3, 3)
+        pos = np.array([np.asarray(t.position, np.float64) for t in tgts]).reshape(-1, 3)
+        return rot, pos + 2e-3 * rot[:, :, 2]  # just off the surface they are stuck on
+
+    def _send_labels(self) -> None:
+        """The label markers: a square per label, turned like the label, one colour each."""
+        tgts = self.sim.scene.targets
+        rot, self._label_pos = self._label_poses()
+        lo, hi = self._bounds()
+        least = LABEL_SHARE * float(np.linalg.norm(hi - lo))
+        self._label_size = np.array([max(max(t.size_with_quiet_zone), least) for t in tgts], np.float32)
+        if self._labels is not None:
+            self._labels.remove()
+        square = np.array([[-0.5, -0.5, 0.0], [0.5, -0.5, 0.0], [0.5, 0.5, 0.0], [-0.5, 0.5, 0.0]], np.float32)
+        self._labels = self.server.scene.add_batched_meshes_simple(
+            "/labels", square, np.array([[0, 1, 2], [0, 2, 3]], np.uint32),
+            batched_wxyzs=np.array([wxyz(r) for r in rot]).reshape(-1, 4),
+            batched_positions=self._label_pos.astype(np.float32), batched_scales=self._label_size,
+            batched_colors=np.full((len(tgts), 3), 200, np.uint8), side="double", lod="off",
+            cast_shadow=False, receive_shadow=False)
+        self._labels.on_click(self._on_label_click)
+
+    def _send_frusta(self) -> None:
+        for handle in getattr(self, "_frusta", []):
+            handle.remove()
         self._frusta = []
-        for i, cam in enumerate(scene.cameras):
-            handle = sc.add_camera_frustum(
+        for i, cam in enumerate(self.sim.scene.cameras):
+            handle = self.server.scene.add_camera_frustum(
                 f"/cameras/{i}", fov=2.0 * math.atan(0.5 * cam.height / cam.fy), aspect=cam.width / cam.height,
                 scale=self._frustum_scale(), color=_rgb8(camera_colour(i)), wxyz=frustum_wxyz(cam.rotation),
                 position=np.asarray(cam.position, np.float64))
             handle.on_click(lambda event, path=cam.path: self.set_active_camera(path))
             self._frusta.append(handle)
-        self._gizmo_scale = max(0.25, 1.2 * self._frustum_scale())
-        self._gizmo = sc.add_transform_controls("/gizmo", scale=self._gizmo_scale, visible=self.active is not None)
-        self._gizmo.on_update(self._on_gizmo)
-        self._place_gizmo()
-        square = np.array([[-0.5, -0.5, 0.0], [0.5, -0.5, 0.0], [0.5, 0.5, 0.0], [-0.5, 0.5, 0.0]], np.float32)
-        tgts = scene.targets
-        rot = np.array([np.asarray(t.rotation, np.float64) for t in tgts]).reshape(-1, 3, 3)
-        pos = np.array([np.asarray(t.position, np.float64) for t in tgts]).reshape(-1, 3)
-        lo, hi = self._bounds()
-        least = LABEL_SHARE * float(np.linalg.norm(hi - lo))
-        size = np.array([max(max(t.size_with_quiet_zone), least) for t in tgts], np.float32)
-        self._label_pos = pos + 2e-3 * rot[:, :, 2]
-        self._label_size = size
-        self._labels = sc.add_batched_meshes_simple(
-            "/labels", square, np.array([[0, 1, 2], [0, 2, 3]], np.uint32),
-            batched_wxyzs=np.array([wxyz(r) for r in rot]).reshape(-1, 4),
-            batched_positions=self._label_pos.astype(np.float32), batched_scales=size,
-            batched_colors=np.full((len(tgts), 3), 200, np.uint8), side="double", lod="off",
-            cast_shadow=False, receive_shadow=False)
-        self._labels.on_click(self._on_label_click)
-        self._marker = sc.add_icosphere("/selection", radius=0.6 * float(size.max(initial=0.05)),
-                                        color=SELECTED_COLOUR, opacity=0.55, visible=False)
-        self._overlay_nodes: dict[str, Any] = {}
 
     def _send_station(self) -> None:
         parts = self.sim.scene.parts
@@ -513,6 +526,10 @@ class LiveView:
                                                      "look_at": self.state.look_at}})
             return self.sim.save(target)
 
+    def refresh(self) -> None:
+        """Evaluate and show edits made through the Python API while the view runs (hold ``lock`` for those)."""
+        self._submit("refresh", lambda: None, lambda: None)
+
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every edit received so far is evaluated and pushed."""
         end = time.perf_counter() + timeout
@@ -604,18 +621,9 @@ class LiveView:
         sim = self.sim
         up = sim.last_update
         colouring = col.COLOURINGS[self.state.colouring]
+        self._refresh_geometry(up)
         self._labels.batched_colors = col.to_bytes(colouring.colours(results))
         self._legend.content = col.legend_html(colouring, results)
-        moved = set(up.cameras) if not up.full else set(range(len(sim.scene.cameras)))
-        for i in moved:
-            cam = sim.scene.cameras[i]
-            self._frusta[i].wxyz = frustum_wxyz(cam.rotation)
-            self._frusta[i].position = np.asarray(cam.position, np.float64)
-        if up.parts or up.full:
-            self._send_station()
-        if self.active is not None and self._camera(self.active) is not None and any(
-                sim.scene.cameras[i].path == self.active for i in moved):
-            self._sync_camera_panel()
         self._status.content = self._status_text(results)
         if self.selection:
             self._label_info.content = self.label_table(self.selection[0])
@@ -625,6 +633,29 @@ class LiveView:
             self.timings.append(UpdateTiming(total, t_eval, len(edits), up.pairs))
             self._status.content = self._status_text(results)
         self._update_overlays()
+
+    def _refresh_geometry(self, up: Any) -> None:
+        """Frusta, labels and the station where the last update moved them (rebuilt when the scene was re-read)."""
+        sim = self.sim
+        moved = set(up.cameras) if not up.full else set(range(len(sim.scene.cameras)))
+        if len(self._frusta) != len(sim.scene.cameras):  # the scene was re-read with other cameras
+            self._send_frusta()
+        else:
+            for i in moved:
+                cam = sim.scene.cameras[i]
+                self._frusta[i].wxyz = frustum_wxyz(cam.rotation)
+                self._frusta[i].position = np.asarray(cam.position, np.float64)
+        if len(self._label_pos) != len(sim.scene.targets):
+            self._send_labels()
+        elif up.targets or up.full:  # labels moved (a parcel carried them)
+            rot, self._label_pos = self._label_poses()
+            self._labels.batched_wxyzs = np.array([wxyz(r) for r in rot]).reshape(-1, 4)
+            self._labels.batched_positions = self._label_pos.astype(np.float32)
+        if up.parts or up.full:
+            self._send_station()
+        if self.active is not None and self._camera(self.active) is not None and any(
+                sim.scene.cameras[i].path == self.active for i in moved):
+            self._sync_camera_panel()
 
     def _status_text(self, results: Any) -> str:
         n = len(results.targets)
