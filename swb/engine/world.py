@@ -349,7 +349,9 @@ class World:
         """The pairs whose occlusion the move can change (searched while the refit runs: the search reads camera
         and target rows and the boxes, never the BVH), once the BVH is refitted."""
         try:
-            return self._pairs_near_boxes(move.boxes)
+            # while the refit holds one core, the search takes the others
+            busy = 1 if move.job is not None and not move.job.done() else 0
+            return self._pairs_near_boxes(move.boxes, threads=max(1, self.threads - busy))
         finally:
             if move.job is not None:
                 move.job.result()
@@ -424,7 +426,8 @@ class World:
         ``new_bounds`` defaults to the part's current bounds."""
         return self._pairs_near_boxes([old_bounds, new_bounds if new_bounds is not None else self.part_bounds(i)])
 
-    def _pairs_near_boxes(self, bounds: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    def _pairs_near_boxes(self, bounds: list[tuple[np.ndarray, np.ndarray]],
+                          threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Pairs that cast occlusion rays (in view and front-facing, judged from the current camera and target
         rows) and whose ray fan, or a shadow ray from a light to the target, can meet one of the world AABBs.
         Runs as one kernel over all pairs."""
@@ -448,13 +451,14 @@ class World:
                       inputs=[self._cams[a:b], self._tgts, self._cam_pos[a:b], self._tgt_pos, self._tgt_half,
                               max_radius, box_arr, self.lighting.lights, n_lights, per, mask[a:b]])
 
-        self._split(n_cam, n_tgt, launch)
+        self._split(n_cam, n_tgt, launch, threads)
         cam_idx, tgt_idx = np.nonzero(mask.numpy())
         return cam_idx.astype(np.int32), tgt_idx.astype(np.int32)
 
-    def _split(self, n: int, work_per_item: int, launch) -> None:  # noqa: ANN001 - launch(a, b) over rows a..b
+    def _split(self, n: int, work_per_item: int, launch, threads: int | None = None) -> None:  # noqa: ANN001
         """Run launch(a, b) over slices of range(n); on the CPU a big job is split across the worker threads."""
-        pieces = min(self.threads, n) if self.device.is_cpu and n * work_per_item >= self.min_split_pairs else 1
+        threads = self.threads if threads is None else threads
+        pieces = min(threads, n) if self.device.is_cpu and n * work_per_item >= self.min_split_pairs else 1
         if pieces <= 1:
             launch(0, n)
             return
