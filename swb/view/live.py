@@ -518,12 +518,12 @@ class LiveView:
                            hint=f"saves from the page go into {self.save_dir}")
         with self.lock:
             self._flush_now()
+            params = dict(self.sim.ui.viz_parameters)  # a picture's recorded parameters stay beside the view's
+            params["view"] = {"colouring": self.state.colouring, "overlays": list(self.state.overlays),
+                              "look_at": self.state.look_at}
             self.sim.set_ui(active_camera=self.active, selection=list(self.selection),
                             visualisation_mode=self.state.colouring if self.state.colouring in VIS_MODES else "none",
-                            viewer_camera_transform=self._viewer_pose,
-                            viz_parameters={"view": {"colouring": self.state.colouring,
-                                                     "overlays": list(self.state.overlays),
-                                                     "look_at": self.state.look_at}})
+                            viewer_camera_transform=self._viewer_pose, viz_parameters=params)
             return self.sim.save(target)
 
     def refresh(self) -> None:
