@@ -60,6 +60,12 @@ def test_vectorised_summaries_equal_the_per_target_rule(n_cam):
     assert list(s.decoding) == [x.cameras_decoding for x in slow]
 
 
+@pytest.mark.parametrize("scene", ["scan_tunnel", "pick_station"])
+def test_vectorised_summaries_on_the_bundled_stations(scene):
+    res = swb.open(swb.bundled_scene(scene), device=DEVICE).evaluate()
+    assert res.summaries() == [res.summary(ti) for ti in range(len(res.targets))]
+
+
 def test_no_cameras_summarise_as_out_of_view():
     res = Results([], [_Model("/t0")], PairResults.empty(0, 1))
     assert res.summaries() == [res.summary(0)]
