@@ -47,6 +47,36 @@ def segment_hits_box(p0: wp.vec3, p1: wp.vec3, lo: wp.vec3, hi: wp.vec3) -> bool
     return t_in <= t_out
 
 
+@wp.func
+def box_outside_view(cam: Camera, lo: wp.vec3, hi: wp.vec3, margin: float) -> bool:
+    """Is the box [lo, hi] more than ``margin`` metres outside one side plane of the camera's view pyramid? Then no
+    ray to a point within ``margin`` of a sight line inside the image (the occlusion samples of a pair in view) can
+    meet it. The side planes pass through the centre of projection: u >= 0, u <= width, v >= 0, v <= height."""
+    for k in range(4):
+        n = wp.vec3(cam.fx, 0.0, -cam.cx)
+        if k == 1:
+            n = wp.vec3(-cam.fx, 0.0, -(cam.width - cam.cx))
+        elif k == 2:
+            n = wp.vec3(0.0, -cam.fy, -cam.cy)
+        elif k == 3:
+            n = wp.vec3(0.0, cam.fy, -(cam.height - cam.cy))
+        nw = wp.normalize(cam.rot * n)
+        out = wp.bool(True)
+        for j in range(8):
+            corner = lo
+            if j % 2 == 1:
+                corner = wp.vec3(hi[0], corner[1], corner[2])
+            if (j // 2) % 2 == 1:
+                corner = wp.vec3(corner[0], hi[1], corner[2])
+            if j // 4 == 1:
+                corner = wp.vec3(corner[0], corner[1], hi[2])
+            if wp.dot(nw, corner - cam.pos) >= -margin:
+                out = False
+        if out:
+            return True
+    return False
+
+
 @wp.kernel
 def pairs_near_boxes(
     cameras: wp.array(dtype=Camera),
@@ -68,8 +98,10 @@ def pairs_near_boxes(
     half-diagonal r of the segment camera -> centre, so testing that segment against each box grown by r is
     conservative; shadow rays end at the symbol centre, so the segment light -> centre is tested as it is.
 
-    Speed: thread (c, chunk) runs targets chunk * per_thread up to the next chunk (on the CPU a long run per thread
-    saves a launch's per-thread cost; on a GPU per_thread is small). Per box, a target outside the cone from the
+    Speed: without lights, a box outside the camera's view pyramid (by more than the largest symbol radius) is
+    skipped for that camera: sample rays of pairs in view stay inside it. Thread (c, chunk) runs targets
+    chunk * per_thread up to the next chunk (on the CPU a long run per thread saves a launch's per-thread cost; on a
+    GPU per_thread is small). Per box, a target outside the cone from the
     camera around a sphere holding the box grown by ``max_radius`` (the largest r) is skipped with one dot product
     before the slab test; the box tests read compact copies of the positions (``cam_pos``, ``tgt_pos``,
     ``tgt_half``), and only a pair near a box loads its full records for the view tests.
@@ -83,7 +115,12 @@ def pairs_near_boxes(
     for k in range(boxes.shape[0] // 2):
         lo = boxes[2 * k]
         hi = boxes[2 * k + 1]
-        if lo[0] <= hi[0] and lo[1] <= hi[1] and lo[2] <= hi[2]:
+        # an empty box, or (without lights, whose shadow rays go anywhere) one outside the camera's view by more
+        # than a symbol's reach: no pair of this camera can change
+        skip = lo[0] > hi[0] or lo[1] > hi[1] or lo[2] > hi[2]
+        if not skip and n_lights == 0:
+            skip = box_outside_view(cameras[c], lo, hi, 1.7320509 * max_radius + 1.0e-3)
+        if not skip:
             centre = 0.5 * (lo + hi)
             axis = centre - p_cam
             d = wp.length(axis)
