@@ -32,7 +32,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
     is_save = path.is_file() and isinstance(open_layer(path).customLayerData.get("swb"), dict)
     sim = (swb.restore if is_save else swb.open)(path, device=args.device, threads=args.threads)
     progress(f"{len(sim.scene.cameras)} sensor cameras, {len(sim.scene.targets)} targets; evaluating")
-    view = serve(sim, host=args.host, port=args.port, save_dir=args.save_dir, log=progress)
+    view = serve(sim, host=args.host, port=args.port, save_dir=args.save_dir, log=progress, title=path.name)
     progress(f"open {view.url} in a browser; Ctrl-C stops")
     try:
         view.wait()

@@ -85,10 +85,10 @@ def check_port(host: str, port: int) -> None:
 
 
 def serve(sim: Simulation, *, host: str = "127.0.0.1", port: int = 8080, save_dir: str | Path | None = None,
-          block: bool = False, log: Callable[[str], None] | None = None) -> LiveView:
+          block: bool = False, log: Callable[[str], None] | None = None, title: str | None = None) -> LiveView:
     """Start the live view of ``sim`` on http://host:port (127.0.0.1 unless told otherwise); saves from the page
     go into ``save_dir`` (default: the working directory). With ``block`` it serves until Ctrl-C."""
-    view = LiveView(sim, host=host, port=port, save_dir=save_dir, log=log)
+    view = LiveView(sim, host=host, port=port, save_dir=save_dir, log=log, title=title)
     if block:
         try:
             view.wait()
@@ -101,8 +101,10 @@ class LiveView:
     """A running view; ``close()`` stops it. ``timings`` holds every pushed update's latency."""
 
     def __init__(self, sim: Simulation, *, host: str = "127.0.0.1", port: int = 8080,
-                 save_dir: str | Path | None = None, log: Callable[[str], None] | None = None) -> None:
+                 save_dir: str | Path | None = None, log: Callable[[str], None] | None = None,
+                 title: str | None = None) -> None:
         self.sim = sim
+        self.title = title or sim.scene_path.name
         self.host, self.port = host, int(port)
         self.save_dir = Path(save_dir if save_dir is not None else Path.cwd()).resolve()
         self.log = log or (lambda message: print(f"[swb view] {message}", flush=True))
@@ -138,7 +140,7 @@ class LiveView:
         cams = [c.path for c in sim.scene.cameras]
         if self.active not in cams:
             self.active = cams[0] if cams else None
-        self.server = viser.ViserServer(host=host, port=self.port, label="SWB", verbose=False)
+        self.server = viser.ViserServer(host=host, port=self.port, label=f"SWB - {self.title}", verbose=False)
         self.server.scene.set_up_direction("+z")
         self.url = f"http://{host}:{self.port}"
         self._build_scene()
@@ -147,7 +149,7 @@ class LiveView:
         self._push(results, [])
         self._worker = threading.Thread(target=self._run, name="swb-view", daemon=True)
         self._worker.start()
-        self.log(f"live view of {sim.scene_path.name} at {self.url} (saves go to {self.save_dir})")
+        self.log(f"live view of {self.title} at {self.url} (saves go to {self.save_dir})")
 
     # ------------------------------------------------------------------------------------------ scene
     def _build_scene(self) -> None:
