@@ -28,8 +28,19 @@ with StartupInterrupts() if started_as_command() else contextlib.nullcontext():
     _register_schemas()  # codeless schemas must be known before anything touches the schema registry
 
     from .errors import SwbError, SwbWarning
-    from .simulation import Simulation, open_simulation, restore_simulation
+    from .simulation import Simulation, open_simulation, register_viewer, restore_simulation
     from .stage.diagnostics import allowing_missing
+
+
+
+def _serve_view(sim: Simulation, **options):  # noqa: ANN202 - swb.view.LiveView
+    """``Simulation.view``: imported on first use (the browser view pulls in viser)."""
+    from .view import serve
+
+    return serve(sim, **options)
+
+
+register_viewer(_serve_view)
 
 __all__ = ["SwbError", "SwbWarning", "Simulation", "open", "restore", "bundled_scene"]
 __version__ = "0.1.0"

@@ -7,16 +7,25 @@ Layer stack of the simulation's (anonymous) root, strongest first:
   config   configuration edits made through SWB (the edit target), sweep specs on /SWB/Sweeps included
   scene    the user's file, never written to
 Every edit is authored into USD first; a Tf notice tells the simulation which prims changed, and only those are
-re-read into the scene model, re-uploaded into the Warp world and re-evaluated.
+re-read into the scene model, re-uploaded into the Warp world and re-evaluated. A prim whose transform alone
+changed is only re-placed (its pose and those below it), not re-read; an index from prim paths to the cameras,
+targets and parts at or below them finds what an edit touches without a walk over every path.
+
+The host results are updated in place (only the rows, columns and pairs recomputed are copied back); a Results
+someone still holds is copied first, so it stays what it was. The results layer is written when someone needs
+it: ``save``, ``flush_results``, or reading ``stage`` or ``results_layer`` (then only the arrays and the target
+summaries that changed are rewritten).
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pxr import Gf, Sdf, Tf, Usd, UsdGeom
 
 from .engine.model import CameraModel, MeshPart, Scene, TargetModel
@@ -28,21 +37,30 @@ from .stage import load as loader
 from .stage.attributes import create_attribute
 from .stage.geometry import split_instance_path
 from .stage.layers import copy_stage_metadata, open_layer, open_stage
-from .stage.results_layer import SWB_PRIM, read_results, write_results
+from .stage.placement import local_for_world_pose
+from .stage.results_layer import SWB_PRIM, ResultsLayerWriter, read_results
 from .stage.save import SaveContent, check_save_target, read_save, write_save
 from .stage.ui_state import UiState, read_ui_state, write_ui_state
+from .stage.units import rigid_poses
 
 # Properties whose change alters which prims take part, not just where they are: re-read the whole scene.
 _STRUCTURAL_PROPERTIES = {"visibility", "purpose"}
 
 
-@dataclass
-class _Changes:
-    """Freshly read models of everything a batch of edits touched, by index."""
+def _is_transform(name: str) -> bool:
+    """A property that only places a prim (and everything below it)."""
+    return name.startswith("xformOp:") or name == "xformOpOrder"
 
-    cameras: dict[int, CameraModel]
-    targets: dict[int, TargetModel]
-    parts: dict[int, MeshPart]
+
+@dataclass
+class _Plan:
+    """What a batch of edits touches, by index, and which of those need a full re-read (their own prim changed
+    more than its transform; the rest are only re-placed)."""
+
+    cameras: list[int]
+    targets: list[int]
+    parts: list[int]
+    reread: set[str]
 
 
 @dataclass
@@ -75,35 +93,41 @@ class Simulation:
         self.threads = threads
         scene_layer = open_layer(self.scene_path)
         self.config_layer = _anonymous_copy(config, "config.usda")
-        self.results_layer = Sdf.Layer.CreateAnonymous("results.usdc")
+        self._results_layer_obj = Sdf.Layer.CreateAnonymous("results.usdc")
         self.sweep_layer = _anonymous_copy(sweep, "sweep.usdc")
         self.ui_layer = _anonymous_copy(ui, "ui.usda")
         self.root_layer = Sdf.Layer.CreateAnonymous("simulation.usda")
         copy_stage_metadata(scene_layer, self.root_layer)
         self.root_layer.subLayerPaths = [
             self.ui_layer.identifier,
-            self.results_layer.identifier,
+            self._results_layer_obj.identifier,
             self.sweep_layer.identifier,
             self.config_layer.identifier,
             scene_layer.identifier,
         ]
         self._scene_layer = scene_layer  # keep the user's layer open for the stage's lifetime
-        self.stage = open_stage(self.root_layer)
-        self.stage.SetEditTarget(Usd.EditTarget(self.config_layer))
-        self.scene: Scene = loader.load_scene_from_stage(self.stage, str(self.scene_path))
+        self._stage = open_stage(self.root_layer)
+        self._stage.SetEditTarget(Usd.EditTarget(self.config_layer))
+        self._results_writer = ResultsLayerWriter(self._results_layer_obj)
+        self._layer_stale = False  # the results layer lags behind self._pairs
+        self.scene: Scene = loader.load_scene_from_stage(self._stage, str(self.scene_path))
         self.ui = read_ui_state(self.ui_layer)
         self._world: World | None = None
         self._world_current = False  # device results cover every pair of the current scene
-        self._pairs: PairResults | None = None
-        self._dirty: set[Sdf.Path] = set()
+        self._pairs: PairResults | None = None  # host results, updated in place (see _writable_pairs)
+        self._handed_out: list[weakref.ref] = []  # PairResults views given to callers (copy before writing)
+        self._results_ref: weakref.ref | None = None  # the Results last given out, reused while alive
+        self._entity_index: _EntityIndex | None = None
+        self._path_index: tuple[dict[str, int], dict[str, int]] | None = None
+        self._dirty: dict[Sdf.Path, bool] = {}  # changed prim -> something other than its transform changed
         self._structural = False
         self._muted = False
         self.last_update = UpdateStats()
         if results is not None:
             self._pairs = read_results(results, [c.path for c in self.scene.cameras],
                                        [t.path for t in self.scene.targets])
-            self._write_results_layer()
-        self._listener = Tf.Notice.Register(Usd.Notice.ObjectsChanged, self._on_objects_changed, self.stage)
+            self._layer_stale = True
+        self._listener = Tf.Notice.Register(Usd.Notice.ObjectsChanged, self._on_objects_changed, self._stage)
 
     # ----- change tracking -------------------------------------------------------------------------------------
     def _on_objects_changed(self, notice: Usd.Notice.ObjectsChanged, stage: Usd.Stage) -> None:
@@ -125,7 +149,39 @@ class Simulation:
     def _note_property(self, path: Sdf.Path) -> None:
         if path.IsPropertyPath() and path.name in _STRUCTURAL_PROPERTIES:
             self._structural = True
-        self._dirty.add(path.GetPrimPath())
+        prim = path.GetPrimPath()
+        settings = not (path.IsPropertyPath() and _is_transform(path.name))
+        self._dirty[prim] = self._dirty.get(prim, False) or settings
+
+    # ----- the stage and its results layer ----------------------------------------------------------------------
+    @property
+    def stage(self) -> Usd.Stage:
+        """The composed stage (scene, config, sweep, results, ui), with the results layer brought up to date."""
+        self.flush_results()
+        return self._stage
+
+    @property
+    def results_layer(self) -> Sdf.Layer:
+        """The layer holding the result arrays and target summaries, brought up to date."""
+        self.flush_results()
+        return self._results_layer_obj
+
+    def flush_results(self, rewrite: bool = False) -> bool:
+        """Write pending results into the results layer (only what changed since the last write; everything with
+        ``rewrite``); returns whether anything was written. Saving, and reading ``stage`` or ``results_layer``,
+        call it."""
+        if rewrite:
+            self._results_writer.reset()
+            self._layer_stale = True
+        if not self._layer_stale or self._pairs is None:
+            return False
+        self._muted = True
+        try:
+            self._results_writer.write(self.results)  # type: ignore[arg-type]
+        finally:
+            self._muted = False
+        self._layer_stale = False
+        return True
 
     # ----- evaluation ------------------------------------------------------------------------------------------
     @property
@@ -138,8 +194,41 @@ class Simulation:
 
     @property
     def results(self) -> Results | None:
-        """The latest results (evaluated or restored), or None before the first evaluation."""
-        return None if self._pairs is None else Results(self.scene.cameras, self.scene.targets, self._pairs)
+        """The latest results (evaluated or restored), or None before the first evaluation. A Results stays what it
+        was when later edits are evaluated (the simulation copies its arrays before writing into them)."""
+        if self._pairs is None:
+            return None
+        held = self._results_ref() if self._results_ref is not None else None
+        if held is not None:
+            return held
+        view = PairResults(**{f.name: getattr(self._pairs, f.name) for f in fields(self._pairs)})
+        self._handed_out = [r for r in self._handed_out if r() is not None]
+        self._handed_out.append(weakref.ref(view))
+        res = Results(self.scene.cameras, self.scene.targets, view, index=self._paths())
+        self._results_ref = weakref.ref(res)
+        return res
+
+    def _paths(self) -> tuple[dict[str, int], dict[str, int]]:
+        if self._path_index is None:
+            self._path_index = ({c.path: i for i, c in enumerate(self.scene.cameras)},
+                                {t.path: i for i, t in enumerate(self.scene.targets)})
+        return self._path_index
+
+    def _writable_pairs(self) -> PairResults:
+        """The host results, ready to be written in place: copied first while a caller still holds a view."""
+        assert self._pairs is not None
+        self._results_ref = None
+        if any(r() is not None for r in self._handed_out):
+            self._pairs = self._pairs.copy()
+        self._handed_out = []
+        return self._pairs
+
+    def _new_scene(self, scene: Scene) -> None:
+        self.scene = scene
+        self._world = None
+        self._entity_index = None
+        self._path_index = None
+        self._results_ref = None
 
     def evaluate(self, *, full: bool = False) -> Results:
         """Bring results up to date: everything on first use (or with full=True), afterwards only what changed.
@@ -150,10 +239,13 @@ class Simulation:
             self._world_current = False
         if self._dirty and not self._world_current:
             self._structural = True  # edits before the first evaluation: read the scene afresh
-        update = self._read_changes() if self._dirty and not self._structural else None
+        plan = self._plan_changes() if self._dirty and not self._structural else None
+        ctx = parts = None
+        if plan is not None:
+            ctx = loader.LoadContext.for_stage(self._stage, str(self.scene_path))
+            parts = self._read_parts(plan, ctx)  # parts first: their refit runs while the rest is read
         if self._structural:
-            self.scene = loader.load_scene_from_stage(self.stage, str(self.scene_path))
-            self._world = None
+            self._new_scene(loader.load_scene_from_stage(self._stage, str(self.scene_path)))
             self._structural = False
             self._dirty.clear()
         world = self.world
@@ -162,15 +254,17 @@ class Simulation:
             world.evaluate()
             self.last_update = UpdateStats(full=True, pairs=len(self.scene.cameras) * len(self.scene.targets))
             self._world_current = True
-        elif update is not None:
+            self._results_ref = None
+            self._handed_out = []
+            self._pairs = world.results()
+        elif plan is not None and parts is not None and ctx is not None:
+            self._apply_changes(world, plan, ctx, parts)
             self._dirty.clear()
-            self._apply_changes(world, update)
         else:
             self.last_update = UpdateStats()
             if self._pairs is not None:
                 return self.results  # type: ignore[return-value]
-        self._pairs = world.results()
-        self._write_results_layer()
+        self._layer_stale = True
         return self.results  # type: ignore[return-value]
 
     @property
@@ -178,74 +272,124 @@ class Simulation:
         """Edits authored since the last evaluation (the results do not reflect them yet)."""
         return bool(self._dirty) or self._structural
 
-    def _read_changes(self) -> _Changes | None:
-        """Re-read every camera, target and part under a changed prim; None (and a rebuild) when a change is more
-        than a move or a setting: a prototype edited, a PointInstancer changed, a part with other topology."""
-        changed = list(self._dirty)
-        cams = _affected(changed, [c.path for c in self.scene.cameras])
-        tgts = _affected(changed, [t.path for t in self.scene.targets])
-        parts = _affected(changed, [p.path for p in self.scene.parts])
-        entity_paths = [self.scene.cameras[i].path for i in cams] + [self.scene.targets[i].path for i in tgts]
-        entity_paths += [self.scene.parts[i].path for i in parts]
-        if any(split_instance_path(path) is not None for path in entity_paths) or any(
-            self._may_hold_geometry(c) and not any(Sdf.Path(e).HasPrefix(c) for e in entity_paths) for c in changed
-        ):
+    def _plan_changes(self) -> _Plan | None:
+        """The cameras, targets and parts at or below a changed prim; None (and a rebuild) when a change is more
+        than a move or a setting: a prototype edited, a PointInstancer changed, a new or removed prim."""
+        index = self._index()
+        cams: set[int] = set()
+        tgts: set[int] = set()
+        parts: set[int] = set()
+        for c in self._dirty:
+            hits = index.below.get(str(c))
+            if hits is None:
+                if self._may_hold_geometry(c):
+                    self._structural = True
+                    return None
+                continue
+            cams.update(hits[0])
+            tgts.update(hits[1])
+            parts.update(hits[2])
+        if (cams & index.instanced[0]) or (tgts & index.instanced[1]) or (parts & index.instanced[2]):
             self._structural = True
             return None
-        ctx = loader.LoadContext.for_stage(self.stage, str(self.scene_path))
-        update = _Changes(
-            cameras={i: loader.read_camera(self.stage.GetPrimAtPath(self.scene.cameras[i].path), ctx) for i in cams},
-            targets={i: loader.read_target(self.stage.GetPrimAtPath(self.scene.targets[i].path), ctx) for i in tgts},
-            parts={i: _reread_part(self.stage, self.scene.parts[i].path, ctx) for i in parts},
-        )
-        for i, new in update.parts.items():
+        reread = {str(p) for p, settings in self._dirty.items() if settings}
+        return _Plan(sorted(cams), sorted(tgts), sorted(parts), reread)
+
+    def _read_parts(self, plan: _Plan, ctx: loader.LoadContext) -> dict[int, MeshPart] | None:
+        """Moved parts re-placed, edited ones re-read; None (and a rebuild) when a part changed shape."""
+        out = {}
+        for i in plan.parts:
             old = self.scene.parts[i]
-            if new is None or new.points.shape != old.points.shape or new.triangles.shape != old.triangles.shape:
-                self._structural = True  # the part changed shape, not place: rebuild from a fresh read
-                return None
-        return update
+            if old.path in plan.reread:
+                new = _reread_part(self._stage, old.path, ctx)
+                if new is None or new.points.shape != old.points.shape or new.triangles.shape != old.triangles.shape:
+                    self._structural = True  # the part changed shape, not place: rebuild from a fresh read
+                    return None
+            else:
+                new = _with(old, to_world=ctx.to_world(self._stage.GetPrimAtPath(old.path)))
+            out[i] = new
+        return out
+
+    def _read_entities(self, plan: _Plan, ctx: loader.LoadContext) -> tuple[dict[int, CameraModel],
+                                                                             dict[int, TargetModel]]:
+        """Cameras and targets under the changes: re-read when their own prim changed a setting, else re-placed
+        (one batched pose computation for all the labels on a moved parcel)."""
+        stage, scene = self._stage, self.scene
+
+        def read(items: list, idx: list[int], reader, what: str, uniform: bool) -> dict:
+            out = {}
+            moved = []
+            for i in idx:
+                if items[i].path in plan.reread:
+                    out[i] = reader(stage.GetPrimAtPath(items[i].path), ctx)
+                else:
+                    moved.append(i)
+            rot, pos = rigid_poses([stage.GetPrimAtPath(items[i].path) for i in moved], ctx, what, uniform)
+            for k, i in enumerate(moved):
+                out[i] = _with(items[i], rotation=rot[k], position=pos[k])
+            return out
+
+        return (read(scene.cameras, plan.cameras, loader.read_camera, "camera", True),
+                read(scene.targets, plan.targets, loader.read_target, "barcode", False))
+
+    def prepare_edits(self) -> None:
+        """Build what incremental edits use (the prim-path index) now, not on the first edit (an interactive view
+        calls it so the first drag answers as fast as the rest)."""
+        self._index()
+
+    def _index(self) -> _EntityIndex:
+        if self._entity_index is None:
+            self._entity_index = _EntityIndex(self.scene)
+        return self._entity_index
 
     def _may_hold_geometry(self, path: Sdf.Path) -> bool:
         """A changed prim that is no camera, target or part may still feed them: the source of native instances
         or a PointInstancer prototype is an Imageable outside every entity path; a removed prim counts too."""
-        prim = self.stage.GetPrimAtPath(path)
+        prim = self._stage.GetPrimAtPath(path)
         return not prim or prim.IsA(UsdGeom.Imageable)
 
-    def _apply_changes(self, world: World, update: _Changes) -> None:
-        for i, cam in update.cameras.items():
+    def _apply_changes(self, world: World, plan: _Plan, ctx: loader.LoadContext,
+                       parts: dict[int, MeshPart]) -> None:
+        """Upload and re-evaluate what changed. Moved parts are placed and their BVH refit starts first; cameras
+        and targets are read meanwhile. A read that fails puts the parts back: nothing changes."""
+        move = world.begin_move(parts) if parts else None
+        try:
+            cameras, targets = self._read_entities(plan, ctx)
+        except BaseException:
+            if move is not None:
+                world.cancel_move(move)
+            raise
+        cams, tgts = plan.cameras, plan.targets
+        world.update_cameras(cameras)
+        world.update_targets(targets)
+        for i, cam in cameras.items():
             self.scene.cameras[i] = cam
-            world.update_camera(i, cam)
-        for i, tgt in update.targets.items():
+        for i, tgt in targets.items():
             self.scene.targets[i] = tgt
-            world.update_target(i, tgt)
         n_pairs = 0
-        if update.parts:
-            c_idx, t_idx = world.pairs_affected_by_moves(update.parts)
-            world.update_parts(update.parts)  # all slices placed, then one BVH refit
-            for i, part in update.parts.items():
+        c_idx = t_idx = np.zeros(0, np.int32)
+        if move is not None:
+            c_idx, t_idx = world.finish_move(move)  # all slices placed, then one BVH refit
+            for i, part in parts.items():
                 self.scene.parts[i] = part
+            if cams or tgts:  # rows and columns recomputed below need no pair of their own
+                keep = ~(np.isin(c_idx, cams) | np.isin(t_idx, tgts))
+                c_idx, t_idx = c_idx[keep], t_idx[keep]
             if len(c_idx):
                 world.evaluate_pairs(c_idx, t_idx)
             n_pairs += len(c_idx)
-        cams, tgts = list(update.cameras), list(update.targets)
         if cams:
             world.evaluate(cameras=cams)
             n_pairs += len(cams) * len(self.scene.targets)
         if tgts:
             world.evaluate(targets=tgts)
             n_pairs += len(tgts) * len(self.scene.cameras)
-        self.last_update = UpdateStats(False, cams, tgts, list(update.parts), n_pairs)
-
-    def _write_results_layer(self) -> None:
-        self._muted = True
-        try:
-            write_results(self.results_layer, self.results)  # type: ignore[arg-type]
-        finally:
-            self._muted = False
+        world.read_back(self._writable_pairs(), cameras=cams, targets=tgts, pairs=(c_idx, t_idx))
+        self.last_update = UpdateStats(False, list(cams), list(tgts), list(parts), n_pairs)
 
     # ----- edits (authored into the config layer, picked up by the change listener) ---------------------------
     def _prim(self, path: str) -> Usd.Prim:
-        prim = self.stage.GetPrimAtPath(path)
+        prim = self._stage.GetPrimAtPath(path)
         if not prim or not prim.IsValid():
             raise SwbError("no such prim", file=str(self.scene_path), prim=path)
         return prim
@@ -284,6 +428,39 @@ class Simulation:
         m = Gf.Matrix4d(local)
         m.SetTranslateOnly(Gf.Vec3d(*[float(v) for v in xyz]))
         self.set_transform(path, m)
+
+    def set_world_pose(self, path: str, rotation: Iterable[Iterable[float]], position: Iterable[float]) -> None:
+        """Place a prim (a camera) at a pose in SWB's world frame (metres, Z up; ``rotation`` maps its local axes
+        to world axes, like ``CameraModel.rotation``), keeping its scale; authored in the configuration layer."""
+        prim = self._prim(path)
+        if not UsdGeom.Xformable(prim):
+            raise SwbError("is not transformable", file=str(self.scene_path), prim=path)
+        ctx = loader.LoadContext.for_stage(self._stage, str(self.scene_path))
+        base, _ = rigid_poses([prim], ctx, "prim", uniform=False)
+        local = local_for_world_pose(prim, ctx, base[0], np.asarray(rotation, np.float64),
+                                     np.asarray(position, np.float64))
+        if not np.all(np.isfinite(local)):
+            raise SwbError("the pose is not finite", file=str(self.scene_path), prim=path)
+        self.set_transform(path, local.T.tolist())
+
+    def get_attribute(self, path: str, name: str) -> Any:
+        """The composed value of an attribute (what the simulation reads), None when it has no value."""
+        attr = self._prim(path).GetAttribute(name)
+        if not attr:
+            raise SwbError("no such attribute", file=str(self.scene_path), prim=path, attribute=name)
+        return attr.Get()
+
+    def unit_scale(self, path: str) -> float:
+        """Metres per unit of a prim's own lengths (the stage's metersPerUnit, or its referenced asset's)."""
+        ctx = loader.LoadContext.for_stage(self._stage, str(self.scene_path))
+        return float(ctx.unit_scale(self._prim(path)))
+
+    def view(self, **options: Any) -> Any:
+        """Open the live 3-D view of this simulation in the browser (``swb.view.serve``: host, port, save_dir,
+        block). Edits made there are authored into the configuration layer like any other edit."""
+        if _VIEWER is None:
+            raise SwbError("the live view is not available", hint="import swb (it registers swb.view)")
+        return _VIEWER(self, **options)
 
     def set_ui(self, **changes: Any) -> UiState:
         """Change UI state (active_camera, selection, visualisation_mode, viewer_camera_transform, viz_parameters)."""
@@ -328,14 +505,23 @@ class Simulation:
     def save(self, path: str | Path, *, companions: dict[str, bytes] | None = None) -> Path:
         """Write the whole state as a USD stage in one transaction: a root layer with named sublayers (see
         swb.stage.save). ``companions``: files beside the root (name -> bytes) written in the same transaction."""
-        used = {Path(layer.realPath).resolve() for layer in self.stage.GetUsedLayers() if layer.realPath}
+        used = {Path(layer.realPath).resolve() for layer in self._stage.GetUsedLayers() if layer.realPath}
         root = check_save_target(Path(path), self.scene_path, used)
-        if self.results is not None and self.has_pending_changes:
+        if self._pairs is not None and self.has_pending_changes:
             self.evaluate()  # stored results must describe the configuration saved beside them
         return write_save(root, SaveContent(
             scene_path=self.scene_path, scene_layer=self._scene_layer, root_layer=self.root_layer,
             config=self.config_layer, results=self.results_layer, ui=self.ui_layer, sweep=self.sweep_layer,
-            has_results=self.results is not None, companions=companions or {}, in_use=frozenset(used)))
+            has_results=self._pairs is not None, companions=companions or {}, in_use=frozenset(used)))
+
+
+_VIEWER: Any = None  # swb.view.serve, registered by the swb package (the view imports the simulation, not back)
+
+
+def register_viewer(serve: Any) -> None:
+    """Make ``Simulation.view`` open ``serve(sim, **options)`` (done by ``import swb``)."""
+    global _VIEWER
+    _VIEWER = serve
 
 
 def _anonymous_copy(layer: Sdf.Layer | None, tag: str) -> Sdf.Layer:
@@ -346,14 +532,38 @@ def _anonymous_copy(layer: Sdf.Layer | None, tag: str) -> Sdf.Layer:
     return anon
 
 
-def _affected(changed: list[Sdf.Path], paths: Iterable[str]) -> list[int]:
-    """Indices of entities at or below a changed prim (moving a parcel moves its labels)."""
-    hits = []
-    for i, p in enumerate(paths):
-        sp = Sdf.Path(p)
-        if any(sp.HasPrefix(c) for c in changed):
-            hits.append(i)
-    return hits
+class _EntityIndex:
+    """Which cameras, targets and parts lie at or below each prim path (every prefix of every entity path), and
+    which are PointInstancer instances: an edit finds what it touches by dictionary look-ups."""
+
+    def __init__(self, scene: Scene) -> None:
+        self.below: dict[str, tuple[set[int], set[int], set[int]]] = {}
+        self.instanced: tuple[set[int], set[int], set[int]] = (set(), set(), set())
+        for kind, items in enumerate((scene.cameras, scene.targets, scene.parts)):
+            for i, item in enumerate(items):
+                path = item.path
+                if split_instance_path(path) is not None:
+                    self.instanced[kind].add(i)
+                k = path.find("/", 1)
+                while k != -1:
+                    self._add(path[:k], kind, i)
+                    k = path.find("/", k + 1)
+                self._add(path, kind, i)
+
+    def _add(self, prefix: str, kind: int, i: int) -> None:
+        hits = self.below.get(prefix)
+        if hits is None:
+            hits = self.below[prefix] = (set(), set(), set())
+        hits[kind].add(i)
+
+
+def _with(model: Any, **changes: Any) -> Any:
+    """A copy of a frozen model with some fields replaced (no validation runs: only poses change here), ~50x
+    cheaper than dataclasses.replace for the hundreds of labels on a moved parcel."""
+    new = object.__new__(type(model))
+    new.__dict__.update(model.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 def _reread_part(stage: Usd.Stage, path: str, ctx: loader.LoadContext) -> MeshPart | None:

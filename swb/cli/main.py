@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .safety import add_safety_command
     from .schemas import add_schemas_commands
     from .sweep import add_sweep_commands
+    from .view import add_view_commands
     from .viz import add_viz_commands
 
     add_sweep_commands(sub)
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_safety_command(sub)
     add_optimize_commands(sub)
     add_schemas_commands(sub)
+    add_view_commands(sub)
     return parser
 
 

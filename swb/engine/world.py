@@ -6,10 +6,12 @@ part's vertex slice plus a BVH refit) and only the pairs it can affect are recom
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import warp as wp
@@ -27,6 +29,10 @@ from .profiles import CLASS_CODE, FACTORS, PROFILES, SYMBOLOGIES, SYMBOLOGY_CODE
 
 # Below this many pairs a CPU launch is not worth splitting across threads.
 MIN_SPLIT_PAIRS = 4096
+# Targets per thread of the affected-pairs search: long runs on the CPU (a launch's per-thread cost exceeds a pair's
+# box tests), short ones on a GPU (many threads).
+NEAR_PER_THREAD_CPU = 1024
+NEAR_PER_THREAD_GPU = 8
 _BOUNDS_PAD = 1.0e-4  # metres: covers float32 rounding of device vertices and of the segment test
 
 
@@ -52,11 +58,17 @@ def _check_symbology(tgt: TargetModel, source: str) -> None:
         )
 
 
+@functools.cache
+def _dtype(struct: type) -> np.dtype:
+    """The numpy record type of a Warp struct (built once: building it costs milliseconds)."""
+    return np.dtype(struct.numpy_dtype())
+
+
 def pack_cameras(cams: Sequence[CameraModel], source: str = "") -> np.ndarray:
     """Cameras as a numpy structured array of the kernels' ``Camera`` record (vectorised: 10^5 rows in ms)."""
     for cam in cams:
         _check_profile(cam, source)
-    out = np.zeros(len(cams), dtype=np.dtype(Camera.numpy_dtype()))
+    out = np.zeros(len(cams), dtype=_dtype(Camera))
     if not cams:
         return out
 
@@ -108,7 +120,7 @@ def pack_targets(tgts: Sequence[TargetModel], source: str = "") -> np.ndarray:
     """Targets as a numpy structured array of the kernels' ``Target`` record."""
     for tgt in tgts:
         _check_symbology(tgt, source)
-    out = np.zeros(len(tgts), dtype=np.dtype(Target.numpy_dtype()))
+    out = np.zeros(len(tgts), dtype=_dtype(Target))
     if not tgts:
         return out
     out["rot"] = np.array([np.asarray(t.rotation, np.float64) for t in tgts]).reshape(-1, 3, 3)
@@ -158,6 +170,15 @@ def make_lighting(lights: Sequence[LightModel], device, shadows: bool, face_grou
     return lit
 
 
+@dataclasses.dataclass
+class PartMove:
+    """A move of parts begun by ``World.begin_move``: the old and new boxes, the old parts, the refit running."""
+
+    boxes: list[tuple[np.ndarray, np.ndarray]]
+    old: dict[int, MeshPart]
+    job: Future | None
+
+
 class World:
     """Device copy of a scene plus persistent per-pair result arrays (see ``swb.engine.pair_results``)."""
 
@@ -172,6 +193,7 @@ class World:
         self.lights: list[LightModel] = list(scene.lights)
         self.stats: dict[str, int] = {"pairs": 0, "rays": 0}
         self._pool: ThreadPoolExecutor | None = None
+        self._refit_pool: ThreadPoolExecutor | None = None
         dev = self.device
 
         # max(n, 1) rows: a scene without cameras or targets still gets valid (unused) arrays.
@@ -180,6 +202,10 @@ class World:
         self._cams = wp.array(cams if len(cams) else np.zeros(1, cams.dtype), dtype=Camera, device=dev)
         self._tgts = wp.array(tgts if len(tgts) else np.zeros(1, tgts.dtype), dtype=Target, device=dev)
         self._all_cams = wp.array(np.arange(len(self.cameras), dtype=np.int32), dtype=wp.int32, device=dev)
+        # compact copies of the positions for the affected-pairs search (see kernels.transform.pairs_near_boxes)
+        self._cam_pos = wp.array(self._cams.numpy()["pos"], dtype=wp.vec3, device=dev)
+        self._tgt_pos = wp.array(self._tgts.numpy()["pos"], dtype=wp.vec3, device=dev)
+        self._tgt_half = wp.array(self._tgts.numpy()["half_size"], dtype=wp.vec2, device=dev)
         self._all_tgts = wp.array(np.arange(len(self.targets), dtype=np.int32), dtype=wp.int32, device=dev)
 
         self._build_geometry()
@@ -193,6 +219,7 @@ class World:
             setattr(self._out, name, wp.zeros(shape, dtype=wp.float32, device=dev))
         self._out.margins = wp.zeros((*shape, len(FACTORS)), dtype=wp.float32, device=dev)
         self._rays = wp.zeros(self.threads, dtype=wp.int64, device=dev)
+        self._near_mask: wp.array | None = None
         # Compile/load before any threaded launch so worker threads never race on module loading.
         wp.load_module("swb.kernels.evaluate", device=dev)
 
@@ -247,15 +274,40 @@ class World:
 
     def update_camera(self, i: int, cam: CameraModel) -> None:
         """Rewrite camera row i on the device; call ``evaluate(cameras=[i])`` to refresh its results."""
-        row = wp.array(pack_cameras([cam], self.source), dtype=Camera, device=self.device)
-        wp.copy(self._cams, row, dest_offset=i, count=1)
-        self.cameras[i] = cam
+        self.update_cameras({i: cam})
 
     def update_target(self, i: int, tgt: TargetModel) -> None:
         """Rewrite target row i on the device; call ``evaluate(targets=[i])`` to refresh its results."""
-        row = wp.array(pack_targets([tgt], self.source), dtype=Target, device=self.device)
-        wp.copy(self._tgts, row, dest_offset=i, count=1)
-        self.targets[i] = tgt
+        self.update_targets({i: tgt})
+
+    def update_cameras(self, cams: dict[int, CameraModel]) -> None:
+        """Rewrite several camera rows with one upload (a copy per run of consecutive indices)."""
+        if cams:
+            idx = sorted(cams)
+            rows = pack_cameras([cams[i] for i in idx], self.source)
+            self._scatter(self._cams, Camera, idx, rows)
+            self._scatter(self._cam_pos, wp.vec3, idx, rows["pos"])
+            for i in idx:
+                self.cameras[i] = cams[i]
+
+    def update_targets(self, tgts: dict[int, TargetModel]) -> None:
+        """Rewrite several target rows with one upload (the labels on a moved parcel are usually consecutive)."""
+        if tgts:
+            idx = sorted(tgts)
+            rows = pack_targets([tgts[i] for i in idx], self.source)
+            self._scatter(self._tgts, Target, idx, rows)
+            self._scatter(self._tgt_pos, wp.vec3, idx, rows["pos"])
+            self._scatter(self._tgt_half, wp.vec2, idx, rows["half_size"])
+            for i in idx:
+                self.targets[i] = tgts[i]
+
+    def _scatter(self, dest: wp.array, dtype: type, idx: list[int], rows: np.ndarray) -> None:
+        src = wp.array(np.ascontiguousarray(rows), dtype=dtype, device=self.device)
+        start = 0
+        for k in range(1, len(idx) + 1):
+            if k == len(idx) or idx[k] != idx[k - 1] + 1:
+                wp.copy(dest, src, dest_offset=idx[start], src_offset=start, count=k - start)
+                start = k
 
     def update_part(self, i: int, part: MeshPart) -> None:
         """Move part i (see ``update_parts``)."""
@@ -268,6 +320,50 @@ class World:
         Raises ValueError when a point or triangle count changed: the caller rebuilds the World then.
         Same counts with other triangles re-index the slice and rebuild the BVH once (rare; a move only refits).
         """
+        rebuild = self._place_parts(parts)
+        if parts:
+            self._finish_geometry(rebuild)
+
+    def move_parts(self, parts: dict[int, MeshPart]) -> tuple[np.ndarray, np.ndarray]:
+        """``pairs_affected_by_moves`` then ``update_parts``, with the BVH refit on a worker thread while the pair
+        search runs; returns the affected pairs (cam_idx, tgt_idx)."""
+        return self.finish_move(self.begin_move(parts))
+
+    def begin_move(self, parts: dict[int, MeshPart]) -> PartMove:
+        """Place moved parts and, on the CPU, start the BVH refit on a worker thread (it releases the GIL: the caller
+        can read and upload other changes meanwhile; on a GPU the refit is queued like any launch). Then
+        ``finish_move`` (or ``cancel_move`` to put the parts back)."""
+        boxes = [b for i, part in parts.items() for b in (self.part_bounds(i), self._bounds_of(part))]
+        old = {i: self.parts[i] for i in parts}
+        rebuild = self._place_parts(parts)
+        job = None
+        if self.mesh is not None and parts and not self.device.is_cpu:
+            self._finish_geometry(rebuild)  # a GPU refit is queued like any launch: nothing to overlap by hand
+        elif self.mesh is not None and parts:
+            if self._refit_pool is None:
+                self._refit_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="swb-refit")
+            job = self._refit_pool.submit(self._finish_geometry, rebuild)
+        return PartMove(boxes=boxes, old=old, job=job)
+
+    def finish_move(self, move: PartMove) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs whose occlusion the move can change (searched while the refit runs: the search reads camera
+        and target rows and the boxes, never the BVH), once the BVH is refitted."""
+        try:
+            # while the refit holds one core, the search takes the others
+            busy = 1 if move.job is not None and not move.job.done() else 0
+            return self._pairs_near_boxes(move.boxes, threads=max(1, self.threads - busy))
+        finally:
+            if move.job is not None:
+                move.job.result()
+
+    def cancel_move(self, move: PartMove) -> None:
+        """Put the parts of a begun move back where they were (an edit read alongside it failed)."""
+        if move.job is not None:
+            move.job.result()
+        self._finish_geometry(self._place_parts(move.old))
+
+    def _place_parts(self, parts: dict[int, MeshPart]) -> bool:
+        """Place the parts' vertex slices (and triangles, when they changed); True when the BVH must be rebuilt."""
         for i, part in parts.items():
             old = self.parts[i]
             if len(part.points) != len(old.points) or len(part.triangles) != len(old.triangles):
@@ -282,22 +378,27 @@ class World:
             start, count = int(self._point_start[i]), len(part.points)
             if count == 0:
                 continue
-            if not np.array_equal(np.asarray(part.points), np.asarray(old.points)):
+            if part.points is not old.points and not np.array_equal(np.asarray(part.points), np.asarray(old.points)):
                 local = np.asarray(part.points, dtype=np.float32).reshape(-1, 3)
                 wp.copy(self._local, wp.array(local, dtype=wp.vec3, device=dev), dest_offset=start, count=count)
             xform = wp.array(np.asarray(part.to_world, dtype=np.float32)[None], dtype=wp.mat44, device=dev)
             wp.copy(self._xforms, xform, dest_offset=i, count=1)
             wp.launch(transform_points, dim=count, device=dev,
                       inputs=[self._local, self._vertex_part, self._xforms, start, self._points])
-            if self.mesh is not None and not np.array_equal(np.asarray(part.triangles), np.asarray(old.triangles)):
+            if (self.mesh is not None and part.triangles is not old.triangles
+                    and not np.array_equal(np.asarray(part.triangles), np.asarray(old.triangles))):
                 tris = (np.asarray(part.triangles, dtype=np.int64).reshape(-1, 3) + start).astype(np.int32).ravel()
                 wp.copy(self._indices, wp.array(tris, dtype=wp.int32, device=dev),
                         dest_offset=3 * int(self._tri_start[i]), count=len(tris))
                 rebuild = True
-        if self.mesh is None or not parts:
+        return rebuild and bool(parts)
+
+    def _finish_geometry(self, rebuild: bool) -> None:
+        """Refit the BVH to the placed vertices (or rebuild it when triangles changed)."""
+        if self.mesh is None:
             return
         if rebuild:
-            wp.synchronize_device(dev)  # no launch may still use the old BVH when it is freed
+            wp.synchronize_device(self.device)  # no launch may still use the old BVH when it is freed
             self.mesh = wp.Mesh(points=self._points, indices=self._indices)
         else:
             self.mesh.refit()
@@ -325,7 +426,8 @@ class World:
         ``new_bounds`` defaults to the part's current bounds."""
         return self._pairs_near_boxes([old_bounds, new_bounds if new_bounds is not None else self.part_bounds(i)])
 
-    def _pairs_near_boxes(self, bounds: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    def _pairs_near_boxes(self, bounds: list[tuple[np.ndarray, np.ndarray]],
+                          threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Pairs that cast occlusion rays (in view and front-facing, judged from the current camera and target
         rows) and whose ray fan, or a shadow ray from a light to the target, can meet one of the world AABBs.
         Runs as one kernel over all pairs."""
@@ -334,12 +436,37 @@ class World:
             return np.zeros(0, np.int32), np.zeros(0, np.int32)
         boxes = np.array([corner for box in bounds for corner in box], dtype=np.float64).reshape(-1, 3)
         boxes = np.clip(boxes, -3.0e38, 3.0e38).astype(np.float32)  # empty boxes keep lo > hi in float32
-        mask = wp.empty((n_cam, n_tgt), dtype=wp.uint8, device=self.device)
-        wp.launch(pairs_near_boxes, dim=(n_cam, n_tgt), device=self.device,
-                  inputs=[self._cams, self._tgts, wp.array(boxes, dtype=wp.vec3, device=self.device),
-                          self.lighting.lights, self.lighting.count if self.lighting.shadows else 0, mask])
+        if self._near_mask is None or self._near_mask.shape != (n_cam, n_tgt):
+            self._near_mask = wp.empty((n_cam, n_tgt), dtype=wp.uint8, device=self.device)
+        mask = self._near_mask
+        box_arr = wp.array(boxes, dtype=wp.vec3, device=self.device)
+        n_lights = self.lighting.count if self.lighting.shadows else 0
+
+        per = NEAR_PER_THREAD_CPU if self.device.is_cpu else NEAR_PER_THREAD_GPU
+        max_radius = float(np.sqrt(np.max(np.sum(self._tgt_half.numpy().astype(np.float64) ** 2, axis=1))))
+        chunks = (n_tgt + per - 1) // per
+
+        def launch(a: int, b: int) -> None:
+            wp.launch(pairs_near_boxes, dim=(b - a, chunks), device=self.device,
+                      inputs=[self._cams[a:b], self._tgts, self._cam_pos[a:b], self._tgt_pos, self._tgt_half,
+                              max_radius, box_arr, self.lighting.lights, n_lights, per, mask[a:b]])
+
+        self._split(n_cam, n_tgt, launch, threads)
         cam_idx, tgt_idx = np.nonzero(mask.numpy())
         return cam_idx.astype(np.int32), tgt_idx.astype(np.int32)
+
+    def _split(self, n: int, work_per_item: int, launch, threads: int | None = None) -> None:  # noqa: ANN001
+        """Run launch(a, b) over slices of range(n); on the CPU a big job is split across the worker threads."""
+        threads = self.threads if threads is None else threads
+        pieces = min(threads, n) if self.device.is_cpu and n * work_per_item >= self.min_split_pairs else 1
+        if pieces <= 1:
+            launch(0, n)
+            return
+        bounds = np.linspace(0, n, pieces + 1).astype(int)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-eval")
+        for fut in [self._pool.submit(launch, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]:
+            fut.result()
 
     def move_part(self, i: int, part: MeshPart) -> tuple[np.ndarray, np.ndarray]:
         """``update_part`` then re-evaluate only the affected pairs; returns them as (cam_idx, tgt_idx)."""
@@ -414,6 +541,26 @@ class World:
 
     # ------------------------------------------------------------------ read back
 
+    def read_back(self, into: PairResults, cameras: Sequence[int] | None = None, targets: Sequence[int] | None = None,
+                  pairs: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Copy what an update recomputed into host arrays of the same shape: whole rows (``cameras``), whole
+        columns (``targets``) and single pairs (``pairs`` = (cam_idx, tgt_idx)). On the CPU the device arrays are
+        host memory and only those entries are copied; from a GPU the arrays come back whole (one transfer each,
+        cheaper than a gather) and only those entries are taken."""
+        if into.shape != (len(self.cameras), len(self.targets)):
+            raise ValueError(f"host results of shape {into.shape}, world of {(len(self.cameras), len(self.targets))}")
+        rows = None if cameras is None else np.asarray(cameras, np.int64)
+        cols = None if targets is None else np.asarray(targets, np.int64)
+        for f in dataclasses.fields(into):
+            src = getattr(self._out, f.name).numpy()
+            dst = getattr(into, f.name)
+            if rows is not None and rows.size:
+                dst[rows] = src[rows]
+            if cols is not None and cols.size:
+                dst[:, cols] = src[:, cols]
+            if pairs is not None and len(pairs[0]):
+                dst[pairs[0], pairs[1]] = src[pairs[0], pairs[1]]
+
     def results(self) -> PairResults:
         """Numpy copies of every result array."""
         out = self._out
@@ -430,3 +577,6 @@ class World:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+        if self._refit_pool is not None:
+            self._refit_pool.shutdown()
+            self._refit_pool = None

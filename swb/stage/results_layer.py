@@ -2,6 +2,10 @@
 
 Bulk values go in as whole arrays (one array is ~35x faster to author than as many scalar attributes), written
 with the Sdf API inside one change block. The arrays are row-major (camera, target[, factor]).
+
+``ResultsLayerWriter`` keeps one layer in step with changing results: the first write lays out every prim, later
+writes replace the arrays and only the summaries of targets whose summary changed (a moved camera changes a few
+hundred of ten thousand), giving the same layer content as a full write.
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ import numpy as np
 from pxr import Gf, Sdf, Vt
 
 from ..engine.pair_results import SCALAR_FIELDS, PairResults
-from ..engine.profiles import FACTORS
-from ..engine.results import Results
+from ..engine.profiles import FACTORS, factor_name
+from ..engine.results import Results, SummaryArrays
 from ..errors import SwbError
 from .geometry import split_instance_path
 
@@ -31,37 +35,82 @@ def set_attribute(spec: Sdf.PrimSpec, name: str, type_name: Sdf.ValueTypeName, v
 
 def write_results(layer: Sdf.Layer, results: Results) -> None:
     """Replace the layer's content with these results (arrays + per-target summaries)."""
+    ResultsLayerWriter(layer).write(results)
+
+
+def _write_arrays(spec: Sdf.PrimSpec, results: Results) -> None:
     p = results.pairs
-    summaries = results.summaries()
-    with Sdf.ChangeBlock():
-        layer.Clear()
-        swb = Sdf.CreatePrimInLayer(layer, SWB_PRIM)
-        swb.specifier = Sdf.SpecifierDef
-        spec = Sdf.CreatePrimInLayer(layer, RESULTS_PRIM)
-        spec.specifier = Sdf.SpecifierDef
-        spec.typeName = "Scope"
-        set_attribute(spec, NS + "cameras", _T.StringArray, Vt.StringArray(results.camera_paths))
-        set_attribute(spec, NS + "targets", _T.StringArray, Vt.StringArray(results.target_paths))
-        set_attribute(spec, NS + "factors", _T.TokenArray, Vt.TokenArray(list(FACTORS)))
-        set_attribute(spec, NS + "shape", _T.Int2, Gf.Vec2i(*(int(n) for n in p.shape)))
-        set_attribute(spec, NS + "decodable", _T.BoolArray, Vt.BoolArray.FromNumpy(p.decodable.ravel()))
-        set_attribute(spec, NS + "limiting", _T.IntArray, Vt.IntArray.FromNumpy(p.limiting.astype(np.int32).ravel()))
-        for name in SCALAR_FIELDS:
-            values = np.ascontiguousarray(getattr(p, name), dtype=np.float32).ravel()
-            set_attribute(spec, NS + name, _T.FloatArray, Vt.FloatArray.FromNumpy(values))
-        margins = Vt.FloatArray.FromNumpy(p.margins.astype(np.float32).ravel())
-        set_attribute(spec, NS + "margins", _T.FloatArray, margins)
-        set_attribute(spec, NS + "coverage", _T.Float, results.coverage())
-        for s in summaries:
-            if split_instance_path(s.target) is not None:
-                continue  # a PointInstancer instance is no prim: its summary lives in the arrays only
-            over = Sdf.CreatePrimInLayer(layer, Sdf.Path(s.target))
-            over.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=[SUMMARY_API]))
-            set_attribute(over, "swb:summary:bestCamera", _T.String, s.best_camera or "")
-            set_attribute(over, "swb:summary:decodable", _T.Bool, s.decodable)
-            set_attribute(over, "swb:summary:limiting", _T.Token, s.limiting or "none")
-            set_attribute(over, "swb:summary:score", _T.Float, s.score)
-            set_attribute(over, "swb:summary:camerasDecoding", _T.Int, s.cameras_decoding)
+    set_attribute(spec, NS + "cameras", _T.StringArray, Vt.StringArray(results.camera_paths))
+    set_attribute(spec, NS + "targets", _T.StringArray, Vt.StringArray(results.target_paths))
+    set_attribute(spec, NS + "factors", _T.TokenArray, Vt.TokenArray(list(FACTORS)))
+    set_attribute(spec, NS + "shape", _T.Int2, Gf.Vec2i(*(int(n) for n in p.shape)))
+    set_attribute(spec, NS + "decodable", _T.BoolArray, Vt.BoolArray.FromNumpy(p.decodable.ravel()))
+    set_attribute(spec, NS + "limiting", _T.IntArray, Vt.IntArray.FromNumpy(p.limiting.astype(np.int32).ravel()))
+    for name in SCALAR_FIELDS:
+        values = np.ascontiguousarray(getattr(p, name), dtype=np.float32).ravel()
+        set_attribute(spec, NS + name, _T.FloatArray, Vt.FloatArray.FromNumpy(values))
+    margins = Vt.FloatArray.FromNumpy(p.margins.astype(np.float32).ravel())
+    set_attribute(spec, NS + "margins", _T.FloatArray, margins)
+    set_attribute(spec, NS + "coverage", _T.Float, results.coverage())
+
+
+def _summary_changed(new: SummaryArrays, old: SummaryArrays) -> np.ndarray:
+    """Targets whose written summary differs (NaN scores count as equal)."""
+    same_score = (new.score == old.score) | (np.isnan(new.score) & np.isnan(old.score))
+    return ((new.best != old.best) | (new.decodable != old.decodable) | ~same_score
+            | (new.limiting != old.limiting) | (new.decoding != old.decoding))
+
+
+class ResultsLayerWriter:
+    """Writes results into one layer; after the first write only the arrays and the summaries that changed."""
+
+    def __init__(self, layer: Sdf.Layer) -> None:
+        self.layer = layer
+        self._written: SummaryArrays | None = None
+        self._paths: tuple[list[str], list[str]] | None = None
+
+    def reset(self) -> None:
+        """Forget what was written (the next write lays the layer out afresh)."""
+        self._written = None
+        self._paths = None
+
+    def write(self, results: Results) -> int:
+        """Bring the layer in step with ``results``; returns how many target summaries were (re)written."""
+        paths = (results.camera_paths, results.target_paths)
+        summary = results.summary_arrays()
+        layer = self.layer
+        with Sdf.ChangeBlock():
+            if self._written is None or self._paths != paths:
+                layer.Clear()
+                swb = Sdf.CreatePrimInLayer(layer, SWB_PRIM)
+                swb.specifier = Sdf.SpecifierDef
+                spec = Sdf.CreatePrimInLayer(layer, RESULTS_PRIM)
+                spec.specifier = Sdf.SpecifierDef
+                spec.typeName = "Scope"
+                todo = np.arange(len(paths[1]))
+            else:
+                spec = layer.GetPrimAtPath(RESULTS_PRIM)
+                todo = np.flatnonzero(_summary_changed(summary, self._written))
+            _write_arrays(spec, results)
+            cams = paths[0]
+            best, dec, score = summary.best.tolist(), summary.decodable.tolist(), summary.score.tolist()
+            lim, n_dec = summary.limiting.tolist(), summary.decoding.tolist()
+            for ti in todo.tolist():
+                target = paths[1][ti]
+                if split_instance_path(target) is not None:
+                    continue  # a PointInstancer instance is no prim: its summary lives in the arrays only
+                over = layer.GetPrimAtPath(target)
+                if over is None:
+                    over = Sdf.CreatePrimInLayer(layer, Sdf.Path(target))
+                    over.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=[SUMMARY_API]))
+                set_attribute(over, "swb:summary:bestCamera", _T.String, cams[best[ti]] if best[ti] >= 0 else "")
+                set_attribute(over, "swb:summary:decodable", _T.Bool, bool(dec[ti]))
+                set_attribute(over, "swb:summary:limiting", _T.Token, factor_name(lim[ti]) or "none")
+                set_attribute(over, "swb:summary:score", _T.Float, score[ti])
+                set_attribute(over, "swb:summary:camerasDecoding", _T.Int, n_dec[ti])
+        self._written = summary
+        self._paths = paths
+        return len(todo)
 
 
 def read_results(layer: Sdf.Layer, cameras: list[str], targets: list[str]) -> PairResults:

@@ -350,11 +350,15 @@ def world_transforms(prims: list[Usd.Prim], ctx: LoadContext) -> np.ndarray:
 
 
 def rigid_poses(
-    prims: list[Usd.Prim], ctx: LoadContext, what: str, uniform: bool, worlds: np.ndarray
+    prims: list[Usd.Prim], ctx: LoadContext, what: str, uniform: bool, worlds: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(rotations (n, 3, 3), positions (n, 3)) of many world transforms at once: ``rigid_pose`` for each."""
+    """(rotations (n, 3, 3), positions (n, 3)) of many prims at once with one batched SVD: ``rigid_pose`` for each
+    (the same numbers), its error for the first bad prim. ``worlds``: their world transforms when already known
+    (the loader's batch), else each prim's ``to_world``."""
     if len(prims) == 0:
         return np.zeros((0, 3, 3)), np.zeros((0, 3))
+    if worlds is None:
+        worlds = np.stack([ctx.to_world(p) for p in prims])
     lin = worlds[:, :3, :3]
     if len(prims) == 1:  # one prim (incremental updates): the scalar check, the same formula
         ctx.check_transform(prims[0], worlds[0])

@@ -22,7 +22,8 @@ from ..engine.world import pack_cameras
 from ..errors import SwbError
 from ..simulation import Simulation
 from ..stage.layers import copy_stage_metadata, export_layers_atomic, open_layer, with_stage_metadata
-from ..stage.units import LoadContext, gf_to_numpy
+from ..stage.placement import local_for_world_pose
+from ..stage.units import LoadContext
 from .api import baseline_result, stage_frame
 from .candidates import CandidateBuilder, Candidates
 from .results import SweepResult
@@ -52,27 +53,6 @@ def candidates_of(sim: Simulation, result: SweepResult, index: int) -> Candidate
     return _builder(sim, result).build(result.values[index:index + 1])
 
 
-def _local_transform(prim: Usd.Prim, ctx: LoadContext, base_rotation: np.ndarray, rotation: np.ndarray,
-                     position: np.ndarray) -> np.ndarray:
-    """The local matrix (column-vector, the prim's parent frame) that puts the camera at (rotation, position) in
-    SWB's world, keeping whatever uniform scale the camera has."""
-    xf = UsdGeom.Xformable(prim)
-    frame, parent = ctx.unit_frame(prim), ctx.unit_frame(prim.GetParent())
-    if frame.mpu != parent.mpu:
-        raise SwbError("cannot move a camera that is the root of an asset in other units", file=ctx.file,
-                       prim=str(prim.GetPath()), hint="vary a camera inside the asset or reference it in stage units")
-    local = gf_to_numpy(xf.GetLocalTransformation(ctx.time))
-    above = ctx.raw_local_to_world(prim) @ np.linalg.inv(local)  # parent-to-world (identity after a reset)
-    if frame.correction is not None:
-        above = frame.correction @ above
-    above = ctx.stage_to_world @ above
-    world0 = ctx.to_world(prim)
-    world1 = np.eye(4)
-    world1[:3, :3] = rotation @ base_rotation.T @ world0[:3, :3]
-    world1[:3, 3] = position
-    return np.linalg.solve(above, world1)
-
-
 def apply_configuration(sim: Simulation, result: SweepResult, out: str | Path, index: int | None = None) -> Path:
     """Write configuration ``index`` (default: the best) as a new stage at ``out``; returns its path."""
     index = result.best if index is None else index
@@ -99,7 +79,7 @@ def apply_configuration(sim: Simulation, result: SweepResult, out: str | Path, i
     matrices = []
     for j, cam in enumerate(builder.cameras):
         prim = stage.GetPrimAtPath(cam.path)
-        matrices.append(_local_transform(prim, ctx, np.asarray(cam.rotation, dtype=np.float64),
+        matrices.append(local_for_world_pose(prim, ctx, np.asarray(cam.rotation, dtype=np.float64),
                                          cand.rotation[0, j], cand.position[0, j]))
     for j, cam in enumerate(builder.cameras):
         prim = stage.GetPrimAtPath(cam.path)
