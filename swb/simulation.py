@@ -474,14 +474,21 @@ class Simulation:
     # ----- sweeps ------------------------------------------------------------------------------------------------
     def sweep(self, name: str | None = None, *, spec: Any = None, samples: int | None = None,
               seed: int | None = None, sampler: str | None = None, chunk: int | None = None,
-              progress: Any = None) -> Any:
+              progress: Any = None, cluster: Any = None) -> Any:
         """Run a configuration sweep and write its arrays into ``sweep_layer`` (returns a SweepResult).
 
         ``spec``: a TOML file, a dict shaped like one, or a SweepSpec; it is authored into the configuration layer
         (USD stays the ground truth). Without it the stage's sweep called ``name`` (or its only sweep) runs.
         ``samples``/``seed``/``sampler`` override the spec's and are authored too. ``progress(done, total)`` is
         called after each chunk; Ctrl-C keeps the configurations already done. See swb.sweep.api.
+        ``cluster``: "ray", "ray://HOST:PORT" or a swb.cluster.Cluster runs the configurations on Ray workers, with
+        the same result (docs/cluster.md).
         """
+        if cluster is not None:
+            from .cluster.api import sweep_on_cluster
+
+            return sweep_on_cluster(self, cluster, name, spec=spec, samples=samples, seed=seed, sampler=sampler,
+                                    chunk=chunk, progress=progress)
         from .sweep.api import sweep_simulation
 
         return sweep_simulation(self, name, spec=spec, samples=samples, seed=seed, sampler=sampler, chunk=chunk,
@@ -489,13 +496,18 @@ class Simulation:
 
     def optimize(self, name: str | None = None, *, spec: Any = None, read_rate: float | None = None,
                  cameras: int | None = None, candidates: int | None = None, seed: int | None = None,
-                 progress: Any = None) -> Any:
+                 progress: Any = None, cluster: Any = None) -> Any:
         """Design a camera placement: the fewest cameras reaching ``read_rate``, or the best ``cameras`` (returns a
         swb.optimize.result.DesignResult; ``swb.optimize.apply.write_design`` writes it as a new stage).
 
         ``spec``: a TOML file, a dict shaped like one, or a DesignSpec, authored into the configuration layer as a
         SwbDesign prim; without it the stage's design called ``name`` (or its only one) is solved. See
-        docs/optimize.md."""
+        docs/optimize.md. ``cluster`` computes the candidate matrix on Ray workers (docs/cluster.md)."""
+        if cluster is not None:
+            from .cluster.api import optimize_on_cluster
+
+            return optimize_on_cluster(self, cluster, name, spec=spec, read_rate=read_rate, cameras=cameras,
+                                       candidates=candidates, seed=seed, progress=progress)
         from .optimize.api import optimize_simulation
 
         return optimize_simulation(self, name, spec=spec, read_rate=read_rate, cameras=cameras,

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from .cluster import add_cluster_args, cluster_from_args
 from .common import add_device_args, positive_int, progress
 
 
@@ -46,6 +47,7 @@ def add_optimize_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="write the chosen cameras as a new stage (OUT.usda + OUT.design.usda; the scene is untouched) "
                    "and check that it reproduces the read rate")
     add_device_args(p)
+    add_cluster_args(p, "candidate x label matrix")
     p.set_defaults(handler=cmd_optimize)
 
 
@@ -86,15 +88,18 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         from ..errors import SwbError
 
         raise SwbError(f"--seed must not be negative, got {args.seed}")
+    cluster = cluster_from_args(args)
     progress(f"loading {args.scene}")
     sim = swb.open(args.scene, device=args.device, threads=args.threads)
     progress(f"{len(sim.scene.cameras)} sensor cameras, {len(sim.scene.targets)} targets")
     bar = PhaseProgress()
     try:
         result = sim.optimize(args.name, spec=args.spec, read_rate=args.goal_read_rate, cameras=args.cameras,
-                              candidates=args.candidates, seed=args.seed, progress=bar)
+                              candidates=args.candidates, seed=args.seed, progress=bar, cluster=cluster)
     finally:
         bar.close()
+        if cluster is not None:
+            cluster.close()
     doc = result.to_json() if args.json else None
     status = 0
     if args.apply is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..errors import SwbError
 from ..sweep.run import stop_on_interrupt
 from ..sweep.spec import SAMPLERS
+from .cluster import add_cluster_args, cluster_from_args
 from .common import add_device_args, positive_int, progress
 
 Handler = Callable[[argparse.Namespace], int]
@@ -71,6 +72,7 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> dict[str, Hand
                    "check that it reproduces")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     add_device_args(p)
+    add_cluster_args(p, "configurations")
     p.set_defaults(handler=cmd_sweep)
     return {"sweep": cmd_sweep}
 
@@ -125,6 +127,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import swb
 
     _check_outputs(args)
+    cluster = cluster_from_args(args)
     # Ctrl-C is a request to stop at the next safe point (after loading, after the chunk under way, after the
     # files being written), never an exception inside NumPy, Warp or USD: see swb.sweep.run.stop_on_interrupt
     with stop_on_interrupt() as stop:
@@ -135,8 +138,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             progress("interrupted while loading: nothing evaluated, nothing written")
             return EXIT_INTERRUPTED
         bar = ProgressBar(f"sweep {args.name or ''}".strip())
-        result = sim.sweep(args.name, spec=args.spec, samples=args.samples, seed=args.seed, sampler=args.sampler,
-                           chunk=args.chunk, progress=bar)
+        try:
+            result = sim.sweep(args.name, spec=args.spec, samples=args.samples, seed=args.seed,
+                               sampler=args.sampler, chunk=args.chunk, progress=bar, cluster=cluster)
+        finally:
+            if cluster is not None:
+                cluster.close()
         if not result.complete:  # the configurations done are kept, whole
             bar.stopped()
             progress(f"interrupted: {result.n_done:,} of {result.n_requested:,} configurations evaluated")

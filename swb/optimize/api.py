@@ -6,6 +6,7 @@ The simulation passes itself in through ``DesignHost`` (this module does not imp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,7 +16,7 @@ from ..engine.model import Scene
 from ..engine.world import World
 from ..sweep.api import stage_frame
 from ..sweep.candidates import StageFrame
-from .optimizer import Progress, optimize_scene
+from .optimizer import Optimizer, Progress, Rows, optimize_scene
 from .result import DesignResult
 from .spec import DesignSpec, author_design, design_from_dict, design_prim, load_toml_design, read_design
 
@@ -59,11 +60,13 @@ def resolve_design(sim: DesignHost, name: str | None, spec: str | Path | dict[st
 def optimize_simulation(sim: DesignHost, name: str | None = None, *,
                         spec: str | Path | dict[str, Any] | DesignSpec | None = None,
                         read_rate: float | None = None, cameras: int | None = None, candidates: int | None = None,
-                        seed: int | None = None, progress: Progress | None = None) -> DesignResult:
-    """Solve the simulation's design (see ``swb.optimize.optimizer``) on its world."""
+                        seed: int | None = None, progress: Progress | None = None,
+                        rows: Callable[[Optimizer], Rows] | None = None) -> DesignResult:
+    """Solve the simulation's design (see ``swb.optimize.optimizer``) on its world; ``rows`` computes the
+    candidate matrix elsewhere (``swb.cluster``), called after the design is authored into the stage."""
     sim.evaluate()  # the scene model and the World (with its mesh) are current
     frame = stage_frame(sim.stage, sim.scene)
     overrides = {"read_rate": read_rate, "cameras": cameras, "candidates": candidates, "seed": seed}
     resolved = resolve_design(sim, name, spec, frame, overrides)
     return optimize_scene(sim.scene, resolved, frame=frame, world=sim.world, threads=sim.threads,
-                          progress=progress)
+                          progress=progress, rows=rows)

@@ -39,6 +39,9 @@ from .result import ChosenCamera, DesignResult, UnreadLabel
 from .spec import D_CAMERAS, D_READ_RATE, DesignSpec
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+# The candidate x pass matrix rows of (records, frame rates, progress): by default DesignEvaluator.pass_rows on
+# this process's device; swb.cluster passes rows computed in chunks on Ray workers (the same bits, any order).
+Rows = Callable[[np.ndarray, np.ndarray, Callable[[int, int], None] | None], np.ndarray]
 EXPLAIN_SAMPLES = 256  # unread samples the "why" of an unreachable goal looks at (all candidates each)
 
 
@@ -54,7 +57,8 @@ class Optimizer:
     """One design problem on one scene: its passes, candidates, matrix and device buffers."""
 
     def __init__(self, scene: Scene, spec: DesignSpec, *, frame: StageFrame | None = None, world: World | None = None,
-                 device: str | None = None, threads: int | None = None, progress: Progress | None = None) -> None:
+                 device: str | None = None, threads: int | None = None, progress: Progress | None = None,
+                 rows: Callable[[Optimizer], Rows] | None = None) -> None:
         self.t0 = time.perf_counter()
         self.spec = spec
         self.frame = frame if frame is not None else StageFrame()
@@ -67,6 +71,7 @@ class Optimizer:
         self.passes: PassSet = build_passes(counted, spec, self.frame, self.world.face_part)
         self.factory = CandidateFactory(scene, spec, self.frame, self.passes)
         self.evaluator = DesignEvaluator(self.world, self.passes, threads)
+        self.rows: Rows = rows(self) if rows is not None else self.evaluator.pass_rows  # the candidate matrix
         self.progress = progress
         self.rng = np.random.default_rng(spec.seed)
         self.matrix = BitMatrix(self.passes.weight)
@@ -88,7 +93,7 @@ class Optimizer:
         return lambda done, total: cb(name, done, total)
 
     def add(self, cands: Candidates, phase: str) -> None:
-        rows = self.evaluator.pass_rows(cands.records, self.factory.frame_rate(cands.option), self._phase(phase))
+        rows = self.rows(cands.records, self.factory.frame_rate(cands.option), self._phase(phase))
         self.matrix.append(rows)
         self.candidates = cands if self.candidates is None else Candidates.concatenate([self.candidates, cands])
         self.cost = self.factory.cost(self.candidates.option)
@@ -351,9 +356,11 @@ class Optimizer:
 
 def optimize_scene(scene: Scene, spec: DesignSpec, *, frame: StageFrame | None = None, world: World | None = None,
                    device: str | None = None, threads: int | None = None,
-                   progress: Progress | None = None) -> DesignResult:
-    """Solve a design on a scene model (no USD needed: benchmarks and generated stations use this)."""
-    opt = Optimizer(scene, spec, frame=frame, world=world, device=device, threads=threads, progress=progress)
+                   progress: Progress | None = None, rows: Callable[[Optimizer], Rows] | None = None) -> DesignResult:
+    """Solve a design on a scene model (no USD needed: benchmarks and generated stations use this); ``rows``
+    makes the function that computes candidate matrix rows (see ``Rows``)."""
+    opt = Optimizer(scene, spec, frame=frame, world=world, device=device, threads=threads, progress=progress,
+                    rows=rows)
     try:
         return opt.run()
     finally:

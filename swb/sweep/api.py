@@ -7,6 +7,7 @@ that cannot fit) is checked before anything is authored or evaluated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +33,8 @@ from .spec import (
     spec_from_dict,
     sweep_prim,
 )
+
+Execute = Callable[[SweepRunner, Progress | None], SweepResult]  # how a runner's configurations are run
 
 
 class SweepHost(Protocol):
@@ -100,8 +103,12 @@ def sweep_simulation(sim: SweepHost, name: str | None = None, *,
                      spec: str | Path | dict[str, Any] | SweepSpec | None = None, samples: int | None = None,
                      seed: int | None = None, sampler: str | None = None, chunk: int | None = None,
                      progress: Progress | None = None, memory_budget: int | None = None,
-                     host_budget: int | None = None) -> SweepResult:
-    """Run a sweep of the simulation's stage and write its arrays into ``sim.sweep_layer``."""
+                     host_budget: int | None = None, execute: Execute | None = None) -> SweepResult:
+    """Run a sweep of the simulation's stage and write its arrays into ``sim.sweep_layer``.
+
+    ``execute(runner, progress)`` runs the configurations (default ``runner.run``; ``swb.cluster`` passes one that
+    spreads chunks of ``runner.evaluate_range`` over Ray workers and ends with ``runner.finish``). It is called
+    after the spec is authored, so it sees the configuration layer the run evaluates."""
     sim.evaluate()  # the scene model and the World (with its mesh) are current
     frame = stage_frame(sim.stage, sim.scene)
     overrides = {"samples": samples, "seed": seed, "sampler": sampler}
@@ -109,7 +116,7 @@ def sweep_simulation(sim: SweepHost, name: str | None = None, *,
     runner = SweepRunner(sim.scene, resolved, frame=frame, world=sim.world, chunk=chunk,
                          threads=sim.threads, memory_budget=memory_budget, host_budget=host_budget)
     try:
-        result = runner.run(progress)
+        result = runner.run(progress) if execute is None else execute(runner, progress)
     finally:
         runner.close()
     write_sweep_layer(sim.sweep_layer, result)

@@ -239,8 +239,7 @@ class SweepRunner:
             try:
                 while done < n and not stop.is_set():
                     b = min(n, done + self.chunk)
-                    cand = self.builder.build(self.design.values[done:b])
-                    parts.append(self.evaluate_records(cand.records))
+                    parts.append(self.evaluate_range(done, b))
                     done = b
                     if progress is not None:
                         progress(done, n)
@@ -248,7 +247,16 @@ class SweepRunner:
                 pass
         complete = done == n
         seconds = time.perf_counter() - t0
-        sums = SweepSums.concatenate(parts, len(self.scene.cameras))
+        return self.finish(SweepSums.concatenate(parts, len(self.scene.cameras)), baseline, done, complete, seconds)
+
+    def evaluate_range(self, start: int, stop: int) -> SweepSums:
+        """Sums of configurations ``start .. stop - 1`` of the design: one chunk, wherever it runs (a cluster
+        worker holding the same stage calls this too; integer sums make the chunks' order irrelevant)."""
+        return self.evaluate_records(self.builder.build(self.design.values[start:stop]).records)
+
+    def finish(self, sums: SweepSums, baseline: SweepSums, done: int, complete: bool, seconds: float) -> SweepResult:
+        """The result of the first ``done`` configurations' sums (in design order): ranked, with the best
+        configuration's and the baseline's tables evaluated here."""
         result = assemble_result(self, sums, baseline, done, complete, seconds)
         if result.order.size:
             result.best_detail = self.detail(int(result.order[0]))
@@ -319,6 +327,12 @@ def stop_on_interrupt() -> Iterator[threading.Event]:
     finally:
         _active_stop = None
         signal.signal(signal.SIGINT, previous)
+
+
+def interrupt_requested() -> bool:
+    """Whether Ctrl-C was pressed inside the active ``stop_on_interrupt`` block: long waits outside the sweep loop
+    (a cluster run) poll this to stop at their next safe point."""
+    return _active_stop is not None and _active_stop.is_set()
 
 
 def _settle(futures: list[Future]) -> None:

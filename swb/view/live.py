@@ -344,12 +344,10 @@ class LiveView:
 
     def _on_client_camera(self, camera: viser.CameraHandle) -> None:
         pos, q = np.asarray(camera.position, np.float64), np.asarray(camera.wxyz, np.float64)
-        if self._pose_sent is not None:
-            p0, q0 = self._pose_sent
-            scale = max(1.0, float(np.abs(p0).max()))
-            if (np.abs(pos - p0).max() <= _POSE_TOLERANCE * scale
-                    and min(np.abs(q - q0).max(), np.abs(q + q0).max()) <= _POSE_TOLERANCE):
-                return  # our own pose coming back
+        known = [self._pose_sent] if self._pose_sent is not None else []
+        known.append(tuple(np.asarray(x, np.float64) for x in self.axes.viewer_from_stage(self._viewer_pose)))
+        if any(_same_pose(pos, q, p0, q0) for p0, q0 in known):
+            return  # our own pose coming back, or the one we hold: rounding must not change the saved state
         self._pose_sent = None
         self._viewer_pose = self.axes.viewer_to_stage(pos, q)
         self.state.look_at = [float(x) for x in self.axes.point_to_stage(camera.look_at)]
@@ -787,3 +785,10 @@ def _rgb8(rgb: tuple[float, float, float]) -> tuple[int, int, int]:
 def _from_page(event: Any) -> bool:
     """A change made in a browser (not one the server set): only those are edits."""
     return getattr(event, "client", None) is not None
+
+
+def _same_pose(pos: np.ndarray, q: np.ndarray, p0: np.ndarray, q0: np.ndarray) -> bool:
+    """Equal within what a float32 round trip through the browser changes (q and -q are one rotation)."""
+    scale = max(1.0, float(np.abs(p0).max()))
+    return bool(np.abs(pos - p0).max() <= _POSE_TOLERANCE * scale
+                and min(np.abs(q - q0).max(), np.abs(q + q0).max()) <= _POSE_TOLERANCE)
