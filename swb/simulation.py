@@ -496,22 +496,23 @@ class Simulation:
 
     def optimize(self, name: str | None = None, *, spec: Any = None, read_rate: float | None = None,
                  cameras: int | None = None, candidates: int | None = None, seed: int | None = None,
-                 progress: Any = None, cluster: Any = None) -> Any:
+                 safety: str | None = None, progress: Any = None, cluster: Any = None) -> Any:
         """Design a camera placement: the fewest cameras reaching ``read_rate``, or the best ``cameras`` (returns a
         swb.optimize.result.DesignResult; ``swb.optimize.apply.write_design`` writes it as a new stage).
 
         ``spec``: a TOML file, a dict shaped like one, or a DesignSpec, authored into the configuration layer as a
         SwbDesign prim; without it the stage's design called ``name`` (or its only one) is solved. See
-        docs/optimize.md. ``cluster`` computes the candidate matrix on Ray workers (docs/cluster.md)."""
+        docs/optimize.md. ``safety`` (exempt, RG1, RG2, RG3, none) overrides the design's eye-safety limit on its
+        zones (docs/lighting.md). ``cluster`` computes the candidate matrix on Ray workers (docs/cluster.md)."""
         if cluster is not None:
             from .cluster.api import optimize_on_cluster
 
             return optimize_on_cluster(self, cluster, name, spec=spec, read_rate=read_rate, cameras=cameras,
-                                       candidates=candidates, seed=seed, progress=progress)
+                                       candidates=candidates, seed=seed, safety=safety, progress=progress)
         from .optimize.api import optimize_simulation
 
         return optimize_simulation(self, name, spec=spec, read_rate=read_rate, cameras=cameras,
-                                   candidates=candidates, seed=seed, progress=progress)
+                                   candidates=candidates, seed=seed, safety=safety, progress=progress)
 
     # ----- persistence ------------------------------------------------------------------------------------------
     def save(self, path: str | Path, *, companions: dict[str, bytes] | None = None) -> Path:

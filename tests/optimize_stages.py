@@ -126,3 +126,21 @@ def ring_design(**design) -> dict:
                                        "offset": 0.02}],
             "sensor": [{"name": "cam", "resolution": [1920, 1200], "pixel_pitch_um": 3.45}],
             "lens": [{"name": "f8", "focal_length_mm": 8}]}
+
+
+def add_ring_light_and_zone(path: Path, intensity: float = 3.0e5) -> Path:
+    """A bright DiskLight mounted below the stage's old camera (its ring light), shining down on an operator zone
+    0.6 to 1 m below it."""
+    from pxr import UsdLux
+
+    stage = Usd.Stage.Open(str(path))
+    lamp = UsdLux.DiskLight.Define(stage, "/World/Cameras/Old/Ring")  # shines along its -Z: down
+    lamp.CreateRadiusAttr(0.02)
+    lamp.CreateIntensityAttr(intensity)
+    zone = UsdGeom.Cube.Define(stage, "/World/Operator")
+    zone.CreateSizeAttr(0.4)
+    UsdGeom.Xformable(zone).AddTranslateOp().Set(Gf.Vec3d(0.0, 0.0, 5.2))
+    S.apply_zone_api(zone.GetPrim())
+    zone.GetPrim().GetAttribute(S.ZONE_SPACING).Set(0.2)
+    stage.GetRootLayer().Save()
+    return path

@@ -42,6 +42,8 @@ def add_optimize_commands(subparsers: argparse._SubParsersAction) -> None:
     goal.add_argument("--cameras", type=positive_int, metavar="K", help="best read rate with K cameras")
     p.add_argument("--candidates", type=positive_int, help="candidate cameras to start from (overrides the spec)")
     p.add_argument("--seed", type=int, help="seed of candidates and refinement (overrides the spec)")
+    p.add_argument("--safety", metavar="RG", help="eye safety: no zone may exceed this risk group (exempt, RG1, "
+                   "RG2, RG3; none) from the lights the design keeps (overrides the spec; docs/lighting.md)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--apply", type=Path, metavar="OUT.usda",
                    help="write the chosen cameras as a new stage (OUT.usda + OUT.design.usda; the scene is untouched) "
@@ -95,7 +97,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     bar = PhaseProgress()
     try:
         result = sim.optimize(args.name, spec=args.spec, read_rate=args.goal_read_rate, cameras=args.cameras,
-                              candidates=args.candidates, seed=args.seed, progress=bar, cluster=cluster)
+                              candidates=args.candidates, seed=args.seed, safety=args.safety, progress=bar,
+                              cluster=cluster)
     finally:
         bar.close()
         if cluster is not None:

@@ -27,6 +27,7 @@ from pxr import Sdf, Tf, Usd, UsdUtils
 from ..errors import SwbError
 from ..optimize.evaluator import DesignEvaluator
 from ..optimize.passes import build_passes, counted_scene
+from ..optimize.safety import design_lights
 from ..optimize.spec import read_design
 from ..sweep.api import SweepHost, stage_frame
 from ..sweep.results import SweepSums
@@ -189,7 +190,7 @@ class DesignJob:
         passes = build_passes(counted, spec, frame, host.world.face_part)
         if design_fingerprint(passes, host.scene) != self.fingerprint:
             raise _differs(host, "design")
-        return DesignEvaluator(host.world, passes, threads)
+        return DesignEvaluator(host.world, passes, threads, design_lights(host.scene, spec))
 
     @staticmethod
     def chunk_of(state: DesignEvaluator) -> int:

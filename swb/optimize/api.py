@@ -18,6 +18,7 @@ from ..sweep.api import stage_frame
 from ..sweep.candidates import StageFrame
 from .optimizer import Optimizer, Progress, Rows, optimize_scene
 from .result import DesignResult
+from .safety import check_design_safety
 from .spec import DesignSpec, author_design, design_from_dict, design_prim, load_toml_design, read_design
 
 
@@ -60,13 +61,17 @@ def resolve_design(sim: DesignHost, name: str | None, spec: str | Path | dict[st
 def optimize_simulation(sim: DesignHost, name: str | None = None, *,
                         spec: str | Path | dict[str, Any] | DesignSpec | None = None,
                         read_rate: float | None = None, cameras: int | None = None, candidates: int | None = None,
-                        seed: int | None = None, progress: Progress | None = None,
+                        seed: int | None = None, safety: str | None = None, progress: Progress | None = None,
                         rows: Callable[[Optimizer], Rows] | None = None) -> DesignResult:
     """Solve the simulation's design (see ``swb.optimize.optimizer``) on its world; ``rows`` computes the
     candidate matrix elsewhere (``swb.cluster``), called after the design is authored into the stage."""
     sim.evaluate()  # the scene model and the World (with its mesh) are current
     frame = stage_frame(sim.stage, sim.scene)
-    overrides = {"read_rate": read_rate, "cameras": cameras, "candidates": candidates, "seed": seed}
+    overrides = {"read_rate": read_rate, "cameras": cameras, "candidates": candidates, "seed": seed,
+                 "safety": safety}
     resolved = resolve_design(sim, name, spec, frame, overrides)
-    return optimize_scene(sim.scene, resolved, frame=frame, world=sim.world, threads=sim.threads,
-                          progress=progress, rows=rows)
+    verdict = check_design_safety(sim.stage, sim.scene, resolved, str(sim.world.device))  # before the search
+    result = optimize_scene(sim.scene, resolved, frame=frame, world=sim.world, threads=sim.threads,
+                            progress=progress, rows=rows)
+    result.safety = verdict
+    return result

@@ -9,7 +9,7 @@ the GIL). Results are bit-packed per sample and reduced to passes on the host (`
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -19,6 +19,7 @@ import warp as wp
 from swb.kernels.camera import Camera, Target
 from swb.kernels.coverage import camera_verdicts, candidate_bits, closest_camera
 
+from ..engine.model import LightModel
 from ..engine.world import World, make_lighting
 from .passes import PassSet
 
@@ -42,7 +43,8 @@ class Verdicts:
 class DesignEvaluator:
     """Evaluate any camera records against a design's label samples on the World's device."""
 
-    def __init__(self, world: World, passes: PassSet, threads: int | None = None) -> None:
+    def __init__(self, world: World, passes: PassSet, threads: int | None = None,
+                 lights: Sequence[LightModel] | None = None) -> None:
         self.world, self.passes = world, passes
         self.device = world.device
         self.threads = max(1, int(threads if threads is not None else (os.cpu_count() or 1)))
@@ -57,7 +59,8 @@ class DesignEvaluator:
         mesh = world.mesh
         self._mesh_id = mesh.id if mesh is not None else wp.uint64(0)
         self._has_mesh = 1 if mesh is not None else 0
-        self._lit = make_lighting(world.lights, dev, mesh is not None, self._face_group)
+        # the lights the design keeps (swb.optimize.safety.design_lights); the World's own by default
+        self._lit = make_lighting(world.lights if lights is None else lights, dev, mesh is not None, self._face_group)
         self.n_samples = smp.n
         self.words = (smp.n + 31) // 32
         self.evaluations = 0  # camera x sample pairs evaluated so far

@@ -36,6 +36,7 @@ from .passes import PassSet, build_passes, counted_scene
 from .refine import Refiner
 from .resample import resample
 from .result import ChosenCamera, DesignResult, UnreadLabel
+from .safety import design_lights
 from .spec import D_CAMERAS, D_READ_RATE, DesignSpec
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -70,7 +71,7 @@ class Optimizer:
                            hint="check swb:design:labels (TOML: labels) or add SwbBarcodeAPI targets")
         self.passes: PassSet = build_passes(counted, spec, self.frame, self.world.face_part)
         self.factory = CandidateFactory(scene, spec, self.frame, self.passes)
-        self.evaluator = DesignEvaluator(self.world, self.passes, threads)
+        self.evaluator = DesignEvaluator(self.world, self.passes, threads, design_lights(scene, spec))
         self.rows: Rows = rows(self) if rows is not None else self.evaluator.pass_rows  # the candidate matrix
         self.progress = progress
         self.rng = np.random.default_rng(spec.seed)

@@ -13,6 +13,7 @@ from ..report import format_table
 from .candidates import Candidates
 from .milp import MilpResult
 from .refine import Refinement
+from .safety import DesignSafety
 from .spec import DesignSpec
 
 
@@ -74,6 +75,7 @@ class DesignResult:
     passes_text: str
     meters_per_unit: float
     notes: list[str] = field(default_factory=list)
+    safety: DesignSafety | None = None  # the eye-safety verdict when the design has a limit
 
     @property
     def goal_text(self) -> str:
@@ -126,6 +128,8 @@ class DesignResult:
                      f"{100 * self.reachable_rate:.2f} %")
         if self.kept:
             lines.append(f"kept as installed: {', '.join(self.kept)}")
+        if self.safety is not None:
+            lines.append(self.safety.line())
         lines += self.notes
         return lines
 
@@ -168,5 +172,5 @@ class DesignResult:
             "rounds": self.rounds, "candidates": self.n_candidates, "evaluations": self.evaluations,
             "seconds": self.seconds, "device": self.device, "labels": self.passes_text,
             "unread": [u.to_json() for u in self.unread], "unread_by_reason": self.unread_factors,
-            "notes": self.notes,
+            "notes": self.notes, "safety": None if self.safety is None else self.safety.to_json(),
         }

@@ -46,6 +46,8 @@ from pxr import Gf, Sdf, Tf, Usd, Vt
 
 from ..engine.profiles import PROFILES
 from ..errors import SwbError
+from ..safety.check import group_index
+from ..safety.tables import RISK_GROUPS
 from ..sweep.spec import FACES, ORIENTATION_MODES, TableReader
 
 try:
@@ -62,6 +64,7 @@ DESIGNS_ROOT = "/SWB/Designs"
 GOALS = ("minCameras", "maxReadRate")
 MINIMIZE = ("cameras", "cost")
 EXISTING = ("replace", "keep")
+SAFETY_LIMITS = ("none", "exempt", "RG1", "RG2", "RG3")
 MOUNT_KINDS = ("box", "surface", "keepOut")
 FOCUS_MODES = ("fixed", "autofocus")
 
@@ -87,6 +90,7 @@ D_PARCELS = "swb:design:parcels"
 D_POSITIONS = "swb:design:positions"
 D_TRAVEL = "swb:design:travel"
 D_OUTPUT = "swb:design:output"
+D_SAFETY = "swb:design:safetyLimit"
 # SwbDesignMount
 M_KIND = "swb:mount:kind"
 M_BOX_MIN = "swb:mount:boxMin"
@@ -179,6 +183,7 @@ class DesignSpec:
     positions: int = 1
     travel: tuple[float, float] = (0.0, 0.0)
     output: str = "/World/DesignedCameras"
+    safety: str = "none"  # eye-safety limit on the zones (SAFETY_LIMITS; none: not checked)
     path: str = ""
     source: str = ""
 
@@ -187,7 +192,8 @@ class DesignSpec:
         return self.resample if self.resample > 0 else max(1, self.candidates // 4)
 
     def with_overrides(self, *, read_rate: float | None = None, cameras: int | None = None,
-                       candidates: int | None = None, seed: int | None = None) -> DesignSpec:
+                       candidates: int | None = None, seed: int | None = None,
+                       safety: str | None = None) -> DesignSpec:
         """The spec with a command line's goal or sizes (a read rate means minCameras, K means maxReadRate)."""
         spec = self
         if read_rate is not None:
@@ -199,8 +205,22 @@ class DesignSpec:
             spec = replace(spec, candidates=candidates)
         if seed is not None:
             spec = replace(spec, seed=seed)
+        if safety is not None:
+            spec = replace(spec, safety=safety_token(safety, spec))
         validate(spec)
         return spec
+
+
+def safety_token(limit: str, spec: DesignSpec) -> str:
+    """A risk group as the user writes it (rg1, RG0, 2, exempt, none) -> its SAFETY_LIMITS token."""
+    text = str(limit).strip()
+    if text.lower() == "none":
+        return "none"
+    try:
+        return RISK_GROUPS[group_index(text)]
+    except SwbError:
+        raise _err(spec, f"unknown safety limit {limit!r}", spec.path or spec.name, D_SAFETY,
+                   hint=f"use one of {', '.join(SAFETY_LIMITS)}") from None
 
 
 def design_path(name: str) -> str:
@@ -239,6 +259,9 @@ def validate(spec: DesignSpec) -> None:
         raise _err(spec, f"unknown minimize {spec.minimize!r}", where, D_MINIMIZE, hint=f"use one of {MINIMIZE}")
     if spec.existing not in EXISTING:
         raise _err(spec, f"unknown existing {spec.existing!r}", where, D_EXISTING, hint=f"use one of {EXISTING}")
+    if spec.safety not in SAFETY_LIMITS:
+        raise _err(spec, f"unknown safety limit {spec.safety!r}", where, D_SAFETY,
+                   hint=f"use one of {', '.join(SAFETY_LIMITS)}")
     for name, value, low in ((D_CANDIDATES, spec.candidates, 1), (D_ROUNDS, spec.rounds, 0),
                              (D_RESAMPLE, spec.resample, 0), (D_REFINE, spec.refine_generations, 0),
                              (D_SEED, spec.seed, 0), (D_ORIENTATIONS, spec.orientations, 1),
@@ -421,7 +444,8 @@ def read_design(prim: Usd.Prim, source: str) -> DesignSpec:
         seed=int(_get(prim, D_SEED)), orientation_mode=str(_get(prim, D_ORIENTATION_MODE)),
         orientations=int(_get(prim, D_ORIENTATIONS)), face_weights=_floats(_get(prim, D_FACE_WEIGHTS)),
         parcels=_targets(prim, D_PARCELS), positions=int(_get(prim, D_POSITIONS)),
-        travel=(float(travel[0]), float(travel[1])), output=str(_get(prim, D_OUTPUT)), path=path, source=source)
+        travel=(float(travel[0]), float(travel[1])), output=str(_get(prim, D_OUTPUT)),
+        safety=str(_get(prim, D_SAFETY) or "none"), path=path, source=source)
     validate(spec)
     return spec
 
@@ -480,6 +504,7 @@ def author_design(stage: Usd.Stage, spec: DesignSpec) -> Usd.Prim:
     _set(prim, D_POSITIONS, _T.Int, int(spec.positions))
     _set(prim, D_TRAVEL, _T.Float2, Gf.Vec2f(*spec.travel))
     _set(prim, D_OUTPUT, _T.String, spec.output)
+    _set(prim, D_SAFETY, _T.Token, spec.safety)
     for m in spec.mounts:
         child = stage.DefinePrim(path.AppendChild(m.name), MOUNT_TYPE)
         _set(child, M_KIND, _T.Token, m.kind)
@@ -510,7 +535,7 @@ def author_design(stage: Usd.Stage, spec: DesignSpec) -> Usd.Prim:
 
 DESIGN_KEYS = {"name", "goal", "read_rate", "cameras", "budget", "minimize", "existing", "labels", "candidates",
                "rolls", "rounds", "resample", "refine_generations", "milp_time_limit", "seed", "orientation_mode",
-               "orientations", "face_weights", "parcels", "positions", "travel", "output"}
+               "orientations", "face_weights", "parcels", "positions", "travel", "output", "safety"}
 MOUNT_KEYS = {"name", "kind", "box_min", "box_max", "surfaces", "offset"}
 SENSOR_KEYS = {"name", "resolution", "pixel_pitch_um", "frame_rate", "exposure_s", "profile", "focus", "cost"}
 LENS_KEYS = {"name", "focal_length_mm", "f_stops", "cost"}
@@ -621,5 +646,7 @@ def design_from_dict(doc: dict[str, Any], meters_per_unit: float, *, source: str
         parcels=d.paths("parcels"), positions=d.int_("positions", 1),
         travel=(_f32(travel[0] * length), _f32(travel[1] * length)),
         output=d.str_("output", "/World/DesignedCameras"), path=base, source=source)
+    if d.has("safety"):
+        spec = replace(spec, safety=safety_token(d.str_("safety", "none"), spec))
     validate(spec)
     return spec
