@@ -127,7 +127,9 @@ class LiveView:
         self.active = ui.active_camera
         self.selection = list(ui.selection)
         self._viewer_pose = ui.viewer_camera_transform
-        self._pose_sent: tuple[np.ndarray, np.ndarray] | None = None
+        # the pose this server sent a page, with the stage pose and look-at it stood for: an echo of it (or of
+        # a page's half-applied update followed by it) puts those back exactly
+        self._pose_sent: tuple[np.ndarray, np.ndarray, Any, list[float] | None] | None = None
 
         if not self.save_dir.is_dir():
             raise SwbError("the folder for saves does not exist", file=str(self.save_dir),
@@ -322,7 +324,8 @@ class LiveView:
             client.camera.wxyz = q
             if self.state.look_at is not None:
                 client.camera.look_at = self.axes.point_to_world(self.state.look_at)
-        self._pose_sent = (np.asarray(pos, np.float64), np.asarray(q, np.float64))
+        look_at = None if self.state.look_at is None else list(self.state.look_at)
+        self._pose_sent = (np.asarray(pos, np.float64), np.asarray(q, np.float64), self._viewer_pose, look_at)
         client.camera.on_update(self._on_client_camera)
 
     def _initial_view(self) -> tuple[np.ndarray, np.ndarray]:
@@ -344,11 +347,14 @@ class LiveView:
 
     def _on_client_camera(self, camera: viser.CameraHandle) -> None:
         pos, q = np.asarray(camera.position, np.float64), np.asarray(camera.wxyz, np.float64)
-        known = [self._pose_sent] if self._pose_sent is not None else []
-        known.append(tuple(np.asarray(x, np.float64) for x in self.axes.viewer_from_stage(self._viewer_pose)))
-        if any(_same_pose(pos, q, p0, q0) for p0, q0 in known):
-            return  # our own pose coming back, or the one we hold: rounding must not change the saved state
-        self._pose_sent = None
+        held = tuple(np.asarray(x, np.float64) for x in self.axes.viewer_from_stage(self._viewer_pose))
+        if _same_pose(pos, q, *held):
+            return  # the pose we hold coming back: rounding must not change the saved state
+        if self._pose_sent is not None and _same_pose(pos, q, *self._pose_sent[:2]):
+            # our own pose coming back, perhaps after a half-applied one: what it stood for, exactly
+            self._viewer_pose, look_at = self._pose_sent[2], self._pose_sent[3]
+            self.state.look_at = None if look_at is None else list(look_at)
+            return
         self._viewer_pose = self.axes.viewer_to_stage(pos, q)
         self.state.look_at = [float(x) for x in self.axes.point_to_stage(camera.look_at)]
 
