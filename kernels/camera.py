@@ -51,6 +51,10 @@ class Camera:
     line_view: int  # 1: a 1-D symbol is in view when its centre scan line (with that quiet zone) is
     threshold_scale: vec_sym  # factor on the class's T per symbology (1: none)
     min_exposure: float  # lux s on the sensor for a readable signal (only with lights)
+    min_read: float  # swb:sensor:minReadProbability: decodable when one frame reads with at least this probability
+    read_ln_m90: vec5  # the read-probability link by class: ln of the margin where one frame reads 9 times in 10
+    read_slope: vec5  # ... and its slope in log-odds per unit of ln(margin)
+    read_floor: vec5  # the margin where the link reaches min_read (decodable at or above it), by class
 
 
 @wp.struct

@@ -35,6 +35,7 @@ from .scoring import (
     limit_norm,
     limit_terms,
     ratio_or_inf,
+    read_probability,
     score_of,
     vec9,
 )
@@ -58,6 +59,7 @@ class PairOutputs:
     decodable: wp.array2d(dtype=wp.uint8)
     limiting: wp.array2d(dtype=wp.int32)
     score: wp.array2d(dtype=wp.float32)
+    p_read: wp.array2d(dtype=wp.float32)
     ppm_u: wp.array2d(dtype=wp.float32)
     ppm_w: wp.array2d(dtype=wp.float32)
     tilt_deg: wp.array2d(dtype=wp.float32)
@@ -162,27 +164,32 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit:
     m[OCCLUDED - 1] = r.visible_fraction
     r.margins = m
 
+    # The decisive margin: the read probability follows it; decodable from the camera's minimum probability on.
+    least = wp.min(wp.min(combined, angle_margin), wp.min(glare, exposure))
     if not fov:
         r.limiting = FOV
     elif not front:
         r.limiting = BACKFACING
     elif not readable_despite_occlusion(cam, tgt, mask):
         r.limiting = OCCLUDED
-    elif combined >= 1.0 and angle_margin >= 1.0 and glare >= 1.0 and exposure >= 1.0:
-        r.decodable = 1
-        r.score = score_of(wp.min(wp.min(combined, angle_margin), wp.min(glare, exposure)))
-    elif glare < wp.min(combined, angle_margin) and glare <= exposure:
-        r.limiting = GLARE
-    elif exposure < wp.min(combined, angle_margin):
-        r.limiting = EXPOSURE
-    elif angle_margin < combined:
-        r.limiting = ANGLE
-    elif r_s >= r_b:
-        r.limiting = RESOLUTION
-    elif blur >= smear_worst:
-        r.limiting = DEFOCUS
     else:
-        r.limiting = MOTION
+        r.p_read = read_probability(cam, tgt.cls, least)
+        if least >= cam.read_floor[tgt.cls]:
+            r.decodable = 1
+            r.score = score_of(least)
+            r.p_read = wp.max(r.p_read, cam.min_read)  # the floor reads with min_read, whatever rounding says
+        elif glare < wp.min(combined, angle_margin) and glare <= exposure:
+            r.limiting = GLARE
+        elif exposure < wp.min(combined, angle_margin):
+            r.limiting = EXPOSURE
+        elif angle_margin < combined:
+            r.limiting = ANGLE
+        elif r_s >= r_b:
+            r.limiting = RESOLUTION
+        elif blur >= smear_worst:
+            r.limiting = DEFOCUS
+        else:
+            r.limiting = MOTION
     return r
 
 
@@ -191,6 +198,7 @@ def store(out: PairOutputs, c: int, t: int, r: PairResult):
     out.decodable[c, t] = wp.uint8(r.decodable)
     out.limiting[c, t] = r.limiting
     out.score[c, t] = r.score
+    out.p_read[c, t] = r.p_read
     out.ppm_u[c, t] = r.ppm_u
     out.ppm_w[c, t] = r.ppm_w
     out.tilt_deg[c, t] = r.tilt_deg

@@ -3,9 +3,13 @@ margins of every factor, the limiting factor and the score."""
 
 from __future__ import annotations
 
+import math
+
 import warp as wp
 
-from swb.engine.profiles import FACTOR_CODE, FACTORS, LIMIT_NORM_P, SCORE_RATE
+from swb.engine.profiles import FACTOR_CODE, FACTORS, LIMIT_NORM_P, READ_ANCHOR, SCORE_RATE
+
+from .camera import Camera
 
 wp.set_module_options({"enable_backward": False})
 
@@ -24,6 +28,7 @@ EXPOSURE = wp.constant(FACTOR_CODE["exposure"])
 
 NORM_P = wp.constant(float(LIMIT_NORM_P))
 RATE = wp.constant(float(SCORE_RATE))
+READ_ANCHOR_LOGIT = wp.constant(float(math.log(READ_ANCHOR / (1.0 - READ_ANCHOR))))
 
 
 @wp.struct
@@ -33,6 +38,7 @@ class PairResult:
     decodable: int
     limiting: int
     score: float
+    p_read: float  # probability that one frame decodes (0 outside the view, facing away or hidden)
     ppm_u: float
     ppm_w: float
     tilt_deg: float
@@ -69,6 +75,18 @@ def ratio_or_inf(num: float, den: float) -> float:
     if den <= 0.0:
         return wp.inf
     return num / den
+
+
+@wp.func
+def read_probability(cam: Camera, cls: int, margin: float) -> float:
+    """One frame's read probability at the decisive margin: the profile's logistic link in ln(margin)
+    (swb.engine.profiles.read_probability)."""
+    if margin <= 0.0:
+        return 0.0
+    if wp.isinf(margin):
+        return 1.0
+    z = READ_ANCHOR_LOGIT + cam.read_slope[cls] * (wp.log(margin) - cam.read_ln_m90[cls])
+    return 1.0 / (1.0 + wp.exp(-z))
 
 
 @wp.func

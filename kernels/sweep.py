@@ -55,6 +55,7 @@ class Verdict:
     limiting: int
     key: float
     score: float
+    p_read: float  # decodable pairs: theirs; near misses: before occlusion (detail_pass checks it)
 
 
 @wp.func
@@ -149,6 +150,7 @@ def sweep_verdict(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, face
             v.decodable = 1
             v.key = KEY_DECODES
             v.score = r.score
+            v.p_read = r.p_read
         else:
             v.limiting = OCCLUDED
             v.key = 2.0 + float(samples_seen(mask)) / float(N_SAMPLES)
@@ -158,7 +160,9 @@ def sweep_verdict(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, face
         v.key = 1.0
     else:
         lights = wp.min(r.margins[GLARE - 1], r.margins[EXPOSURE - 1])
-        v.key = 3.0 + wp.min(wp.min(wp.min(r.combined_margin, r.margins[ANGLE - 1]), lights), 1.0)
+        least = wp.min(wp.min(r.combined_margin, r.margins[ANGLE - 1]), lights)
+        v.p_read = r.p_read
+        v.key = 3.0 + wp.min(least / cam.read_floor[tgt.cls], 1.0)  # how near the camera's decodable floor
     return v
 
 
@@ -282,9 +286,12 @@ def detail_pass(
     best_camera: wp.array(dtype=wp.int32),
     best_score: wp.array(dtype=wp.float32),
     best_limiting: wp.array(dtype=wp.int32),
+    best_p_read: wp.array(dtype=wp.float32),
 ):
     """One configuration in full: every camera x sample decodable, and per sample the best camera (highest score
-    among those that read it, else the closest) with its score and limiting factor."""
+    among those that read it, else the closest) with its score and limiting factor, and the highest one-frame read
+    probability of any camera (pairs below their decodable floor cast their occlusion rays here too: a hidden
+    near miss reads with probability 0)."""
     s = wp.tid() + offset
     tgt = samples[s]
     g = groups[s]
@@ -293,9 +300,15 @@ def detail_pass(
     key = wp.float32(-1.0)
     best = wp.int32(-1)
     lim = wp.int32(0)
+    p_best = wp.float32(0.0)
     for c in range(cameras.shape[0]):
         v = sweep_verdict(cameras[c], tgt, mesh, has_mesh, face_group, g, lit)
         decodable[s, c] = wp.uint8(v.decodable)
+        p = v.p_read
+        if v.decodable == 0 and p > p_best and has_mesh != 0:
+            if not readable_despite_occlusion(cameras[c], tgt, seen_samples(cameras[c], tgt, mesh, face_group, g)):
+                p = 0.0
+        p_best = wp.max(p_best, p)
         if v.decodable != 0:
             n += 1
             if v.score > top:
@@ -311,4 +324,5 @@ def detail_pass(
         top = 0.0
     best_camera[s] = best
     best_score[s] = top
+    best_p_read[s] = p_best
     best_limiting[s] = lim

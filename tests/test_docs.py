@@ -77,9 +77,17 @@ def traits_table() -> str:
     return "\n".join(rows)
 
 
+def read_link_table() -> str:
+    rows = ["| profile | m90 (per class) | slope (per class) |", "|---|---|---|"]
+    for name, p in PROFILES.items():
+        rows.append(f"| `{name}` | {'/'.join(f'{v:.4g}' for v in p.read_m90)} | "
+                    f"{'/'.join(f'{v:.4g}' for v in p.read_slope)} |")
+    return "\n".join(rows)
+
+
 def test_profile_tables_are_the_codes():
     doc = (ROOT / "docs" / "profiles.md").read_text()
-    for table in (profiles_table(), traits_table()):
+    for table in (profiles_table(), traits_table(), read_link_table()):
         assert table in doc, f"docs/profiles.md is out of date; its table should read:\n{table}"
 
 

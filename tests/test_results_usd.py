@@ -81,5 +81,5 @@ def test_coverage_and_queries():
         res.camera("/W/Nope")
     doc = res.to_json()
     assert len(doc["pairs"]) == 12
-    assert set(doc["pairs"][0]) == {"camera", "target", "decodable", "score", "limiting", "ppm_u", "ppm_w",
+    assert set(doc["pairs"][0]) == {"camera", "target", "decodable", "score", "p_read", "limiting", "ppm_u", "ppm_w",
                                     "tilt_deg", "defocus_px", "motion_px", "visible_fraction"}

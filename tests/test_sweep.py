@@ -154,6 +154,10 @@ def test_batched_sums_match_a_full_evaluation_of_each_configuration(station_worl
             hist = np.bincount(det.limiting[unread] - 1, weights=w[unread], minlength=len(FACTORS))
             assert res.sums.limiting[i].sum() == w[unread].sum()
             assert np.array_equal(res.sums.limiting[i], hist.astype(np.int64))
+            # the best one-frame read probability: at least the floor's 0.9 where some camera decodes, below it
+            # where none does (near misses keep their probability, hidden ones 0)
+            assert (det.best_p_read[n_dec >= 1] >= np.float32(0.9)).all()
+            assert (det.best_p_read[unread] < 0.9).all() and (det.best_p_read >= 0).all()
         assert res.sums.covered.min() < res.sums.covered.max()  # the sweep discriminates
     finally:
         runner.close()

@@ -127,6 +127,7 @@ def _duration(seconds: float) -> str:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from ..engine.profiles import PROFILES
+    from ..render.calibration import calibration, fit_read_link, format_calibration
     from ..render.fitting import agreement, fit_profile, format_report
     from ..render.renderer import RenderSettings
     from ..render.study import load_cases, remodel_study, run_study, save_cases, validate_scene
@@ -142,12 +143,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
                        hint="e.g. swb validate --cases study/cases.json --seed 0 --remodel")
     seed = 0 if args.seed is None else args.seed
     t0 = time.perf_counter()
+    groups: list[int] = []  # the study each case comes from: the read link is cross-validated by study
     if args.cases is not None:
         cases = []
-        for path in args.cases:
+        for k, path in enumerate(args.cases):
             if not path.is_file():
                 raise SwbError("file not found", file=str(path), hint="write one with --out DIR (cases.json)")
             cases += load_cases(path)
+            groups += [k] * (len(cases) - len(groups))
         title = f"cases from {', '.join(map(str, args.cases))}"
         if args.remodel:
             cases = remodel_study(cases, seed, device=args.device)
@@ -175,6 +178,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     ag = agreement(cases, profile)
     report = {"title": title, "agreement": ag.to_json()}
     text = format_report(cases, ag, title)
+    if profile is not None:  # one profile for every case: its read probabilities can be checked
+        cal = calibration(cases, profile)
+        report["calibration"] = cal.to_json()
+        text += "\n\n" + format_calibration(cal, f"read probability (p_read) under {profile.name}")
     if args.fit:
         fit = fit_profile(cases)
         p = fit.profile
@@ -192,6 +199,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
                  f"line_view = {p.line_view}, max_tilt = {p.max_tilt}\n"
                  f"  agreement {100 * fit.train_agreement:.1f} % "
                  f"(fitted on the even half, the odd half agrees {held})\n  method: {fit.method}")
+        link = fit_read_link(cases, p, np.asarray(groups or [0] * len(cases)))
+        cv = calibration(cases, link.profile, link.held_out_p)
+        report["fit"] |= {"read_m90": list(link.profile.read_m90), "read_slope": list(link.profile.read_slope),
+                          "read_link_folds": link.folds, "read_link_calibration": cv.to_json()}
+        how = (f"each of {link.folds} studies predicted by a link fitted on the others" if link.folds
+               else "one study: fitted and checked on the same cases")
+        text += (f"\n\nread-probability link (logistic in ln of the decisive margin, per class): "
+                 f"m90 = {link.profile.read_m90}, slope = {link.profile.read_slope}\n"
+                 + format_calibration(cv, f"  calibration, {how}"))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         save_cases(args.out / "cases.json", cases)

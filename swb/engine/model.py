@@ -45,6 +45,7 @@ class CameraModel:
     max_tilt_deg: float = 60.0
     wavelength: float = 625e-9  # metres
     min_exposure: float = 0.002  # lux s on the sensor for a readable signal (checked only when the scene has lights)
+    min_read_probability: float = 0.9  # decodable: one frame reads with at least this probability (p_read)
 
     @property
     def fx(self) -> float:

@@ -11,6 +11,7 @@ from .profiles import FACTORS
 # Scalar per-pair fields, in the order they are stored in USD and JSON.
 SCALAR_FIELDS: tuple[str, ...] = (
     "score",
+    "p_read",
     "ppm_u",
     "ppm_w",
     "tilt_deg",
@@ -26,10 +27,14 @@ SCALAR_FIELDS: tuple[str, ...] = (
 class PairResults:
     """Arrays of shape (n_cameras, n_targets); ``margins`` has a trailing axis over ``profiles.FACTORS``.
 
-    decodable         every factor passes
+    decodable         in view, facing, readable despite occlusion, and p_read >= the camera's minimum read
+                      probability (swb:sensor:minReadProbability; default: every margin >= 1 for a profile
+                      whose m90 is 1)
     limiting          0 when decodable, else 1 + index into FACTORS of the factor that stops the read
     score             0 when not decodable, else 1 - exp(-3 (m - 1)), m = min(combined_margin, angle, glare and
                       exposure margins)
+    p_read            probability that one frame decodes: the profile's logistic link in ln(m) (0 outside the
+                      view, facing away or hidden)
     ppm_u, ppm_w      pixels per module along the module axes (2-D: min over corners; 1-D: at the centre)
     tilt_deg          angle between the symbol normal and the direction to the camera
     defocus_px        blur-disk diameter on the sensor in pixels, diffraction added in quadrature
@@ -43,6 +48,7 @@ class PairResults:
     decodable: np.ndarray
     limiting: np.ndarray
     score: np.ndarray
+    p_read: np.ndarray
     ppm_u: np.ndarray
     ppm_w: np.ndarray
     tilt_deg: np.ndarray

@@ -5,7 +5,10 @@ Kept as plain tables so the kernels, the numpy reference and the docs read the s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import numpy as np
 
 # Limiting factors: code 0 means "decodes"; codes 1..9 in the order of docs/model.md.
 FACTORS: tuple[str, ...] = (
@@ -76,6 +79,37 @@ def is_linear(symbology: str) -> bool:
 
 Classes = tuple[float, float, float, float, float]  # one value per class: linear, pdf417, datamatrix, qr, aztec
 
+# The read-probability link (docs/model.md, "Read probability"): one frame decodes with probability
+# p = 1 / (1 + exp(-(logit(READ_ANCHOR) + slope * (ln M - ln m90)))) at the decisive margin M (the smallest of the
+# combined, angle, glare and exposure margins): m90 is the margin where the decoder reads READ_ANCHOR of frames.
+READ_ANCHOR = 0.9
+# Slope for profiles without their own fit: the mean of the per-class slopes fitted to zxing-cpp (docs/validation.md);
+# how fast reads come with margin is a property of the images near the limit more than of one decoder.
+DEFAULT_READ_SLOPE = 8.0
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def read_floor(m90: np.ndarray, slope: np.ndarray, min_read: np.ndarray) -> np.ndarray:
+    """The margin at which the link reaches ``min_read``: a pair is decodable from there on (broadcast). Exactly
+    ``m90`` when ``min_read`` is the anchor, so a profile with m90 = 1 keeps the rule "every margin >= 1".
+    Probabilities are compared as the float32 the stage and the kernels hold (0.9 read from USD is the anchor)."""
+    p = np.asarray(min_read, np.float32).astype(np.float64)
+    anchor = float(np.float32(READ_ANCHOR))
+    shift = np.log(p / (1.0 - p)) - math.log(anchor / (1.0 - anchor))
+    return np.asarray(m90, np.float64) * np.exp(shift / np.asarray(slope, np.float64))
+
+
+def read_probability(margin: np.ndarray, m90: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """One frame's read probability at the decisive margin (0 at margin 0, 1 at an infinite margin)."""
+    margin = np.asarray(margin, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z = logit(READ_ANCHOR) + np.asarray(slope) * (np.log(np.where(margin > 0, margin, 1.0)) - np.log(m90))
+        p = 1.0 / (1.0 + np.exp(-z))
+    return np.where(margin <= 0, 0.0, np.where(np.isinf(margin), 1.0, p))
+
 
 def _per_class(value: float | tuple[float, ...], what: str) -> Classes:
     """A value for every class: a scalar for all, 4 values (Aztec takes QR's) or 5."""
@@ -110,6 +144,11 @@ class DecoderProfile:
     ``max_tilt`` per class: the decoder's own out-of-plane tilt limit in degrees. The angle limit of a pair is the
     smaller of it and the camera's ``swb:sensor:maxTilt`` (the reader's rule, default 60), so 90 leaves the
     camera's limit alone; a fitted decoder reads to its own limit only where the camera allows that much.
+    ``read_m90`` and ``read_slope`` per class: the read-probability link (``read_probability``): the decisive
+    margin at which one frame reads 9 times in 10, and how fast the odds rise with ln(margin). A profile whose
+    thresholds are "reliable read" limits (the vendor-derived ones) keeps m90 = 1, so its margin rule is
+    unchanged at the default minimum probability 0.9; the fitted zxing profile's limits are where reads halve,
+    and its m90 lies above 1.
     """
 
     name: str
@@ -124,6 +163,8 @@ class DecoderProfile:
     line_view: bool = False
     threshold_scale: tuple[tuple[str, float], ...] = ()
     max_tilt: Classes = (90.0, 90.0, 90.0, 90.0, 90.0)
+    read_m90: Classes = (1.0, 1.0, 1.0, 1.0, 1.0)
+    read_slope: Classes = (DEFAULT_READ_SLOPE,) * 5  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ppm_threshold", _per_class(self.ppm_threshold, "ppm_threshold"))
@@ -132,6 +173,13 @@ class DecoderProfile:
         object.__setattr__(self, "scan_cover", _per_class(self.scan_cover, "scan_cover"))
         object.__setattr__(self, "quiet_zone", _per_class(self.quiet_zone, "quiet_zone"))
         object.__setattr__(self, "max_tilt", _per_class(self.max_tilt, "max_tilt"))
+        object.__setattr__(self, "read_m90", _per_class(self.read_m90, "read_m90"))
+        object.__setattr__(self, "read_slope", _per_class(self.read_slope, "read_slope"))
+        if not all(m > 0.0 and math.isfinite(m) for m in self.read_m90):
+            raise ValueError(f"read_m90: each class's margin must be positive and finite, got {self.read_m90}")
+        if not all(s > 0.0 and math.isfinite(s) for s in self.read_slope):
+            raise ValueError(f"read_slope: each class's slope must be positive (reads rise with margin), got "
+                             f"{self.read_slope}")
         if not all(0.0 < t <= 90.0 for t in self.max_tilt):
             raise ValueError(f"max_tilt: each class's limit must be in (0, 90] degrees, got {self.max_tilt}")
         scale = tuple((str(s), float(f)) for s, f in dict(self.threshold_scale).items())
@@ -191,6 +239,7 @@ PROFILES: dict[str, DecoderProfile] = {
         min_visible=(1.0, 7 / 9, 1.0, 8 / 9, 7 / 9), clear_row=True, scan_cover=(0.1, 0.55, 0.0, 0.0, 0.0),
         quiet_zone=(0.0, 0.1, 0.15, 0.0, 0.15), line_view=True, threshold_scale=(("code39", 1.35), ("itf", 0.75)),
         max_tilt=(70.0, 72.0, 69.0, 70.0, 67.0),
+        read_m90=(1.2271, 1.3376, 1.0822, 1.208, 1.2546), read_slope=(9.052, 7.324, 22.603, 14.826, 8.538),
     ),
 }
 PROFILE_CODE: dict[str, int] = {name: i for i, name in enumerate(PROFILES)}

@@ -115,6 +115,7 @@ def camera_arrays(cams: Sequence[CameraModel]) -> dict[str, np.ndarray]:
         "pitch": col(lambda c: float(np.sqrt(c.pixel_pitch[0] * c.pixel_pitch[1]))),
         "wavelength": col(lambda c: c.wavelength),
         "max_tilt": col(lambda c: c.max_tilt_deg),
+        "min_read": col(lambda c: c.min_read_probability),
         "min_exposure": col(lambda c: c.min_exposure),
         "profile": np.array([list(PROFILES).index(c.decoder_profile) for c in cams], dtype=np.int64),
     }
@@ -430,11 +431,12 @@ def _evaluate_chunk(
         metrics.smear_u = metrics.smear_u * scale
         metrics.smear_w = metrics.smear_w * scale
         extra["motion_px"] = extra["motion_px"] * scale
-    v = verdict(metrics, terms, glare, exposure)
+    v = verdict(metrics, terms, glare, exposure, min_read=cam["min_read"][:, None])
     return {
         "decodable": v.decodable,
         "limiting": v.limiting,
         "score": v.score,
+        "p_read": v.p_read,
         "ppm_u": metrics.ppm_u,
         "ppm_w": metrics.ppm_w,
         "tilt_deg": metrics.tilt,

@@ -25,6 +25,7 @@ class PairRow:
     target: str
     decodable: bool
     score: float
+    p_read: float
     limiting: str | None
     ppm_u: float
     ppm_w: float
@@ -36,7 +37,7 @@ class PairRow:
     margins: dict[str, float]
 
     def to_json(self) -> dict[str, Any]:
-        keys = ("camera", "target", "decodable", "score", "limiting", "ppm_u", "ppm_w", "tilt_deg",
+        keys = ("camera", "target", "decodable", "score", "p_read", "limiting", "ppm_u", "ppm_w", "tilt_deg",
                 "defocus_px", "motion_px", "visible_fraction")
         return {k: getattr(self, k) for k in keys}
 
@@ -50,6 +51,8 @@ class SummaryArrays:
     score        the chosen camera's score
     limiting     the chosen camera's limiting code (0: decodes)
     decoding     how many cameras decode it
+    p_read       the best single camera's read probability for one frame: a lower bound on the chance that
+                 some camera reads it in one frame (that chance is at least each camera's, whatever the images share)
     """
 
     best: np.ndarray
@@ -57,6 +60,7 @@ class SummaryArrays:
     score: np.ndarray
     limiting: np.ndarray
     decoding: np.ndarray
+    p_read: np.ndarray
 
 
 def summarize(p: PairResults) -> SummaryArrays:
@@ -67,7 +71,7 @@ def summarize(p: PairResults) -> SummaryArrays:
     if n_cam == 0:
         z = np.zeros(n_tgt, np.float32)
         return SummaryArrays(np.full(n_tgt, -1, np.int64), np.zeros(n_tgt, bool), z,
-                             np.full(n_tgt, FACTOR_CODE["fov"], np.int32), np.zeros(n_tgt, np.int64))
+                             np.full(n_tgt, FACTOR_CODE["fov"], np.int32), np.zeros(n_tgt, np.int64), z.copy())
     dec = p.decodable
     decoding = dec.sum(axis=0)
     any_dec = decoding > 0
@@ -89,7 +93,8 @@ def summarize(p: PairResults) -> SummaryArrays:
     best = np.where(any_dec, best_dec, best_fail)
     cols = np.arange(n_tgt)
     return SummaryArrays(best=best.astype(np.int64), decodable=any_dec, score=p.score[best, cols],
-                         limiting=p.limiting[best, cols].astype(np.int32), decoding=decoding.astype(np.int64))
+                         limiting=p.limiting[best, cols].astype(np.int32), decoding=decoding.astype(np.int64),
+                         p_read=p.p_read.max(axis=0))
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class TargetSummary:
     score: float
     limiting: str | None
     cameras_decoding: int
+    p_read: float = 0.0  # the best camera's one-frame read probability (a lower bound for any camera)
 
 
 class Results:
@@ -152,6 +158,7 @@ class Results:
             target=self.targets[ti].path,
             decodable=bool(p.decodable[ci, ti]),
             score=float(p.score[ci, ti]),
+            p_read=float(p.p_read[ci, ti]),
             limiting=factor_name(int(p.limiting[ci, ti])),
             ppm_u=float(p.ppm_u[ci, ti]),
             ppm_w=float(p.ppm_w[ci, ti]),
@@ -192,6 +199,7 @@ class Results:
             score=float(p.score[ci, ti]),
             limiting=factor_name(int(p.limiting[ci, ti])),
             cameras_decoding=int(dec.sum()),
+            p_read=float(p.p_read[:, ti].max()),
         )
 
     def summary_arrays(self) -> SummaryArrays:
@@ -207,9 +215,10 @@ class Results:
         cams = self.camera_paths
         return [
             TargetSummary(target=t.path, decodable=bool(dec), best_camera=cams[b], score=float(sc),
-                          limiting=factor_name(int(lim)), cameras_decoding=int(n))
-            for t, b, dec, sc, lim, n in zip(self.targets, s.best.tolist(), s.decodable.tolist(), s.score.tolist(),
-                                             s.limiting.tolist(), s.decoding.tolist(), strict=True)
+                          limiting=factor_name(int(lim)), cameras_decoding=int(n), p_read=float(pr))
+            for t, b, dec, sc, lim, n, pr in zip(self.targets, s.best.tolist(), s.decodable.tolist(),
+                                                 s.score.tolist(), s.limiting.tolist(), s.decoding.tolist(),
+                                                 s.p_read.tolist(), strict=True)
         ]
 
     def label_coverage(self) -> float:
@@ -258,6 +267,7 @@ class Results:
                     "decodable": s.decodable,
                     "best_camera": s.best_camera if s.decodable else None,
                     "score": s.score,
+                    "p_read": s.p_read,
                     "limiting": s.limiting,
                     "cameras_decoding": s.cameras_decoding,
                 }
@@ -289,6 +299,7 @@ def json_units(frame: JsonFrame | None = None) -> dict[str, Any]:
         "angle": "deg (tilt_deg)",
         "image": "pixels (ppm_u, ppm_w: pixels per module; defocus_px, motion_px: blur diameters)",
         "share": "0..1 (label_coverage, score, visible_fraction)",
+        "probability": "0..1 (p_read: one frame decodes; a target's: its best camera's, a lower bound for any)",
     }
     if frame is not None:
         doc["stage"] = {"meters_per_unit": float(frame.meters_per_unit), "up_axis": frame.up_axis,

@@ -26,6 +26,8 @@ from .profiles import (
     SYMBOLOGIES,
     SYMBOLOGY_CODE,
     DecoderProfile,
+    read_floor,
+    read_probability,
 )
 
 ALL_SEEN = (1 << N_OCCLUSION_SAMPLES) - 1
@@ -98,6 +100,8 @@ class DecoderTerms:
     scanline: np.ndarray
     line_view: np.ndarray
     clear_row: np.ndarray
+    read_m90: np.ndarray
+    read_slope: np.ndarray
 
     @classmethod
     def of(cls, profile: DecoderProfile, sym: np.ndarray) -> DecoderTerms:
@@ -127,6 +131,8 @@ class DecoderTerms:
             scanline=flag(lambda p: p.scanline),
             line_view=flag(lambda p: p.line_view),
             clear_row=flag(lambda p: p.clear_row),
+            read_m90=by_class(lambda p: p.read_m90),
+            read_slope=by_class(lambda p: p.read_slope),
         )
 
 
@@ -208,6 +214,7 @@ class Verdict:
     limiting: np.ndarray  # int32 factor code, 0 when decodable
     deciding: np.ndarray  # the limiting factor, and for decodable pairs the factor nearest its limit
     score: np.ndarray
+    p_read: np.ndarray  # one frame's read probability (0 unless in view, facing and readable despite occlusion)
     margins: np.ndarray  # (..., len(FACTORS)) value / threshold per factor (fov, backfacing: 0 or inf)
     combined: np.ndarray
     angle: np.ndarray
@@ -215,11 +222,14 @@ class Verdict:
 
 
 def verdict(m: PairMetrics, t: DecoderTerms, glare: np.ndarray | None = None,
-            exposure: np.ndarray | None = None) -> Verdict:
-    """Decodable, margins, limiting factor and score (docs/model.md, rule 9): decodable when in view, facing the camera,
-    readable despite occlusion, and every margin >= 1. The limiting factor, in order: fov, backfacing, occluded,
-    glare, exposure, angle, then the largest of the sampling terms (resolution, defocus or motion). ``glare`` and
-    ``exposure`` margins come from the lights (None: no lights, both infinite)."""
+            exposure: np.ndarray | None = None, min_read: np.ndarray | float = 0.9) -> Verdict:
+    """Decodable, margins, limiting factor, score and read probability (docs/model.md, rules 9 and 10): decodable
+    when in view, facing the camera, readable despite occlusion, and the read probability at the decisive margin
+    (the smallest of the combined, angle, glare and exposure margins) at least ``min_read`` (the camera's
+    swb:sensor:minReadProbability), i.e. that margin at least the link's floor (1 for a profile with m90 = 1 at
+    0.9). The limiting factor, in order: fov, backfacing, occluded, glare, exposure, angle, then the largest of
+    the sampling terms (resolution, defocus or motion). ``glare`` and ``exposure`` margins come from the lights
+    (None: no lights, both infinite)."""
     fov = in_view(m, t.quiet_share, t.line_view)
     readable = readable_despite_occlusion(m, fov, t.min_visible, t.clear_row)
     s = sampling(m, t.threshold, t.blur_limit)
@@ -228,7 +238,12 @@ def verdict(m: PairMetrics, t: DecoderTerms, glare: np.ndarray | None = None,
     on = fov & m.front
     glare = np.where(on, np.inf if glare is None else glare, np.inf)
     exposure = np.where(on, np.inf if exposure is None else exposure, np.inf)
-    decodable = readable & (s.combined >= 1.0) & (angle >= 1.0) & (glare >= 1.0) & (exposure >= 1.0)
+    least = np.minimum(np.minimum(s.combined, angle), np.minimum(glare, exposure))
+    # float32 like the kernels: a margin on the floor compares the same on both sides
+    floor = read_floor(t.read_m90, t.read_slope, min_read).astype(np.float32)
+    decodable = readable & (least >= floor)
+    p_read = np.where(readable, read_probability(least, t.read_m90, t.read_slope), 0.0)
+    p_read = np.where(decodable, np.maximum(p_read, np.float32(min_read)), p_read)
 
     sampling_code = np.where(s.r_s >= s.r_b, FACTOR_CODE["resolution"],
                              np.where(m.blur >= s.smear, FACTOR_CODE["defocus"], FACTOR_CODE["motion"]))
@@ -242,7 +257,6 @@ def verdict(m: PairMetrics, t: DecoderTerms, glare: np.ndarray | None = None,
     ).astype(np.int32)
     limiting = np.where(decodable, 0, deciding).astype(np.int32)
 
-    least = np.minimum(geometric, np.minimum(glare, exposure))
     with np.errstate(over="ignore", invalid="ignore"):
         score = np.where(decodable, 1.0 - np.exp(-SCORE_RATE * (least - 1.0)), 0.0)
     score = np.where(decodable & np.isinf(least), 1.0, score)
@@ -261,5 +275,6 @@ def verdict(m: PairMetrics, t: DecoderTerms, glare: np.ndarray | None = None,
     margins[..., _SLOT["glare"]] = glare
     margins[..., _SLOT["exposure"]] = exposure
     return Verdict(np.broadcast_to(decodable, shape), np.broadcast_to(limiting, shape),
-                   np.broadcast_to(deciding, shape), np.broadcast_to(score, shape), margins,
+                   np.broadcast_to(deciding, shape), np.broadcast_to(score, shape),
+                   np.broadcast_to(p_read, shape), margins,
                    np.broadcast_to(s.combined, shape), np.broadcast_to(angle, shape), np.broadcast_to(visible, shape))

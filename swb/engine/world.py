@@ -25,7 +25,16 @@ from ..errors import SwbError
 from .devices import resolve_device
 from .model import CameraModel, LightModel, MeshPart, Scene, TargetModel
 from .pair_results import SCALAR_FIELDS, PairResults
-from .profiles import CLASS_CODE, FACTORS, PROFILES, SYMBOLOGIES, SYMBOLOGY_CODE, DecoderProfile, module_aspect
+from .profiles import (
+    CLASS_CODE,
+    FACTORS,
+    PROFILES,
+    SYMBOLOGIES,
+    SYMBOLOGY_CODE,
+    DecoderProfile,
+    module_aspect,
+    read_floor,
+)
 
 # Below this many pairs a CPU launch is not worth splitting across threads.
 MIN_SPLIT_PAIRS = 4096
@@ -92,6 +101,7 @@ def pack_cameras(cams: Sequence[CameraModel], source: str = "") -> np.ndarray:
     out["wavelength"] = col(lambda c: c.wavelength)
     out["max_tilt"] = col(lambda c: c.max_tilt_deg)
     out["min_exposure"] = col(lambda c: c.min_exposure)
+    out["min_read"] = col(lambda c: c.min_read_probability)
     pack_profiles(out, profiles)
     return out
 
@@ -114,6 +124,10 @@ def pack_profiles(out: np.ndarray, profiles: Sequence[DecoderProfile], index: np
     out["decoder_tilt"] = table(lambda p: p.max_tilt)
     out["line_view"] = table(lambda p: float(p.line_view))[:, 0].astype(np.int32)
     out["threshold_scale"] = table(lambda p: p.scales())
+    m90, slope = table(lambda p: p.read_m90), table(lambda p: p.read_slope)
+    out["read_ln_m90"], out["read_slope"] = np.log(m90), slope
+    # rows keep their camera's minimum read probability (set before, by pack_cameras or a copied base row)
+    out["read_floor"] = read_floor(m90, slope, out["min_read"][:, None])
 
 
 def pack_targets(tgts: Sequence[TargetModel], source: str = "") -> np.ndarray:

@@ -161,6 +161,7 @@ def add_camera(
     max_tilt_deg: float | None = None,
     wavelength_nm: float | None = None,
     clipping_range: tuple[float, float] | None = None,
+    min_read_probability: float | None = None,
 ) -> Path:
     """Author a sensor camera (UsdGeom.Camera + SwbSensorAPI) at ``position`` looking at ``look_at``.
 
@@ -186,6 +187,9 @@ def add_camera(
                        file=str(out))
     if exposure_time_s is not None:
         exposure_time_s = _positive(exposure_time_s, "exposure_time_s", out, allow_zero=True)
+    if min_read_probability is not None and not 0.0 < float(min_read_probability) < 1.0:
+        raise SwbError(f"min_read_probability must lie strictly between 0 and 1, got {min_read_probability}",
+                       file=str(out), hint="e.g. 0.9: a pair is decodable when one frame reads it 9 times in 10")
 
     def author(stage: Usd.Stage, path: Sdf.Path, mpu: float) -> None:
         if up is not None:
@@ -231,6 +235,8 @@ def add_camera(
             _set(prim, S.SENSOR_MAX_TILT, Sdf.ValueTypeNames.Float, float(max_tilt_deg))
         if wavelength_nm is not None:
             _set(prim, S.SENSOR_WAVELENGTH, Sdf.ValueTypeNames.Float, float(wavelength_nm))
+        if min_read_probability is not None:
+            _set(prim, S.SENSOR_MIN_READ_PROBABILITY, Sdf.ValueTypeNames.Float, float(min_read_probability))
 
     return _edit(stage_path, out, prim_path, author)
 

@@ -57,7 +57,8 @@ def _write_arrays(spec: Sdf.PrimSpec, results: Results) -> None:
 def _summary_changed(new: SummaryArrays, old: SummaryArrays) -> np.ndarray:
     """Targets whose written summary differs (NaN scores count as equal)."""
     same_score = (new.score == old.score) | (np.isnan(new.score) & np.isnan(old.score))
-    return ((new.best != old.best) | (new.decodable != old.decodable) | ~same_score
+    same_p = (new.p_read == old.p_read) | (np.isnan(new.p_read) & np.isnan(old.p_read))
+    return ((new.best != old.best) | (new.decodable != old.decodable) | ~same_score | ~same_p
             | (new.limiting != old.limiting) | (new.decoding != old.decoding))
 
 
@@ -95,6 +96,7 @@ class ResultsLayerWriter:
             cams = paths[0]
             best, dec, score = summary.best.tolist(), summary.decodable.tolist(), summary.score.tolist()
             lim, n_dec = summary.limiting.tolist(), summary.decoding.tolist()
+            p_read = summary.p_read.tolist()
             for ti in todo.tolist():
                 target = paths[1][ti]
                 if split_instance_path(target) is not None:
@@ -108,6 +110,7 @@ class ResultsLayerWriter:
                 set_attribute(over, "swb:summary:limiting", _T.Token, factor_name(lim[ti]) or "none")
                 set_attribute(over, "swb:summary:score", _T.Float, score[ti])
                 set_attribute(over, "swb:summary:camerasDecoding", _T.Int, n_dec[ti])
+                set_attribute(over, "swb:summary:readProbability", _T.Float, p_read[ti])
         self._written = summary
         self._paths = paths
         return len(todo)
@@ -123,7 +126,9 @@ def read_results(layer: Sdf.Layer, cameras: list[str], targets: list[str]) -> Pa
     def get(name: str) -> object:
         attr = spec.attributes.get(NS + name)
         if attr is None or attr.default is None:
-            raise SwbError("missing results array", attribute=NS + name, **where, hint="the file is incomplete")
+            hint = ("saved by an SWB without read probabilities: open the stage and evaluate again"
+                    if name == "p_read" else "the file is incomplete")
+            raise SwbError("missing results array", attribute=NS + name, **where, hint=hint)
         return attr.default
 
     if list(get("cameras")) != cameras or list(get("targets")) != targets:

@@ -50,6 +50,7 @@ SENSOR_DECODER_PROFILE = "swb:sensor:decoderProfile"
 SENSOR_MAX_TILT = "swb:sensor:maxTilt"
 SENSOR_WAVELENGTH = "swb:sensor:wavelength"
 SENSOR_MIN_EXPOSURE = "swb:sensor:minExposure"
+SENSOR_MIN_READ_PROBABILITY = "swb:sensor:minReadProbability"
 FOCUS_MODES = ("fixed", "autofocus")
 
 # SwbBarcodeAPI (applied to UsdGeom.Xformable)

@@ -79,6 +79,7 @@ class BestDetail:
     best_camera: np.ndarray  # (n_samples,) int32, -1 when no camera is in reach
     best_score: np.ndarray  # (n_samples,) float32, 0 when unread
     limiting: np.ndarray  # (n_samples,) int32 factor code of the best camera, 0 when read
+    best_p_read: np.ndarray  # (n_samples,) float32: the highest one-frame read probability of any camera
 
 
 @dataclass
@@ -89,10 +90,12 @@ class TargetRow:
     best_camera: str  # the camera reading most of its weight (or the closest one when none reads it)
     score: float  # weighted mean best score
     limiting: str  # for unread weight: the commonest limiting factor; "" when fully read
+    p_read: float = 0.0  # weighted mean over samples of the best camera's one-frame read probability
 
     def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "samples": self.samples, "sample_coverage": self.coverage,
-                "best_camera": self.best_camera or None, "score": self.score, "limiting": self.limiting or None}
+                "best_camera": self.best_camera or None, "score": self.score, "p_read": self.p_read,
+                "limiting": self.limiting or None}
 
 
 @dataclass
@@ -210,7 +213,8 @@ class SweepResult:
                     lim = factor_name(int(np.argmax(hist))) or ""
             rows.append(TargetRow(path, b - a, float((wt * read[a:b]).sum() / total) if total else 0.0,
                                   self.cameras[best] if best >= 0 else "",
-                                  float((wt * detail.best_score[a:b]).sum() / total) if total else 0.0, lim))
+                                  float((wt * detail.best_score[a:b]).sum() / total) if total else 0.0, lim,
+                                  float((wt * detail.best_p_read[a:b]).sum() / total) if total else 0.0))
         return rows
 
     def camera_rows(self, detail: BestDetail) -> list[CameraRow]:

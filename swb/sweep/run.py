@@ -283,11 +283,12 @@ class SweepRunner:
         best = wp.zeros(max(s, 1), dtype=wp.int32, device=d.device)
         score = wp.zeros(max(s, 1), dtype=wp.float32, device=d.device)
         lim = wp.zeros(max(s, 1), dtype=wp.int32, device=d.device)
+        p_read = wp.zeros(max(s, 1), dtype=wp.float32, device=d.device)
 
         def launch(a: int, b: int) -> None:
             wp.launch(detail_pass, dim=b - a, device=d.device,
                       inputs=[cams, d.samples, d.groups, d.face_group, d.mesh_id, d.has_mesh, d.lit, a, dec, best,
-                              score, lim])
+                              score, lim, p_read])
 
         if s:
             self._run_pieces(launch, s, s * n_cam)
@@ -295,7 +296,8 @@ class SweepRunner:
         decodable[:, order] = dec.numpy()[:s].astype(bool)
         best_camera = best.numpy()[:s]
         best_camera = np.where(best_camera >= 0, order[np.maximum(best_camera, 0)], -1).astype(np.int32)
-        return BestDetail(index, decodable, best_camera, score.numpy()[:s].copy(), lim.numpy()[:s].copy())
+        return BestDetail(index, decodable, best_camera, score.numpy()[:s].copy(), lim.numpy()[:s].copy(),
+                          p_read.numpy()[:s].copy())
 
     def close(self) -> None:
         if self._pool is not None:

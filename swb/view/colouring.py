@@ -128,7 +128,8 @@ COLOURINGS: dict[str, Colouring] = {
                derive=lambda p: np.where(p.visible_fraction > 0.0, np.minimum(p.ppm_u, p.ppm_w), 0.0),
                colour_map=PPM_CMAP,
                value_range=None, grey_when="not positive", unit="px"),
-        Scalar("p_read", "read probability of the best decoding camera", field="p_read"),
+        Scalar("p_read", "read probability in one frame (best camera; grey: none can read it)", field="p_read",
+               grey_when="not positive"),
     )
 }
 

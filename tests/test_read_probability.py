@@ -1,0 +1,156 @@
+"""p_read: the read-probability link in the kernels and the numpy reference, the verdict it defines
+(decodable = p_read >= swb:sensor:minReadProbability), the attribute on the stage and the link's fit."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from device import DEVICE
+from pxr import Usd
+from test_kernels_closed_form import FX, evaluate, make_camera, make_target
+
+import swb
+from swb.engine.profiles import CLASS_CODE, FACTOR_CODE, PROFILES, READ_ANCHOR, read_floor, read_probability
+from swb.engine.reference import evaluate_reference
+from swb.engine.station_generator import generate_station
+from swb.errors import SwbError
+from swb.engine.results import Results, summarize
+from swb.render.calibration import CaseMargins, fit_link
+from swb.stage.authoring import add_camera, add_target
+
+LINEAR = CLASS_CODE["linear"]
+X = 0.0005
+
+
+def _logistic(m: float, m90: float, slope: float) -> float:
+    return 1.0 / (1.0 + math.exp(-(math.log(READ_ANCHOR / (1 - READ_ANCHOR)) + slope * math.log(m / m90))))
+
+
+def _at_margin(margin: float, profile: str = "zxing", **cam) -> tuple[object, float]:
+    """A Code 128 square on to a pinhole camera at the distance that gives this resolution margin (PPM / T)."""
+    t = PROFILES[profile].threshold("code128")
+    d = X * FX / (t * margin)
+    res = evaluate([make_camera(decoder_profile=profile, **cam)], [make_target(d=d, module_size=X)])
+    return res, t
+
+
+def test_the_fitted_profile_reads_half_the_time_at_its_limit_so_decodable_starts_above_it():
+    zx = PROFILES["zxing"]
+    m90, slope = zx.read_m90[LINEAR], zx.read_slope[LINEAR]
+    assert m90 > 1.0, "the fitted limit is where reads halve: 9 in 10 needs more margin"
+    below, _ = _at_margin(math.sqrt(m90))  # above the old limit, below the 90 % point
+    assert not below.decodable[0, 0]
+    assert below.limiting[0, 0] == FACTOR_CODE["resolution"]
+    m = float(below.combined_margin[0, 0])
+    assert 1.0 < m < m90
+    assert below.p_read[0, 0] == pytest.approx(_logistic(m, m90, slope), rel=1e-5)
+    assert 0.5 < below.p_read[0, 0] < READ_ANCHOR
+    above, _ = _at_margin(1.2 * m90)
+    assert above.decodable[0, 0] and above.limiting[0, 0] == 0
+    assert above.p_read[0, 0] == pytest.approx(_logistic(float(above.combined_margin[0, 0]), m90, slope), rel=1e-5)
+    assert above.p_read[0, 0] >= READ_ANCHOR
+
+
+def test_a_stricter_minimum_probability_moves_the_floor_up():
+    zx = PROFILES["zxing"]
+    m90, slope = zx.read_m90[LINEAR], zx.read_slope[LINEAR]
+    floor = float(read_floor(m90, slope, 0.99))
+    assert floor == pytest.approx(m90 * math.exp((math.log(99) - math.log(9)) / slope))
+    between, _ = _at_margin(0.5 * (m90 + floor), min_read_probability=0.99)
+    assert not between.decodable[0, 0] and between.p_read[0, 0] < 0.99
+    default, _ = _at_margin(0.5 * (m90 + floor))
+    assert default.decodable[0, 0] and default.p_read[0, 0] >= 0.9
+    beyond, _ = _at_margin(1.05 * floor, min_read_probability=0.99)
+    assert beyond.decodable[0, 0] and beyond.p_read[0, 0] >= np.float32(0.99)
+
+
+def test_vendor_profiles_keep_every_margin_at_least_one():
+    """m90 = 1: at the default minimum 0.9 the floor is exactly 1, so the verdict is the margin rule."""
+    for name in ("engine", "industrial", "robust"):
+        assert PROFILES[name].read_m90 == (1.0,) * 5
+        assert np.all(read_floor(np.array(PROFILES[name].read_m90), np.array(PROFILES[name].read_slope), 0.9) == 1.0)
+    lo, _ = _at_margin(0.97, "industrial")
+    hi, _ = _at_margin(1.03, "industrial")
+    assert not lo.decodable[0, 0] and hi.decodable[0, 0]
+    assert lo.p_read[0, 0] < 0.9 <= hi.p_read[0, 0]
+
+
+def test_gated_pairs_never_read():
+    res = evaluate([make_camera()], [make_target(d=0.5, rotation=np.eye(3))])  # facing along +Z: seen edge-on
+    assert res.limiting[0, 0] in (FACTOR_CODE["backfacing"], FACTOR_CODE["fov"], FACTOR_CODE["angle"])
+    behind = evaluate([make_camera()], [make_target(d=-0.5)])
+    assert behind.limiting[0, 0] == FACTOR_CODE["fov"] and behind.p_read[0, 0] == 0.0
+
+
+def test_kernels_and_reference_give_the_same_read_probability():
+    scene = generate_station(n_triangles=2000, n_cameras=6, n_targets=300, seed=7)
+    cams = [replace(c, decoder_profile=("zxing", "industrial")[i % 2], min_read_probability=(0.9, 0.9, 0.97)[i % 3])
+            for i, c in enumerate(scene.cameras)]
+    scene = replace(scene, cameras=cams)
+    sim_res = evaluate(scene.cameras, scene.targets, scene.parts)
+    ref = evaluate_reference(scene)
+    np.testing.assert_allclose(sim_res.p_read, ref.p_read, atol=2e-5)
+    margin = np.minimum(ref.combined_margin, ref.margins[..., FACTOR_CODE["angle"] - 1])
+    near = np.abs(np.log(np.where(margin > 0, margin, 1.0))) < 1e-4  # float32 vs float64 at the floor
+    assert np.array_equal(sim_res.decodable[~near], ref.decodable[~near])
+    q = np.array([c.min_read_probability for c in cams], np.float32)[:, None] * np.ones_like(sim_res.p_read)
+    assert (sim_res.p_read[sim_res.decodable] >= q[sim_res.decodable]).all()
+    assert (sim_res.p_read[~sim_res.decodable] < q[~sim_res.decodable] + 1e-6).all()
+    assert sim_res.decodable.any() and (~sim_res.decodable & (sim_res.p_read > 0.5)).any(), "both sides are tested"
+
+
+def test_min_read_probability_on_the_stage(tmp_path):
+    src = tmp_path / "station.usda"
+    stage = Usd.Stage.CreateNew(str(src))
+    stage.SetMetadata("metersPerUnit", 1.0)
+    stage.GetRootLayer().Save()
+    out = tmp_path / "cams.usda"
+    add_camera(src, out, "/World/cam", position=(0, -1, 0), look_at=(0, 0, 0), min_read_probability=0.95)
+    add_target(src, out, "/World/label", (0, 0, 0), (0, -1, 0), "code128", 0.33, (90, 1))
+    sim = swb.open(out, device=DEVICE)
+    assert sim.scene.cameras[0].min_read_probability == pytest.approx(0.95)
+    with pytest.raises(SwbError, match="min_read_probability"):
+        add_camera(src, tmp_path / "bad.usda", "/World/cam", position=(0, -1, 0), look_at=(0, 0, 0),
+                   min_read_probability=1.0)
+    for bad in ("1.5", "0", "nan"):
+        layer = tmp_path / f"bad_{bad}.usda"
+        text = out.read_text().replace("swb:sensor:minReadProbability = 0.95",
+                                       f"swb:sensor:minReadProbability = {bad}")
+        layer.write_text(text)
+        with pytest.raises(SwbError) as err:
+            swb.open(layer, device=DEVICE)
+        msg = str(err.value)
+        assert "swb:sensor:minReadProbability" in msg and "/World/cam" in msg and "\n" not in msg
+
+
+def test_the_summary_reports_the_best_camera_as_a_lower_bound():
+    scene = generate_station(n_triangles=2000, n_cameras=5, n_targets=200, seed=3)
+    res = evaluate(scene.cameras, scene.targets, scene.parts)
+    assert res.p_read.max() > 0.5, "the station reads somewhere"
+    s = summarize(res)
+    np.testing.assert_array_equal(s.p_read, res.p_read.max(axis=0))
+    rows = Results(scene.cameras, scene.targets, res).summaries()
+    assert [r.p_read for r in rows] == pytest.approx(res.p_read.max(axis=0).tolist())
+    assert all(r.p_read >= 0.9 for r in rows if r.decodable)
+
+
+def test_the_link_fit_recovers_a_known_curve():
+    """Cases drawn from a known logistic in ln M: the fitter returns its m90 and slope, and its predictions are
+    calibrated (an independent check of the fitting code, no decoder involved)."""
+    rng = np.random.default_rng(0)
+    n = 6000
+    cls = rng.integers(0, 5, n)
+    margin = np.exp(rng.uniform(-0.6, 0.8, n))
+    m90 = np.array([1.2, 1.35, 1.1, 1.25, 1.3])
+    slope = np.array([9.0, 7.0, 12.0, 10.0, 8.0])
+    p = read_probability(margin, m90[cls], slope[cls])
+    decoded = rng.random(n) < p
+    cm = CaseMargins(margin, np.zeros(n, bool), cls, decoded)
+    got_m90, got_slope = fit_link(cm, PROFILES["industrial"])
+    np.testing.assert_allclose(got_m90, m90, rtol=0.04)
+    np.testing.assert_allclose(got_slope, slope, rtol=0.25)
+    fitted = read_probability(margin, np.asarray(got_m90)[cls], np.asarray(got_slope)[cls])
+    assert np.abs(fitted - p).max() < 0.05, "the fitted curve is the true one to a few points everywhere"
