@@ -36,8 +36,8 @@ def test_eval_json(tunnel, capsys):
     assert set(doc) >= {"cameras", "targets", "pairs"}
     assert len(doc["pairs"]) == len(doc["cameras"]) * len(doc["targets"])
     for pair in doc["pairs"]:
-        assert set(pair) == {"camera", "target", "decodable", "score", "p_read", "limiting", "ppm_u", "ppm_w", "tilt_deg",
-                             "defocus_px", "motion_px", "visible_fraction"}
+        assert set(pair) == {"camera", "target", "decodable", "score", "p_read", "limiting", "ppm_u", "ppm_w",
+                             "tilt_deg", "defocus_px", "motion_px", "visible_fraction"}
         assert (pair["limiting"] is None) == pair["decodable"]
         assert 0.0 <= pair["score"] <= 1.0
     assert any(p["decodable"] for p in doc["pairs"]) and any(not p["decodable"] for p in doc["pairs"])

@@ -15,9 +15,9 @@ from test_kernels_closed_form import FX, evaluate, make_camera, make_target
 import swb
 from swb.engine.profiles import CLASS_CODE, FACTOR_CODE, PROFILES, READ_ANCHOR, read_floor, read_probability
 from swb.engine.reference import evaluate_reference
+from swb.engine.results import Results, summarize
 from swb.engine.station_generator import generate_station
 from swb.errors import SwbError
-from swb.engine.results import Results, summarize
 from swb.render.calibration import CaseMargins, fit_link
 from swb.stage.authoring import add_camera, add_target
 

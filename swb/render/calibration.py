@@ -164,8 +164,8 @@ def calibration(cases: list[Case], profile: DecoderProfile, p_read: np.ndarray |
     for k, name in enumerate(CLASSES):
         sel = cm.cls == k
         if sel.any():
-            by_class[name] = {"n": int(sel.sum()), "predicted": float(p[sel].mean()), "observed": float(dec[sel].mean()),
-                              "decodable": int((called & sel).sum()),
+            by_class[name] = {"n": int(sel.sum()), "predicted": float(p[sel].mean()),
+                              "observed": float(dec[sel].mean()), "decodable": int((called & sel).sum()),
                               "false_decodable": int((called & sel & ~dec).sum())}
     return Calibration(
         n=len(p), bins=bins, ece=float(ece), far_n=int(far.sum()),

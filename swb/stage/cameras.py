@@ -49,7 +49,8 @@ _HINTS = {
     S.SENSOR_WAVELENGTH: "nanometres, e.g. float swb:sensor:wavelength = 625",
     S.SENSOR_MAX_TILT: "degrees, e.g. float swb:sensor:maxTilt = 60",
     S.SENSOR_MIN_EXPOSURE: "lux seconds, e.g. float swb:sensor:minExposure = 0.002",
-    S.SENSOR_MIN_READ_PROBABILITY: "a probability strictly between 0 and 1, e.g. float swb:sensor:minReadProbability = 0.9",
+    S.SENSOR_MIN_READ_PROBABILITY: "a probability strictly between 0 and 1, "
+                                   "e.g. float swb:sensor:minReadProbability = 0.9",
 }
 
 
