@@ -55,6 +55,7 @@ class Camera:
     read_ln_m90: vec5  # the read-probability link by class: ln of the margin where one frame reads 9 times in 10
     read_slope: vec5  # ... and its slope in log-odds per unit of ln(margin)
     read_floor: vec5  # the margin where the link reaches min_read (decodable at or above it), by class
+    frame_rate: float  # Hz: frames while labels pass (transits)
 
 
 @wp.struct

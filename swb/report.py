@@ -9,6 +9,7 @@ import numpy as np
 
 from .engine.profiles import FACTOR_CODE, factor_name
 from .engine.results import PairRow, Results
+from .engine.transit import TransitResults
 
 
 def format_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -80,11 +81,12 @@ def target_table(res: Results) -> str:
             f"{t.module_size * 1e3:.2f}",
             "yes" if s.decodable else "NO",
             _short(s.best_camera, cam_common) if s.decodable and s.best_camera else "-",
+            f"{s.p_read:.3f}",
             f"{s.score:.2f}",
             str(s.cameras_decoding),
             "-" if s.decodable else (s.limiting or "-"),
         ])
-    headers = ["target", "symbology", "X mm", "decodable", "best camera", "score", "cameras", "limiting"]
+    headers = ["target", "symbology", "X mm", "decodable", "best camera", "p_read", "score", "cameras", "limiting"]
     return f"targets (under {common or '/'})\n" + format_table(headers, rows)
 
 
@@ -97,7 +99,7 @@ def coverage_line(res: Results) -> str:
             f"({100.0 * res.label_coverage():.1f} %)")
 
 
-_PAIR_HEADERS = ["decodes", "score", "limiting", "ppm u", "ppm w", "tilt deg", "defocus px", "motion px",
+_PAIR_HEADERS = ["decodes", "p_read", "score", "limiting", "ppm u", "ppm w", "tilt deg", "defocus px", "motion px",
                  "visible", "dist m"]
 
 
@@ -105,7 +107,8 @@ def _pair_table(title: str, first: str, rows: list[PairRow], name_of: Callable[[
     common = _common_prefix([name_of(r) for r in rows])
     body = [
         [
-            _short(name_of(r), common), "yes" if r.decodable else "no", f"{r.score:.2f}", r.limiting or "-",
+            _short(name_of(r), common), "yes" if r.decodable else "no", f"{r.p_read:.3f}", f"{r.score:.2f}",
+            r.limiting or "-",
             f"{r.ppm_u:.2f}", f"{r.ppm_w:.2f}", f"{r.tilt_deg:.1f}", f"{r.defocus_px:.2f}", f"{r.motion_px:.2f}",
             f"{r.visible_fraction:.2f}", f"{r.distance:.3f}",
         ]
@@ -124,5 +127,39 @@ def target_rows_table(res: Results, target: str) -> str:
     return _pair_table(target, "camera", res.target(target), lambda r: r.camera)
 
 
-def full_report(res: Results) -> str:
-    return "\n\n".join([camera_table(res), target_table(res), coverage_line(res)])
+def transit_report(res: Results, tr: TransitResults, worst: int = 5) -> str:
+    """The station's transit read rate and the labels that drag it down, with why (their limiting factor as
+    authored, at their best camera)."""
+    moving = np.flatnonzero(tr.moving)
+    if not len(moving):
+        return "transit read rate: no label moves (give parcels a swb:barcode:velocity)"
+    rate, looks = tr.read_rate[moving], tr.read_rate_looks[moving]
+    lines = [f"transit read rate ({len(moving)} moving labels, any frame of any camera; a camera's frames as one "
+             f"look): {100 * rate.mean():.2f} % (up to {100 * looks.mean():.2f} % if its frames were independent "
+             f"looks)"]
+    common = _common_prefix(res.target_paths)
+    cam_common = _common_prefix(res.camera_paths)
+    best = tr.best_camera()
+    summaries = res.summaries()
+    rows = []
+    for t in moving[np.argsort(rate, kind="stable")[:worst]]:
+        if tr.read_rate[t] >= 0.9995:
+            break
+        s = summaries[t]
+        rows.append([_short(tr.targets[t], common), f"{100 * tr.read_rate[t]:.2f} %",
+                     f"{100 * tr.read_rate_looks[t]:.2f} %", f"{tr.best_p[:, t].max(initial=0.0):.3f}",
+                     str(int(tr.frames[:, t].sum())),
+                     _short(res.camera_paths[best[t]], cam_common) if best[t] >= 0 and tr.best_p[:, t].max() > 0
+                     else "-", "-" if s.decodable else (s.limiting or "-")])
+    if rows:
+        lines.append("labels that drag it down (limiting: at their authored place, best camera)")
+        lines.append(format_table(["target", "read rate", "indep. looks", "best frame p", "frames", "best camera",
+                                   "limiting"], rows))
+    return "\n".join(lines)
+
+
+def full_report(res: Results, transit: TransitResults | None = None) -> str:
+    parts = [camera_table(res), target_table(res), coverage_line(res)]
+    if transit is not None:
+        parts.append(transit_report(res, transit))
+    return "\n\n".join(parts)

@@ -31,6 +31,7 @@ from pxr import Gf, Sdf, Tf, Usd, UsdGeom
 from .engine.model import CameraModel, MeshPart, Scene, TargetModel
 from .engine.pair_results import PairResults
 from .engine.results import Results
+from .engine.transit import PHASES, TransitResults, evaluate_transits
 from .engine.world import World
 from .errors import SwbError
 from .stage import load as loader
@@ -191,6 +192,14 @@ class Simulation:
             self._world = World(self.scene, device=self.device, threads=self.threads)
             self._world_current = False
         return self._world
+
+    def transit(self, *, phases: int = PHASES, reach: float | None = None) -> TransitResults:
+        """Transit read rates of the moving labels (docs/model.md, rule 12), on the current world (pending edits
+        are evaluated first). ``reach``: metres each label travels either side of its place (default: twice its
+        distance to the farthest camera)."""
+        if self._pairs is None or self.has_pending_changes:
+            self.evaluate()
+        return evaluate_transits(self.world, phases=phases, reach=reach)
 
     @property
     def results(self) -> Results | None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 from dataclasses import replace
 
@@ -13,12 +15,14 @@ from pxr import Usd
 from test_kernels_closed_form import FX, evaluate, make_camera, make_target
 
 import swb
+from swb.cli.render import add_render_commands, cmd_validate
 from swb.engine.profiles import CLASS_CODE, FACTOR_CODE, PROFILES, READ_ANCHOR, read_floor, read_probability
 from swb.engine.reference import evaluate_reference
 from swb.engine.results import Results, summarize
 from swb.engine.station_generator import generate_station
 from swb.errors import SwbError
 from swb.render.calibration import CaseMargins, fit_link
+from swb.render.study import Case, save_cases
 from swb.stage.authoring import add_camera, add_target
 
 LINEAR = CLASS_CODE["linear"]
@@ -154,3 +158,38 @@ def test_the_link_fit_recovers_a_known_curve():
     np.testing.assert_allclose(got_slope, slope, rtol=0.25)
     fitted = read_probability(margin, np.asarray(got_m90)[cls], np.asarray(got_slope)[cls])
     assert np.abs(fitted - p).max() < 0.05, "the fitted curve is the true one to a few points everywhere"
+
+
+def test_validate_fits_the_link_cross_validated_by_study(tmp_path, capsys):
+    """Two saved 'studies' of QR cases whose reads follow a known link: ``swb validate --fit-link`` recovers it,
+    predicts each study from the other, and reports a calibration table."""
+    rng = np.random.default_rng(1)
+    zx = PROFILES["zxing"]
+    t = zx.threshold("qrcode")
+    truth_m90, truth_slope = 1.3, 10.0
+    files = []
+    for study in range(2):
+        cases = []
+        for i in range(700):
+            margin = float(np.exp(rng.uniform(-0.5, 0.8)))
+            p = read_probability(margin, truth_m90, truth_slope)
+            cases.append(Case(index=i, camera="/c", target="/t", symbology="qrcode", design="resolution", content="x",
+                              module_size=5e-4, modules=(21, 21), ppm_u=margin * t, ppm_w=margin * t, defocus_px=0.0,
+                              smear_u=0.0, smear_w=0.0, tilt_deg=0.0, max_tilt=90.0, scan_margin=math.inf, fov=True,
+                              front=True, visible_fraction=1.0, predicted=False, limiting=None,
+                              decoded=bool(rng.random() < p)))
+        files.append(tmp_path / f"s{study}.json")
+        save_cases(files[-1], cases)
+    parser = argparse.ArgumentParser()
+    add_render_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["validate", "--cases", str(files[0]), "--cases", str(files[1]), "--fit-link", "--json"])
+    assert args.handler(args) == 0
+    fit = json.loads(capsys.readouterr().out)["fit"]
+    assert fit["read_link_folds"] == 2
+    assert fit["read_m90"][CLASS_CODE["qr"]] == pytest.approx(truth_m90, rel=0.05)
+    assert fit["read_slope"][CLASS_CODE["qr"]] == pytest.approx(truth_slope, rel=0.3)
+    cal = fit["read_link_calibration"]
+    assert cal["n"] == 1400 and sum(b["n"] for b in cal["bins"]) == 1400
+    assert cal["ece"] < 0.04
+    with pytest.raises(SwbError, match="--fit-link needs"):
+        cmd_validate(parser.parse_args(["validate", "scene.usda", "--fit-link"]))

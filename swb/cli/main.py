@@ -125,14 +125,33 @@ def json_frame(sim):  # noqa: ANN001, ANN201 - Simulation -> JsonFrame
     return JsonFrame(mpu, up, np.linalg.inv(stage_to_world(mpu, up)[:3, :3]))
 
 
+def _transit(sim):  # noqa: ANN001, ANN202
+    """Transit read rates when some label moves (None otherwise)."""
+    if not any(float(v) != 0.0 for t in sim.scene.targets for v in t.velocity):
+        return None
+    t0 = time.perf_counter()
+    tr = sim.transit()
+    progress(f"transits: {int(tr.moving.sum())} moving labels x {len(tr.cameras)} cameras, every frame, "
+             f"in {time.perf_counter() - t0:.2f} s")
+    return tr
+
+
+def _results_json(sim, res, tr) -> str:  # noqa: ANN001
+    doc = res.to_json(json_frame(sim))
+    if tr is not None:
+        doc["transit"] = tr.to_json()
+    return json.dumps(doc, indent=1)
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from ..report import full_report
 
     sim = _open(args.scene, args)
     res = _evaluate(sim, "evaluated")
-    text = json.dumps(res.to_json(json_frame(sim)), indent=1) if args.json or args.out is not None else ""
+    tr = _transit(sim)
+    text = _results_json(sim, res, tr) if args.json or args.out is not None else ""
     written = _write_outputs(sim, text, args.out, args.save, args.scene.stem)
-    print(text if args.json else full_report(res))
+    print(text if args.json else full_report(res, tr))
     for path in written:
         progress(f"wrote {path}")
     return 0
@@ -146,12 +165,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     scene = swb.bundled_scene("scan_tunnel")
     sim = _open(scene, args)
     res = _evaluate(sim, "evaluated")
-    print(full_report(res))
+    tr = _transit(sim)
+    print(full_report(res, tr))
     from .sweep import run_demo_sweep
 
     print()
     print(run_demo_sweep(sim))
-    written = _write_outputs(sim, json.dumps(res.to_json(json_frame(sim)), indent=1), args.out, None, scene.stem)
+    written = _write_outputs(sim, _results_json(sim, res, tr), args.out, None, scene.stem)
     for path in written:
         progress(f"wrote {path}")
     print(f"\nresults: {written[0]} (open it in a USD viewer; `swb restore {written[0]}` brings it back)")

@@ -41,6 +41,9 @@ def add_render_commands(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--seed", type=int, default=None, help="study and render seed (default 0)")
     v.add_argument("--profile", help="decoder profile to predict with (study default: zxing; scene: each camera's)")
     v.add_argument("--fit", action="store_true", help="fit a decoder profile to the cases and report it")
+    v.add_argument("--fit-link", action="store_true",
+                   help="fit only the read-probability link (m90 and slope per class) of --profile (default zxing) "
+                        "to the cases, keeping its thresholds; cross-validated by study (one per --cases file)")
     v.add_argument("--cases", type=Path, action="append",
                    help="reuse cases saved by an earlier --out instead of rendering (repeatable: the cases of several "
                         "studies together, e.g. to fit on them)")
@@ -141,6 +144,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.remodel and (args.cases is None or len(args.cases) != 1 or args.seed is None):
         raise SwbError("--remodel needs one --cases FILE and the --seed of the study that wrote it",
                        hint="e.g. swb validate --cases study/cases.json --seed 0 --remodel")
+    if args.fit_link and args.scene is not None:
+        raise SwbError("--fit-link needs one profile for every case: a study (--study or --cases)",
+                       hint="e.g. swb validate --cases s3/cases.json --cases s4/cases.json --fit-link")
     seed = 0 if args.seed is None else args.seed
     t0 = time.perf_counter()
     groups: list[int] = []  # the study each case comes from: the read link is cross-validated by study
@@ -199,15 +205,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
                  f"line_view = {p.line_view}, max_tilt = {p.max_tilt}\n"
                  f"  agreement {100 * fit.train_agreement:.1f} % "
                  f"(fitted on the even half, the odd half agrees {held})\n  method: {fit.method}")
-        link = fit_read_link(cases, p, np.asarray(groups or [0] * len(cases)))
+    if args.fit_link or (args.fit and profile is not None):
+        base = p if args.fit else profile
+        link = fit_read_link(cases, base, np.asarray(groups or [0] * len(cases)))
         cv = calibration(cases, link.profile, link.held_out_p)
+        report.setdefault("fit", {})
         report["fit"] |= {"read_m90": list(link.profile.read_m90), "read_slope": list(link.profile.read_slope),
                           "read_link_folds": link.folds, "read_link_calibration": cv.to_json()}
         how = (f"each of {link.folds} studies predicted by a link fitted on the others" if link.folds
                else "one study: fitted and checked on the same cases")
-        text += (f"\n\nread-probability link (logistic in ln of the decisive margin, per class): "
-                 f"m90 = {link.profile.read_m90}, slope = {link.profile.read_slope}\n"
-                 + format_calibration(cv, f"  calibration, {how}"))
+        text += (f"\n\nread-probability link of {'the fitted profile' if args.fit else base.name} (logistic in ln "
+                 f"of the decisive margin, per class): m90 = {link.profile.read_m90}, "
+                 f"slope = {link.profile.read_slope}\n" + format_calibration(cv, f"  calibration, {how}"))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         save_cases(args.out / "cases.json", cases)

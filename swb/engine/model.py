@@ -46,6 +46,7 @@ class CameraModel:
     wavelength: float = 625e-9  # metres
     min_exposure: float = 0.002  # lux s on the sensor for a readable signal (checked only when the scene has lights)
     min_read_probability: float = 0.9  # decodable: one frame reads with at least this probability (p_read)
+    frame_rate: float = 30.0  # Hz, frames while labels pass (transit read rate)
 
     @property
     def fx(self) -> float:

@@ -102,6 +102,7 @@ def pack_cameras(cams: Sequence[CameraModel], source: str = "") -> np.ndarray:
     out["max_tilt"] = col(lambda c: c.max_tilt_deg)
     out["min_exposure"] = col(lambda c: c.min_exposure)
     out["min_read"] = col(lambda c: c.min_read_probability)
+    out["frame_rate"] = col(lambda c: c.frame_rate)
     pack_profiles(out, profiles)
     return out
 
@@ -468,6 +469,30 @@ class World:
         self._split(n_cam, n_tgt, launch, threads)
         cam_idx, tgt_idx = np.nonzero(mask.numpy())
         return cam_idx.astype(np.int32), tgt_idx.astype(np.int32)
+
+    @property
+    def camera_records(self) -> wp.array:
+        """The device ``Camera`` records (kept current by the updates), for kernels beyond the pair kernel."""
+        return self._cams
+
+    @property
+    def target_records(self) -> wp.array:
+        return self._tgts
+
+    def part_mesh(self, keep: np.ndarray) -> wp.Mesh | None:
+        """A BVH over the parts ``keep`` marks, sharing this world's device points (only the triangle indices are
+        new); None when they hold no triangle. For geometry that moves apart from the rest (conveyor transits)."""
+        if self.mesh is None:
+            return None
+        faces = np.asarray(keep, bool)[self.face_part]
+        if not faces.any():
+            return None
+        indices = self._indices.numpy().reshape(-1, 3)[faces]
+        return wp.Mesh(points=self._points, indices=wp.array(indices.ravel(), dtype=wp.int32, device=self.device))
+
+    def split(self, n: int, work_per_item: int, launch) -> None:  # noqa: ANN001
+        """Run launch(a, b) over slices of range(n), across the worker threads on the CPU (see ``_split``)."""
+        self._split(n, work_per_item, launch)
 
     def _split(self, n: int, work_per_item: int, launch, threads: int | None = None) -> None:  # noqa: ANN001
         """Run launch(a, b) over slices of range(n); on the CPU a big job is split across the worker threads."""

@@ -101,6 +101,8 @@ def write_design(sim: Simulation, result: DesignResult, out: str | Path) -> Path
         prim.CreateAttribute(S.SENSOR_RESOLUTION, t.Int2, custom=False).Set(Gf.Vec2i(w, h))
         prim.CreateAttribute(S.SENSOR_FOCUS_MODE, t.Token, custom=False).Set(sensor.focus_mode)
         prim.CreateAttribute(S.SENSOR_DECODER_PROFILE, t.Token, custom=False).Set(sensor.profile)
+        if sensor.frame_rate > 0.0:
+            prim.CreateAttribute(S.SENSOR_FRAME_RATE, t.Float, custom=False).Set(float(sensor.frame_rate))
         prim.SetCustomDataByKey("swb:design", {"design": spec.path, "option": cam.option,
                                                "frameRate": float(sensor.frame_rate), "cost": float(cam.cost)})
     del stage

@@ -24,7 +24,7 @@ from .study import Case
 CLASSES: tuple[str, ...] = tuple(CLASS_CODE)
 LN_CLIP = 2.5  # ln M beyond +-2.5 (M outside 0.08..12) carries no information about the transition
 MIN_SLOPE = 1.0  # the link must rise with margin; a class with too few cases near its limit gets at least this
-FAR = 0.25  # |ln(M / floor)| above this: a pair "far from the limit"
+FAR = 0.25  # |ln(M / limit)| above this: a pair "far from the limit"
 N_BINS = 10
 _GATES = (FACTOR_CODE["fov"], FACTOR_CODE["backfacing"], FACTOR_CODE["occluded"])
 
@@ -127,7 +127,9 @@ class Calibration:
     bins: list[dict]  # lo, hi, n, predicted (mean p_read), observed (read share)
     ece: float  # sum over bins of n_bin / n * |predicted - observed|
     far_n: int
-    far_agreement: float  # decodable vs decoded where |ln(M / floor)| > FAR
+    far_agreement: float  # (p_read >= 0.5) vs decoded where |ln(M / m50)| > FAR or a gate fails
+    verdict_far_n: int
+    verdict_far_agreement: float  # decodable vs decoded where |ln(M / floor)| > FAR or a gate fails
     decodable_n: int
     false_decodable: float  # of the pairs called decodable, the share the decoder failed
     by_class: dict[str, dict]
@@ -157,9 +159,12 @@ def calibration(cases: list[Case], profile: DecoderProfile, p_read: np.ndarray |
     m90 = np.asarray(profile.read_m90)[cm.cls]
     slope = np.asarray(profile.read_slope)[cm.cls]
     floor = read_floor(m90, slope, min_read)
+    m50 = read_floor(m90, slope, 0.5)  # the decoder's own limit: half the frames read
     called = p >= min_read
+    likely = p >= 0.5
     with np.errstate(divide="ignore", invalid="ignore"):
-        far = cm.gated | (np.abs(np.log(cm.margin / floor)) > FAR)
+        far = cm.gated | (np.abs(np.log(cm.margin / m50)) > FAR)
+        verdict_far = cm.gated | (np.abs(np.log(cm.margin / floor)) > FAR)
     by_class = {}
     for k, name in enumerate(CLASSES):
         sel = cm.cls == k
@@ -169,7 +174,9 @@ def calibration(cases: list[Case], profile: DecoderProfile, p_read: np.ndarray |
                               "false_decodable": int((called & sel & ~dec).sum())}
     return Calibration(
         n=len(p), bins=bins, ece=float(ece), far_n=int(far.sum()),
-        far_agreement=float((called[far] == dec[far]).mean()) if far.any() else 1.0,
+        far_agreement=float((likely[far] == dec[far]).mean()) if far.any() else 1.0,
+        verdict_far_n=int(verdict_far.sum()),
+        verdict_far_agreement=float((called[verdict_far] == dec[verdict_far]).mean()) if verdict_far.any() else 1.0,
         decodable_n=int(called.sum()),
         false_decodable=float((called & ~dec).sum() / called.sum()) if called.any() else 0.0,
         by_class=by_class)
@@ -183,7 +190,10 @@ def format_calibration(c: Calibration, title: str) -> str:
             lines.append(f"{b['lo']:.1f}-{b['hi']:.1f}     {b['n']:5d} {100 * b['predicted']:9.1f}% "
                          f"{100 * b['observed']:8.1f}%")
     lines += [f"expected calibration error {100 * c.ece:.1f} %",
-              f"far from the limit (|ln(M / floor)| > {FAR}): {c.far_n} cases, agreement {100 * c.far_agreement:.1f} %",
+              f"far from the decoder's limit (|ln(M / m50)| > {FAR} or a gate fails): {c.far_n} cases, "
+              f"p_read >= 0.5 agrees with the decoder on {100 * c.far_agreement:.1f} %",
+              f"far from the decodable floor (|ln(M / floor)| > {FAR} or a gate fails): {c.verdict_far_n} cases, "
+              f"decodable agrees on {100 * c.verdict_far_agreement:.1f} %",
               f"called decodable (p_read >= min): {c.decodable_n}, of them failed: {100 * c.false_decodable:.1f} %",
               f"{'class':<12} {'n':>5} {'predicted':>10} {'observed':>9} {'decodable':>10} {'failed':>7}"]
     for name, r in c.by_class.items():

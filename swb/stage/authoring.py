@@ -162,6 +162,7 @@ def add_camera(
     wavelength_nm: float | None = None,
     clipping_range: tuple[float, float] | None = None,
     min_read_probability: float | None = None,
+    frame_rate_hz: float | None = None,
 ) -> Path:
     """Author a sensor camera (UsdGeom.Camera + SwbSensorAPI) at ``position`` looking at ``look_at``.
 
@@ -190,6 +191,8 @@ def add_camera(
     if min_read_probability is not None and not 0.0 < float(min_read_probability) < 1.0:
         raise SwbError(f"min_read_probability must lie strictly between 0 and 1, got {min_read_probability}",
                        file=str(out), hint="e.g. 0.9: a pair is decodable when one frame reads it 9 times in 10")
+    if frame_rate_hz is not None:
+        frame_rate_hz = _positive(frame_rate_hz, "frame_rate_hz", out)
 
     def author(stage: Usd.Stage, path: Sdf.Path, mpu: float) -> None:
         if up is not None:
@@ -237,6 +240,8 @@ def add_camera(
             _set(prim, S.SENSOR_WAVELENGTH, Sdf.ValueTypeNames.Float, float(wavelength_nm))
         if min_read_probability is not None:
             _set(prim, S.SENSOR_MIN_READ_PROBABILITY, Sdf.ValueTypeNames.Float, float(min_read_probability))
+        if frame_rate_hz is not None:
+            _set(prim, S.SENSOR_FRAME_RATE, Sdf.ValueTypeNames.Float, float(frame_rate_hz))
 
     return _edit(stage_path, out, prim_path, author)
 

@@ -49,6 +49,7 @@ _HINTS = {
     S.SENSOR_WAVELENGTH: "nanometres, e.g. float swb:sensor:wavelength = 625",
     S.SENSOR_MAX_TILT: "degrees, e.g. float swb:sensor:maxTilt = 60",
     S.SENSOR_MIN_EXPOSURE: "lux seconds, e.g. float swb:sensor:minExposure = 0.002",
+    S.SENSOR_FRAME_RATE: "frames per second, e.g. float swb:sensor:frameRate = 30",
     S.SENSOR_MIN_READ_PROBABILITY: "a probability strictly between 0 and 1, "
                                    "e.g. float swb:sensor:minReadProbability = 0.9",
 }
@@ -126,6 +127,7 @@ def read_camera(prim: Usd.Prim, ctx: LoadContext) -> CameraModel:
     wavelength = v[S.SENSOR_WAVELENGTH]
     min_exposure = v[S.SENSOR_MIN_EXPOSURE]
     min_read = v[S.SENSOR_MIN_READ_PROBABILITY]
+    frame_rate = v[S.SENSOR_FRAME_RATE]
 
     focus_raw = v["focusDistance"]
     focus = focus_raw * mpu
@@ -161,4 +163,5 @@ def read_camera(prim: Usd.Prim, ctx: LoadContext) -> CameraModel:
         wavelength=wavelength * 1e-9,
         min_exposure=min_exposure,
         min_read_probability=min_read,
+        frame_rate=frame_rate,
     )

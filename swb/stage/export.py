@@ -132,6 +132,7 @@ class _Writer:
         _attr(spec, S.SENSOR_WAVELENGTH, _T.Float, cam.wavelength * 1e9)
         _attr(spec, S.SENSOR_MIN_EXPOSURE, _T.Float, cam.min_exposure)
         _attr(spec, S.SENSOR_MIN_READ_PROBABILITY, _T.Float, cam.min_read_probability)
+        _attr(spec, S.SENSOR_FRAME_RATE, _T.Float, cam.frame_rate)
 
     def target(self, tgt: TargetModel) -> None:
         spec = _prim(self.layer, tgt.path, "Xform", "target")

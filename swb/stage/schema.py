@@ -51,6 +51,7 @@ SENSOR_MAX_TILT = "swb:sensor:maxTilt"
 SENSOR_WAVELENGTH = "swb:sensor:wavelength"
 SENSOR_MIN_EXPOSURE = "swb:sensor:minExposure"
 SENSOR_MIN_READ_PROBABILITY = "swb:sensor:minReadProbability"
+SENSOR_FRAME_RATE = "swb:sensor:frameRate"
 FOCUS_MODES = ("fixed", "autofocus")
 
 # SwbBarcodeAPI (applied to UsdGeom.Xformable)

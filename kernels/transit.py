@@ -1,0 +1,145 @@
+"""Conveyor transits (docs/model.md, rule 12): a moving label carried through the station, seen by each camera
+frame by frame.
+
+One thread per camera x label runs the label along its velocity through every frame of the camera (frame times
+(k + phase) / frameRate for each of ``n_phases`` phases, over ``reach`` metres either side of its authored
+position) and evaluates the pair model at each frame (``evaluate_pair``: the lights and the smear at that place).
+Occlusion is cast twice, because the label's parcel and the other parcels move with it while the station stands
+still: against the static geometry from the camera to the moved label, and against the moving geometry from the
+camera shifted back by the same offset to the label where it was authored (their relative positions).
+
+Per camera and label it returns, averaged over the phases, the probability that no frame reads the label under
+two rules for successive frames of one camera: ``miss_frame`` (frames of one camera share their outcome: only
+its best frame counts, the safe rule) and ``miss_look`` (frames count as independent looks once the label's
+image has moved at least one module since the look began; closer frames are one look at its best frame).
+"""
+
+from __future__ import annotations
+
+import warp as wp
+
+from .camera import Camera, Target, project, to_camera
+from .evaluate import evaluate_pair
+from .lighting import Lighting
+from .metrics import LINEAR
+from .visibility import ALL_SEEN, readable_despite_occlusion, visible_samples
+
+wp.set_module_options({"enable_backward": False})
+
+MAX_FRAMES = wp.constant(100000)  # per side and phase: a crawling belt is cut off rather than looping for ever
+
+
+@wp.func
+def moved(tgt: Target, offset: wp.vec3) -> Target:
+    out = Target()
+    out = tgt
+    out.pos = tgt.pos + offset
+    return out
+
+
+@wp.func
+def shifted(cam: Camera, offset: wp.vec3) -> Camera:
+    out = Camera()
+    out = cam
+    out.pos = cam.pos - offset
+    return out
+
+
+@wp.func
+def frame_read(cam: Camera, tgt0: Target, offset: wp.vec3, static_mesh: wp.uint64, has_static: int,
+               moving_mesh: wp.uint64, has_moving: int, lit: Lighting) -> wp.vec4:
+    """(p_read, image u, image v, pixels per module) of one frame with the label moved by ``offset``; p 0 when
+    hidden."""
+    tgt = moved(tgt0, offset)
+    r = evaluate_pair(cam, tgt, static_mesh, 0, lit, -1)  # occlusion below, in both frames
+    p = r.p_read
+    if p > 0.0 and (has_static != 0 or has_moving != 0):
+        mask = wp.int32(ALL_SEEN)
+        if has_static != 0:
+            mask = mask & visible_samples(cam, tgt, static_mesh)
+        if has_moving != 0:
+            mask = mask & visible_samples(shifted(cam, offset), tgt0, moving_mesh)
+        if not readable_despite_occlusion(cam, tgt, mask):
+            p = 0.0
+    uv = wp.vec2(0.0, 0.0)
+    module_px = r.ppm_u
+    if tgt.cls != LINEAR:
+        module_px = wp.min(r.ppm_u, r.ppm_w)
+    if p > 0.0:
+        uv = project(cam, to_camera(cam, tgt.pos))
+    return wp.vec4(p, uv[0], uv[1], module_px)
+
+
+@wp.kernel
+def transit_kernel(
+    cameras: wp.array(dtype=Camera),
+    targets: wp.array(dtype=Target),
+    reach: wp.array(dtype=wp.float32),
+    n_phases: int,
+    offset: int,
+    static_mesh: wp.uint64,
+    has_static: int,
+    moving_mesh: wp.uint64,
+    has_moving: int,
+    lit: Lighting,
+    miss_frame: wp.array2d(dtype=wp.float32),
+    miss_look: wp.array2d(dtype=wp.float32),
+    best_p: wp.array2d(dtype=wp.float32),
+    frames: wp.array2d(dtype=wp.int32),
+    looks: wp.array2d(dtype=wp.int32),
+):
+    """Thread (c, j): camera c's frames of label t = offset + j's transit (see the module docstring). ``frames`` and
+    ``looks`` count, for the first phase, the frames that could read (p > 0) and the independent looks among them."""
+    c, j0 = wp.tid()
+    t = j0 + offset
+    cam = cameras[c]
+    tgt0 = targets[t]
+    v = tgt0.velocity
+    speed = wp.length(v)
+    step = 1.0 / cam.frame_rate
+    half = wp.int32(0)
+    if speed > 0.0:
+        half = wp.min(wp.int32(wp.ceil(reach[t] / (speed * step))), MAX_FRAMES)
+    sum_frame = wp.float32(0.0)
+    sum_look = wp.float32(0.0)
+    top = wp.float32(0.0)
+    n_frames = wp.int32(0)
+    n_looks = wp.int32(0)
+    for j in range(n_phases):
+        phase = (float(j) + 0.5) / float(n_phases)
+        best = wp.float32(0.0)
+        miss = wp.float32(1.0)
+        look_p = wp.float32(0.0)
+        in_look = wp.int32(0)
+        anchor = wp.vec2(0.0, 0.0)
+        for k in range(-half, half + 1):
+            shift = v * ((float(k) + phase) * step)
+            if speed <= 0.0:
+                shift = wp.vec3(0.0, 0.0, 0.0)
+            f = frame_read(cam, tgt0, shift, static_mesh, has_static, moving_mesh, has_moving, lit)
+            p = f[0]
+            if p > 0.0:
+                at = wp.vec2(f[1], f[2])  # image position, pixels
+                if in_look != 0 and wp.length(at - anchor) < f[3]:  # moved less than a module: the same look
+                    look_p = wp.max(look_p, p)
+                else:
+                    if in_look != 0:
+                        miss = miss * (1.0 - look_p)
+                    in_look = 1
+                    look_p = p
+                    anchor = at
+                    if j == 0:
+                        n_looks += 1
+                if j == 0:
+                    n_frames += 1
+            best = wp.max(best, p)
+        if in_look != 0:
+            miss = miss * (1.0 - look_p)
+        sum_frame += 1.0 - best
+        sum_look += miss
+        top = wp.max(top, best)
+    miss_frame[c, t] = sum_frame / float(n_phases)
+    miss_look[c, t] = sum_look / float(n_phases)
+    best_p[c, t] = top
+    frames[c, t] = n_frames
+    looks[c, t] = n_looks
