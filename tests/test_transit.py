@@ -1,0 +1,134 @@
+"""Transit read rates (docs/model.md, rule 12) against closed forms: a label carried across one camera's view,
+frame by frame; looks merged on a crawling belt; a parcel that moves with its label; the stage attribute."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from device import DEVICE
+from pxr import Usd
+from test_kernels_closed_form import FX, camera_rotation, make_camera, make_target
+
+import swb
+from swb.engine.model import MeshPart, Scene
+from swb.engine.profiles import PROFILES, read_probability
+from swb.engine.station_generator import box_mesh
+from swb.engine.transit import evaluate_transits, moving_parts
+from swb.engine.world import World
+from swb.errors import SwbError
+from swb.stage.authoring import add_camera, add_target
+
+D = 0.5  # label depth in front of the camera, m
+X = 0.0005
+
+
+def _margin_target(margin: float, **kw):
+    """A Code 128 square on at depth D whose resolution margin under ``industrial`` is ``margin``."""
+    t = PROFILES["industrial"].threshold("code128")
+    module = t * margin * D / FX
+    return make_target(d=D, module_size=module, **kw), module
+
+
+def _run(cameras, targets, parts=(), **kw):
+    world = World(Scene("transit", list(cameras), list(targets), list(parts)), device=DEVICE, threads=1)
+    try:
+        world.evaluate()
+        return world.results(), evaluate_transits(world, **kw)
+    finally:
+        world.close()
+
+
+def _frames_in_view(speed: float, rate: float, half_qz: float, reach: float, phase: float) -> int:
+    """Frames whose label (with its quiet zone) lies inside the 2000 px wide image: |x| + half <= D * 1000 / FX."""
+    limit = D * 1000.0 / FX - half_qz
+    k = np.arange(-math.ceil(reach / (speed / rate)) - 1, math.ceil(reach / (speed / rate)) + 2)
+    x = (k + phase) * speed / rate
+    return int(np.sum((np.abs(x) <= limit) & (np.abs(x) <= reach + speed / rate)))
+
+
+def test_a_label_crossing_the_view_reads_in_every_frame_it_is_in_view():
+    tgt, module = _margin_target(0.85, velocity=np.array([0.5, 0.0, 0.0]))
+    cam = make_camera(decoder_profile="industrial", frame_rate=30.0)
+    pairs, tr = _run([cam], [tgt], phases=1)
+    p0 = float(pairs.p_read[0, 0])
+    prof = PROFILES["industrial"]
+    assert p0 == pytest.approx(float(read_probability(0.85, prof.read_m90[0], prof.read_slope[0])), rel=1e-4)
+    assert 0.3 < p0 < 0.9 and not pairs.decodable[0, 0]
+    half_qz = 0.5 * tgt.size_with_quiet_zone[0]
+    n = _frames_in_view(0.5, 30.0, half_qz, float(tr.reach[0]), 0.5)
+    assert n > 5
+    assert tr.frames[0, 0] == n and tr.looks[0, 0] == n  # 16.7 mm per frame: every frame a new look
+    # a fronto-parallel label keeps its pixels per module across the view: every frame reads with p0
+    assert tr.best_p[0, 0] == pytest.approx(p0, rel=1e-4)
+    assert tr.read_rate[0] == pytest.approx(p0, rel=1e-4)
+    assert tr.read_rate_looks[0] == pytest.approx(1.0 - (1.0 - p0) ** n, rel=1e-4)
+    assert module < 0.5 / 30.0
+
+
+def test_frames_less_than_a_module_apart_are_one_look():
+    tgt, module = _margin_target(0.85, velocity=np.array([0.0, 0.0, 0.0]))
+    speed = 0.4 * module * 30.0  # the image moves 0.4 modules per frame: three frames per look
+    tgt, _ = _margin_target(0.85, velocity=np.array([speed, 0.0, 0.0]))
+    cam = make_camera(decoder_profile="industrial", frame_rate=30.0)
+    pairs, tr = _run([cam], [tgt], phases=1, reach=0.05)
+    p0 = float(pairs.p_read[0, 0])
+    frames, looks = int(tr.frames[0, 0]), int(tr.looks[0, 0])
+    assert frames > 100
+    assert looks == pytest.approx(frames / 3, abs=1)
+    assert tr.read_rate_looks[0] == pytest.approx(1.0 - (1.0 - p0) ** looks, rel=1e-3)
+    assert tr.read_rate[0] == pytest.approx(p0, rel=1e-4)
+
+
+def test_a_label_at_rest_is_one_look_per_camera():
+    tgt, _ = _margin_target(0.85)
+    cams = [make_camera(path="/a", decoder_profile="industrial"), make_camera(path="/b", decoder_profile="industrial")]
+    pairs, tr = _run(cams, [tgt])
+    p = pairs.p_read[:, 0].astype(np.float64)
+    assert (tr.frames[:, 0] == 1).all() and (tr.looks[:, 0] == 1).all() and not tr.moving[0]
+    assert tr.read_rate[0] == pytest.approx(1.0 - np.prod(1.0 - p), rel=1e-5)  # cameras count as independent
+
+
+def _box(path: str, centre, half) -> MeshPart:
+    pts, tris = box_mesh(tuple(2.0 * np.asarray(half, float)), (1, 1, 1))
+    to_world = np.eye(4)
+    to_world[:3, 3] = centre
+    return MeshPart(path, pts, tris, to_world)
+
+
+def test_the_parcel_moves_with_its_label_and_the_station_stands_still():
+    """A label on the back face of its parcel, seen from behind as the parcel drives away: moving with it, the box
+    never hides it (a static box would from the first millimetre); a static wall half-way hides the later frames."""
+    v = np.array([1.0, 0.0, 0.0])
+    label_rot = np.stack([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [-1.0, 0.0, 0.0]], axis=1)  # normal -X
+    cam = make_camera(rotation=camera_rotation((1.0, 0.0, 0.0)), position=np.array([-0.6, 0.0, 0.0]),
+                      decoder_profile="industrial")
+    tgt = make_target(path="/P/Label", rotation=label_rot, position=np.array([-0.1005, 0.0, 0.0]), velocity=v)
+    box = _box("/P/Box", (0.0, 0.0, 0.0), (0.1, 0.1, 0.1))
+    assert moving_parts([tgt], [box]).tolist() == [True]
+    _, free = _run([cam], [tgt], [box], phases=1)
+    assert free.frames[0, 0] > 3 and free.read_rate[0] > 0.5
+    wall = _box("/Station/Wall", (0.3, 0.0, 0.0), (0.005, 0.3, 0.3))  # between camera and the later positions
+    assert moving_parts([tgt], [box, wall]).tolist() == [True, False]
+    _, walled = _run([cam], [tgt], [box, wall], phases=1)
+    assert 0 < walled.frames[0, 0] < free.frames[0, 0]
+
+
+def test_frame_rate_on_the_stage(tmp_path):
+    src = tmp_path / "station.usda"
+    stage = Usd.Stage.CreateNew(str(src))
+    stage.SetMetadata("metersPerUnit", 1.0)
+    stage.GetRootLayer().Save()
+    out = tmp_path / "cams.usda"
+    add_camera(src, out, "/World/cam", position=(0, -1, 0), look_at=(0, 0, 0), frame_rate_hz=60.0)
+    add_target(src, out, "/World/label", (0, 0, 0), (0, -1, 0), "code128", 0.33, (90, 1), velocity=(1.0, 0, 0))
+    sim = swb.open(out, device=DEVICE)
+    assert sim.scene.cameras[0].frame_rate == pytest.approx(60.0)
+    tr = sim.transit()
+    assert tr.moving.tolist() == [True] and tr.frames[0, 0] > 0
+    layer = tmp_path / "bad.usda"
+    layer.write_text(out.read_text().replace("swb:sensor:frameRate = 60", "swb:sensor:frameRate = 0"))
+    with pytest.raises(SwbError) as err:
+        swb.open(layer, device=DEVICE)
+    assert "swb:sensor:frameRate" in str(err.value) and "\n" not in str(err.value)
