@@ -208,6 +208,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     if res is None:
         progress("the save holds no results; evaluating")
         res = _evaluate(sim, "evaluated")
+    tr = _transit(sim)  # derived from the restored scene, like the tables
     ui = sim.ui
     picture = None
     if args.viz is not None:  # the recorded picture, or a view of the station coloured by the saved mode
@@ -216,7 +217,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         picture = regenerate(sim, args.viz, name=f"{args.save.stem}.{ui.visualisation_mode.replace('none', 'view')}",
                              label=args.save.name)
     if args.json:
-        doc = res.to_json(json_frame(sim))
+        doc = json.loads(_results_json(sim, res, tr))
         doc["ui"] = {"active_camera": ui.active_camera, "selection": ui.selection,
                      "visualisation_mode": ui.visualisation_mode,
                      "viewer_camera_transform": [list(r) for r in ui.viewer_camera_transform],  # stage units
@@ -225,7 +226,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
             doc["viz"] = picture.summary()
         print(json.dumps(doc, indent=1))
     else:
-        print(full_report(res))
+        print(full_report(res, tr))
         print(f"\nUI state: active camera {ui.active_camera or '-'}, {len(ui.selection)} selected, "
               f"visualisation {ui.visualisation_mode}")
         if picture is not None:

@@ -41,6 +41,10 @@ def add_render_commands(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--seed", type=int, default=None, help="study and render seed (default 0)")
     v.add_argument("--profile", help="decoder profile to predict with (study default: zxing; scene: each camera's)")
     v.add_argument("--fit", action="store_true", help="fit a decoder profile to the cases and report it")
+    v.add_argument("--transits", type=positive_int, metavar="N",
+                   help="render the conveyor transits of N study indices (those whose outcome is uncertain), every "
+                        "frame, and compare the transit read rate with zxing-cpp")
+    v.add_argument("--phases", type=positive_int, default=6, help="frame phases per transit (default 6)")
     v.add_argument("--fit-link", action="store_true",
                    help="fit only the read-probability link (m90 and slope per class) of --profile (default zxing) "
                         "to the cases, keeping its thresholds; cross-validated by study (one per --cases file)")
@@ -135,9 +139,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from ..render.renderer import RenderSettings
     from ..render.study import load_cases, remodel_study, run_study, save_cases, validate_scene
 
+    if args.transits is not None:
+        return _validate_transits(args)
     sources = [x for x in (args.scene, args.study, args.cases) if x is not None]
     if len(sources) != 1:
-        raise SwbError("give exactly one of SCENE, --study N or --cases FILE",
+        raise SwbError("give exactly one of SCENE, --study N, --transits N or --cases FILE",
                        hint="e.g. swb validate --study 600 --seed 0")
     if args.profile is not None and args.profile not in PROFILES:
         raise SwbError(f"unknown decoder profile {args.profile!r}", hint=f"use one of {', '.join(PROFILES)}")
@@ -224,3 +230,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
         progress(f"wrote {args.out / 'cases.json'} and {args.out / 'report.json'}")
     print(json.dumps(report, indent=1) if args.json else text)
     return 0
+
+
+def _validate_transits(args: argparse.Namespace) -> int:
+    from ..render.transit_study import format_transit_report, run_transit_study, transit_report
+
+    if any(x is not None for x in (args.scene, args.study, args.cases)):
+        raise SwbError("give exactly one of SCENE, --study N, --transits N or --cases FILE",
+                       hint="e.g. swb validate --transits 200 --seed 40")
+    seed = 0 if args.seed is None else args.seed
+    workers = getattr(args, "workers", None) or os.cpu_count() or 1
+    t0 = time.perf_counter()
+    cases = run_transit_study(args.transits, seed, phases=args.phases, device=args.device, workers=workers,
+                              progress=lambda k, n: progress(f"{k}/{n} study indices") if k % 10 == 0 or k == n
+                              else None)
+    progress(f"{len(cases)} uncertain transits rendered in {time.perf_counter() - t0:.0f} s")
+    report = transit_report(cases) | {"seed": seed, "cases": [c.to_json() for c in cases]}
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(args.out / "transits.json", json.dumps(report, indent=1))
+        progress(f"wrote {args.out / 'transits.json'}")
+    print(json.dumps(report, indent=1) if args.json else format_transit_report(report))
+    return 0
+
