@@ -132,3 +132,36 @@ def test_frame_rate_on_the_stage(tmp_path):
     with pytest.raises(SwbError) as err:
         swb.open(layer, device=DEVICE)
     assert "swb:sensor:frameRate" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_transit_study_scenes_and_report():
+    """The rendered-transit study's scenes cross the view with the parcel as moving geometry; its report compares
+    both frame rules with the observed share of phases that read."""
+    from swb.render.transit_study import TransitCase, transit_report, transit_scene
+
+    made = [transit_scene(3, i) for i in range(12)]
+    kept = [m for m in made if m is not None]
+    assert kept and len(kept) < len(made)  # fov, occluded and back-facing designs are left out
+    for scene, _ in kept:
+        cam, tgt = scene.cameras[0], scene.targets[0]
+        assert abs(float(np.dot(tgt.velocity, cam.forward))) < 1e-9 and 0.5 <= np.linalg.norm(tgt.velocity) <= 3.0
+        assert moving_parts(scene.targets, scene.parts).all()
+        assert 20.0 <= cam.frame_rate <= 60.0
+    cases = [TransitCase(0, "qrcode", "resolution", 2.0, 30.0, [3, 3], [True, False], 0.4, 0.7, 0.4),
+             TransitCase(1, "ean13", "motion", 1.0, 30.0, [2, 2], [True, True], 0.99, 1.0, 0.9)]
+    rep = transit_report(cases)
+    assert rep["observed_mean"] == pytest.approx(0.75)
+    assert rep["safe"]["mean_error"] == pytest.approx(((0.4 - 0.5) + (0.99 - 1.0)) / 2)
+    assert rep["independent_looks"]["mean_abs_error"] == pytest.approx((0.2 + 0.0) / 2)
+    assert rep["independent_looks"]["optimistic_by_10_points"] == 1 and rep["safe"]["within_2_points"] == 0.5
+
+
+def test_validate_takes_one_source():
+    import argparse
+
+    from swb.cli.render import add_render_commands, cmd_validate
+
+    parser = argparse.ArgumentParser()
+    add_render_commands(parser.add_subparsers(dest="command"))
+    with pytest.raises(SwbError, match="exactly one"):
+        cmd_validate(parser.parse_args(["validate", "--transits", "5", "--study", "5"]))
