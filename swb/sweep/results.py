@@ -217,6 +217,11 @@ class SweepResult:
                                   float((wt * detail.best_p_read[a:b]).sum() / total) if total else 0.0))
         return rows
 
+    def sample_p_read(self, detail: BestDetail) -> float:
+        """Weighted mean over the label samples of the best camera's one-frame read probability."""
+        w = self.sample_weight.astype(np.float64)
+        return float((w * detail.best_p_read).sum() / w.sum()) if w.sum() > 0 else 0.0
+
     def camera_rows(self, detail: BestDetail) -> list[CameraRow]:
         w = self.sample_weight.astype(np.float64)
         total = w.sum() or 1.0
@@ -270,10 +275,14 @@ class SweepResult:
             parts.append(format_table(["camera", "varied", "reads", "unique"],
                                 [[c.camera, "yes" if c.varied else "", f"{100 * c.reads:.1f} %",
                                   f"{100 * c.unique:.1f} %"] for c in self.camera_rows(det)]))
-            parts += ["", f"best configuration {self.best}: per target"]
-            parts.append(format_table(["target", "samples", "sample coverage", "best camera", "score", "limiting"],
-                                [[t.target, str(t.samples), f"{100 * t.coverage:.1f} %", t.best_camera or "-",
-                                  f"{t.score:.2f}", t.limiting or "-"] for t in self.target_rows(det)]))
+            parts += ["", f"best configuration {self.best}: per target (sample read probability: the weighted mean "
+                      f"over samples of the best camera's one-frame p_read, {100 * self.sample_p_read(det):.1f} % "
+                      "over all)"]
+            parts.append(format_table(["target", "samples", "sample coverage", "p_read", "best camera", "score",
+                                       "limiting"],
+                                [[t.target, str(t.samples), f"{100 * t.coverage:.1f} %", f"{t.p_read:.3f}",
+                                  t.best_camera or "-", f"{t.score:.2f}", t.limiting or "-"]
+                                 for t in self.target_rows(det)]))
         return "\n".join(parts)
 
     def config_json(self, i: int) -> dict[str, Any]:
@@ -321,6 +330,7 @@ class SweepResult:
         if self.best_detail is not None:
             doc["best"] = {
                 "config": self.best,
+                "sample_p_read": self.sample_p_read(self.best_detail),
                 "cameras": [c.to_json() for c in self.camera_rows(self.best_detail)],
                 "targets": [t.to_json() for t in self.target_rows(self.best_detail)],
             }
