@@ -26,6 +26,7 @@ from pxr import Gf, Sdf, Usd, UsdGeom, Vt
 HERE = Path(__file__).resolve().parent
 SCAN_TUNNEL_NAME = "scan_tunnel.usda"
 PICK_STATION_NAME = "pick_station.usda"
+SIX_SIDED_NAME = "six_sided_tunnel.usda"
 
 BELT_SPEED = 2.0  # m/s along +X
 BELT_TOP = 0.80  # m
@@ -308,6 +309,7 @@ _FACES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, i
     "back": ((-1, 0, 0), (0, -1, 0), (0, 0, 1)),
     "left": ((0, 1, 0), (-1, 0, 0), (0, 0, 1)),  # +Y side
     "right": ((0, -1, 0), (1, 0, 0), (0, 0, 1)),
+    "bottom": ((0, 0, -1), (1, 0, 0), (0, -1, 0)),  # read from below, through a gap in the belt
 }
 
 
@@ -608,6 +610,122 @@ def build_scan_tunnel(path: str | Path, *, meters_per_unit: float = 1.0, up_axis
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Six-sided scan tunnel (metres, Z up): a station built to read every face, the bottom through a belt gap
+# ----------------------------------------------------------------------------------------------------------
+
+GAP = 0.16  # m: the belt gap the bottom camera reads through
+SIX_BELT = (-4.2, 4.2)  # belt extent along X, m
+SIX_FPS = 40.0  # frames per second of the area cameras; the bottom one runs at 60
+
+# Parcels from 0.1 to 0.8 m, 1.2 m apart (gapped by an upstream metering belt), labels on every face.
+# fmt: off
+SIX_PARCELS: tuple[ParcelSpec, ...] = (
+    ParcelSpec("Parcel_A", (-3.6, 0.10), (0.60, 0.40, 0.40), 0.0, (
+        _l("Ship", "top", (0.05, 0.0), 0.0, "code128", 0.5, "1Z999AA10123456784"),
+        _l("Front", "front", (0.0, 0.0), 0.0, "code128", 0.5, "00340123450000000018"),
+        _l("Bottom", "bottom", (0.0, 0.0), 0.0, "code128", 0.5, "1Z999AA10123456791"),
+    )),
+    ParcelSpec("Parcel_B", (-2.4, -0.15), (0.30, 0.25, 0.20), 0.0, (
+        _l("Ship", "top", (0.0, 0.0), 90.0, "code128", 0.4, "JD014600006281923456"),
+        _l("Left", "left", (0.0, 0.0), 0.0, "ean13", 0.4, "4006381333931"),
+        _l("Back", "back", (0.0, 0.0), 0.0, "datamatrix", 0.6, "(01)04006381333931(21)B2", modules=(22, 22)),
+    )),
+    ParcelSpec("Parcel_C", (-1.2, 0.0), (0.80, 0.60, 0.80), 0.0, (
+        _l("Ship", "top", (-0.1, 0.1), 0.0, "code128", 0.5, "9405511899223197428490"),
+        _l("Right", "right", (0.1, 0.1), 0.0, "code128", 0.5, "00340123450000000025"),
+        _l("Left", "left", (-0.1, -0.2), 0.0, "qrcode", 0.8, "https://swb.example/p/c", modules=(25, 25)),
+        _l("Bottom", "bottom", (0.1, 0.05), 90.0, "code128", 0.5, "1Z999AA10123456808"),
+    )),
+    ParcelSpec("Parcel_D", (0.0, 0.20), (0.15, 0.10, 0.10), 0.0, (
+        _l("Ship", "top", (0.0, 0.0), 0.0, "datamatrix", 0.5, "P04-POSTAGE-0001", modules=(18, 18)),
+        _l("Front", "front", (0.0, 0.0), 0.0, "qrcode", 0.6, "SWB-D", modules=(21, 21)),
+    )),
+    ParcelSpec("Parcel_E", (1.2, -0.10), (0.50, 0.35, 0.30), 0.0, (
+        _l("Ship", "top", (0.1, 0.0), 0.0, "code128", 0.38, "1Z999AA10123456815"),
+        _l("Back", "back", (0.0, 0.05), 0.0, "code128", 0.5, "RMA-77821-05"),
+        _l("Right", "right", (0.0, 0.0), 0.0, "pdf417", 0.5, "DHL PIECE JJD000390007", modules=pdf417_modules(4, 12)),
+        _l("Bottom", "bottom", (0.0, 0.0), 0.0, "datamatrix", 0.6, "E-BOTTOM-0042", modules=(18, 18)),
+    )),
+    ParcelSpec("Parcel_F", (2.4, 0.05), (0.40, 0.30, 0.60), 0.0, (
+        _l("Ship", "top", (0.0, 0.0), 0.0, "code128", 0.5, "JD014600006281923463"),
+        _l("Left", "left", (0.0, 0.1), 0.0, "itf", 0.6, "10012345000017", bar_height_mm=32.0),
+        _l("Front", "front", (0.0, 0.1), 0.0, "ean13", 0.4, "5901234123457"),
+    )),
+)
+
+# Seven 12 MP cameras with 100 us exposures (strobed): two over the belt, one per side, one at the exit looking
+# back at the leading faces, one at the entry looking on at the trailing faces, one under the belt gap.
+SIX_CAMERAS: tuple[CameraSpec, ...] = (
+    CameraSpec("TopLeft", eye=(0.0, 0.22, 2.4), target=(0.0, 0.22, BELT_TOP), up=(1, 0, 0), sensor=_12MP,
+               focal_mm=35.0, f_stop=5.6, focus_m=1.1, exposure_s=100e-6, focus_mode="autofocus",
+               focus_range_m=(0.5, 1.7)),
+    CameraSpec("TopRight", eye=(0.0, -0.22, 2.4), target=(0.0, -0.22, BELT_TOP), up=(1, 0, 0), sensor=_12MP,
+               focal_mm=35.0, f_stop=5.6, focus_m=1.1, exposure_s=100e-6, focus_mode="autofocus",
+               focus_range_m=(0.5, 1.7)),
+    CameraSpec("SideLeft", eye=(0.0, 1.25, 1.15), target=(0.0, 0.0, 1.15), up=(1, 0, 0), sensor=_12MP,
+               focal_mm=25.0, f_stop=5.6, focus_m=1.1, exposure_s=100e-6, focus_mode="autofocus",
+               focus_range_m=(0.5, 1.8)),
+    CameraSpec("SideRight", eye=(0.0, -1.25, 1.15), target=(0.0, 0.0, 1.15), up=(1, 0, 0), sensor=_12MP,
+               focal_mm=25.0, f_stop=5.6, focus_m=1.1, exposure_s=100e-6, focus_mode="autofocus",
+               focus_range_m=(0.5, 1.8)),
+    CameraSpec("Exit", eye=(1.2, 0.0, 1.9), target=(0.0, 0.0, 0.95), up=(0, 0, 1), sensor=_12MP,
+               focal_mm=35.0, f_stop=5.6, focus_m=1.5, exposure_s=100e-6, focus_mode="autofocus",
+               focus_range_m=(0.5, 2.6)),
+    CameraSpec("Entry", eye=(-1.2, 0.0, 1.9), target=(0.0, 0.0, 0.95), up=(0, 0, 1), sensor=_12MP,
+               focal_mm=35.0, f_stop=5.6, focus_m=1.5, exposure_s=100e-6, focus_mode="autofocus",
+               focus_range_m=(0.5, 2.6)),
+    CameraSpec("Bottom", eye=(0.0, 0.0, 0.25), target=(0.0, 0.0, BELT_TOP), up=(0, 1, 0), sensor=_12MP,
+               focal_mm=12.0, f_stop=4.0, focus_m=0.55, exposure_s=100e-6),
+)
+# fmt: on
+SIX_FRAME_RATE = {"Bottom": 60.0}
+
+
+def build_six_sided_tunnel(path: str | Path) -> Path:
+    """Write the six-sided scan tunnel: a belt at 2 m/s with a gap, six parcels of 0.1-0.8 m with labels on every
+    face (the bottom ones read through the gap), seven cameras."""
+    frame = StageFrame(1.0, "Z")
+    stage, layer = _new_stage(
+        frame,
+        "SWB example: six-sided parcel scan tunnel over a 2 m/s belt with a bottom-read gap. "
+        "Generated by scenes/build_scenes.py; edit the script, not this file.",
+    )
+    conv = "/World/Conveyor"
+    _xform(stage, conv, frame)
+    lo, hi = SIX_BELT
+    for name, a, b in (("BeltIn", lo, -GAP / 2), ("BeltOut", GAP / 2, hi)):
+        _box(stage, f"{conv}/{name}", frame, ((a + b) / 2, 0.0, BELT_TOP - 0.03), (b - a, 1.0, 0.06), BELT)
+    for side, y in (("L", 0.53), ("R", -0.53)):
+        _box(stage, f"{conv}/Rail_{side}", frame, (0.0, y, BELT_TOP - 0.02), (hi - lo, 0.03, 0.10), STEEL)
+    tunnel = "/World/Tunnel"
+    _xform(stage, tunnel, frame)
+    for name, x, y in (("EntryLeft", -0.9, 1.4), ("EntryRight", -0.9, -1.4), ("ExitLeft", 0.9, 1.4),
+                       ("ExitRight", 0.9, -1.4)):
+        _box(stage, f"{tunnel}/Post_{name}", frame, (x, y, 1.3), (0.08, 0.08, 2.6), ALU)
+    _box(stage, f"{tunnel}/BeamLeft", frame, (0.0, 1.4, 2.6), (1.88, 0.08, 0.08), ALU)
+    _box(stage, f"{tunnel}/BeamRight", frame, (0.0, -1.4, 2.6), (1.88, 0.08, 0.08), ALU)
+
+    parcels = "/World/Parcels"
+    _xform(stage, parcels, frame)
+    velocity = (BELT_SPEED, 0.0, 0.0)
+    for parcel in SIX_PARCELS:
+        length, width, h = parcel.size
+        ppath = f"{parcels}/{parcel.name}"
+        _xform(stage, ppath, frame, at=(*parcel.xy, BELT_TOP + h / 2), yaw=parcel.yaw)
+        _box(stage, f"{ppath}/Box", frame, (0.0, 0.0, 0.0), parcel.size, CARDBOARD)
+        for label in parcel.labels:
+            _label(stage, ppath, frame, (length / 2, width / 2, h / 2), label, velocity)
+
+    cams = "/World/Cameras"
+    _xform(stage, cams, frame)
+    for spec in SIX_CAMERAS:
+        _camera(stage, f"{cams}/{spec.name}", frame, spec)
+        prim = stage.GetPrimAtPath(f"{cams}/{spec.name}")
+        _attr(prim, "swb:sensor:frameRate", Sdf.ValueTypeNames.Float, SIX_FRAME_RATE.get(spec.name, SIX_FPS))
+    return _write(layer, Path(path))
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Pick station (centimetres, Y up)
 # ----------------------------------------------------------------------------------------------------------
 
@@ -797,9 +915,10 @@ def _write(layer: Sdf.Layer, path: Path) -> Path:
 
 
 def build_all(out_dir: str | Path = HERE) -> list[Path]:
-    """Regenerate both bundled stations into out_dir (the scenes folder by default)."""
+    """Regenerate the bundled stations into out_dir (the scenes folder by default)."""
     out = Path(out_dir)
-    return [build_scan_tunnel(out / SCAN_TUNNEL_NAME), build_pick_station(out / PICK_STATION_NAME)]
+    return [build_scan_tunnel(out / SCAN_TUNNEL_NAME), build_pick_station(out / PICK_STATION_NAME),
+            build_six_sided_tunnel(out / SIX_SIDED_NAME)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -63,10 +63,10 @@ def restore(path: str | Path, *, device: str | None = None, threads: int | None 
 
 
 def bundled_scene(name: str = "scan_tunnel") -> Path:
-    """Path of a scene shipped with SWB (scan_tunnel, pick_station)."""
+    """Path of a scene shipped with SWB (scan_tunnel, pick_station, six_sided_tunnel)."""
     from importlib.resources import files
 
     path = Path(str(files("swb.scenes").joinpath(f"{name}.usda")))
     if not path.exists():
-        raise SwbError(f"no bundled scene named {name!r}", hint="try scan_tunnel or pick_station")
+        raise SwbError(f"no bundled scene named {name!r}", hint="try scan_tunnel, pick_station or six_sided_tunnel")
     return path

@@ -24,6 +24,7 @@ from swb.stage.load import load_stage  # noqa: E402
 SCENES = Path(B.__file__).resolve().parent
 TUNNEL = SCENES / B.SCAN_TUNNEL_NAME
 PICK = SCENES / B.PICK_STATION_NAME
+SIX = SCENES / B.SIX_SIDED_NAME
 Z_TO_Y = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # design (Z up) -> Y-up stage
 
 
@@ -63,17 +64,18 @@ def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("name", [B.SCAN_TUNNEL_NAME, B.PICK_STATION_NAME])
+@pytest.mark.parametrize("name", [B.SCAN_TUNNEL_NAME, B.PICK_STATION_NAME, B.SIX_SIDED_NAME])
 def test_script_regenerates_the_committed_files(rebuilt: Path, name: str) -> None:
     fresh = (rebuilt / name).read_text(encoding="utf-8")
     committed = (SCENES / name).read_text(encoding="utf-8")
     assert fresh == committed, f"{name} is stale: run python scenes/build_scenes.py"
     assert len(committed.encode()) < 1_000_000
     assert committed.startswith("#usda 1.0")
-    assert sorted(p.name for p in rebuilt.iterdir()) == sorted([B.SCAN_TUNNEL_NAME, B.PICK_STATION_NAME])
+    assert sorted(p.name for p in rebuilt.iterdir()) == sorted([B.SCAN_TUNNEL_NAME, B.PICK_STATION_NAME,
+                                                                 B.SIX_SIDED_NAME])
 
 
-@pytest.mark.parametrize(("path", "mpu", "up"), [(TUNNEL, 1.0, "Z"), (PICK, 0.01, "Y")])
+@pytest.mark.parametrize(("path", "mpu", "up"), [(TUNNEL, 1.0, "Z"), (PICK, 0.01, "Y"), (SIX, 1.0, "Z")])
 def test_stage_units_and_axes(path: Path, mpu: float, up: str) -> None:
     stage = _open(path)
     assert UsdGeom.GetStageMetersPerUnit(stage) == mpu
@@ -82,7 +84,7 @@ def test_stage_units_and_axes(path: Path, mpu: float, up: str) -> None:
     assert not stage.GetCompositionErrors()
 
 
-@pytest.mark.parametrize("path", [TUNNEL, PICK])
+@pytest.mark.parametrize("path", [TUNNEL, PICK, SIX])
 def test_no_nan_or_inf_anywhere(path: Path) -> None:
     stage = _open(path)
     checked = 0
@@ -361,7 +363,7 @@ def test_build_scan_tunnel_rejects_bad_arguments(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize(("path", "cameras", "targets"), [(TUNNEL, 8, 30), (PICK, 3, 15)])
+@pytest.mark.parametrize(("path", "cameras", "targets"), [(TUNNEL, 8, 30), (PICK, 3, 15), (SIX, 7, 19)])
 def test_loader_reads_the_bundled_scenes(path: Path, cameras: int, targets: int) -> None:
     _, scene = load_stage(path)
     assert len(scene.cameras) == cameras and len(scene.targets) == targets
@@ -384,3 +386,24 @@ def test_loader_sees_the_same_station_in_any_units(tmp_path: Path) -> None:
                 assert va == vb
             else:
                 np.testing.assert_allclose(np.asarray(vb, float), np.asarray(va, float), rtol=1e-5, atol=1e-7)
+
+
+def test_six_sided_tunnel_reads_every_face_as_parcels_pass() -> None:
+    """The station built to read: parcels of 0.1 to 0.8 m on a 2 m/s belt, labels on all six faces (the bottom
+    through the belt gap), 6 to 10 cameras; its transit read rate is at least 99 %, and every label reads."""
+    import swb
+
+    _, scene = load_stage(SIX)
+    assert 6 <= len(scene.cameras) <= 10
+    assert all(np.allclose(t.velocity, (B.BELT_SPEED, 0.0, 0.0)) for t in scene.targets)
+    sizes = [max(p.size) for p in B.SIX_PARCELS] + [min(p.size) for p in B.SIX_PARCELS]
+    assert min(sizes) == pytest.approx(0.1) and max(sizes) == pytest.approx(0.8)
+    faces = {label.face for p in B.SIX_PARCELS for label in p.labels}
+    assert faces == {"top", "bottom", "front", "back", "left", "right"}
+    sim = swb.open(SIX, device="cpu")
+    tr = sim.transit()
+    assert tr.station_read_rate() >= 0.99
+    assert tr.read_rate.min() >= 0.95
+    bottom = [i for i, t in enumerate(tr.targets) if t.endswith("/Bottom")]
+    assert bottom and all(tr.best_camera()[i] == tr.cameras.index("/World/Cameras/Bottom") for i in bottom)
+

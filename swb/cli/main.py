@@ -160,7 +160,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     import swb
 
-    from ..report import full_report
+    from ..report import full_report, transit_report
 
     scene = swb.bundled_scene("scan_tunnel")
     sim = _open(scene, args)
@@ -174,7 +174,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     written = _write_outputs(sim, _results_json(sim, res, tr), args.out, None, scene.stem)
     for path in written:
         progress(f"wrote {path}")
-    print(f"\nresults: {written[0]} (open it in a USD viewer; `swb restore {written[0]}` brings it back)")
+
+    # A station built to read: every face of every parcel, the bottom through a gap in the belt.
+    six = swb.bundled_scene("six_sided_tunnel")
+    sim6 = _open(six, args)
+    res6 = _evaluate(sim6, "evaluated")
+    tr6 = _transit(sim6)
+    print(f"\n\nsix-sided tunnel ({six.name}): 2 m/s belt with a bottom-read gap, parcels of 0.1 to 0.8 m, labels on "
+          "every face, read as they pass\n")
+    if tr6 is not None:
+        print(transit_report(res6, tr6))
+    written6 = _write_outputs(sim6, _results_json(sim6, res6, tr6), args.out, None, six.stem)
+    for path in written6:
+        progress(f"wrote {path}")
+    print(f"\nresults: {written[0]} and {written6[0]} (open them in a USD viewer; `swb restore {written[0]}` brings "
+          "the first back)")
     return 0
 
 
