@@ -41,20 +41,42 @@ def min_corner_depth(cam: Camera, tgt: Target) -> float:
 
 
 @wp.func
+def grid_spacing(a: wp.vec2, b: wp.vec2) -> wp.vec2:
+    """Pixels between neighbouring grid lines of a projected module cell with edges a (one module along u) and b
+    (along w): the lines of constant u run along b and lie |a x b| / |b| apart, those of constant w |a x b| / |a|.
+    A sheared cell (an obliquely tilted symbol) brings them closer than the edge lengths |a|, |b| say."""
+    area = wp.abs(a[0] * b[1] - a[1] * b[0])
+    la = wp.length(a)
+    lb = wp.length(b)
+    su = wp.float32(0.0)
+    sw = wp.float32(0.0)
+    if lb > 0.0:
+        su = area / lb
+    if la > 0.0:
+        sw = area / la
+    return wp.vec2(su, sw)
+
+
+@wp.func
 def pixels_per_module(cam: Camera, tgt: Target, centre: wp.vec3) -> wp.vec2:
-    """(PPM_u, PPM_w) = |J . X_a a| (X_w: the module along w): 1-D at the centre, 2-D the minimum over the corners."""
+    """(PPM_u, PPM_w): the grid-line spacings of the projected module cell (``grid_spacing``; X_w the module along
+    w). 1-D at the centre, PPM_u across the bars and PPM_w = |J . X w| along them; 2-D the minimum over the
+    corners."""
     u = module_u(cam, tgt)
     w = module_w(cam, tgt)
     if tgt.cls == LINEAR:
-        return wp.vec2(wp.length(image_step(cam, centre, u)), wp.length(image_step(cam, centre, w)))
+        a = image_step(cam, centre, u)
+        b = image_step(cam, centre, w)
+        return wp.vec2(grid_spacing(a, b)[0], wp.length(b))
     pu = wp.float32(1.0e30)
     pw = wp.float32(1.0e30)
     for k in range(4):
         su = float(2 * (k % 2) - 1)
         sw = float(2 * (k // 2) - 1)
         pc = to_camera(cam, symbol_point(tgt, su, sw, tgt.half_size))
-        pu = wp.min(pu, wp.length(image_step(cam, pc, u)))
-        pw = wp.min(pw, wp.length(image_step(cam, pc, w)))
+        g = grid_spacing(image_step(cam, pc, u), image_step(cam, pc, w))
+        pu = wp.min(pu, g[0])
+        pw = wp.min(pw, g[1])
     return wp.vec2(pu, pw)
 
 

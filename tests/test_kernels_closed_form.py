@@ -113,6 +113,26 @@ def test_tilt_about_w_axis_foreshortens_u(theta):
     assert r["ppm_u"] == pytest.approx(0.0005 * F * math.cos(t) / (PITCH * d), rel=1e-2)
 
 
+@pytest.mark.parametrize("theta", [35.0, 60.0])
+def test_a_sheared_module_cell_samples_at_its_grid_line_spacing(theta):
+    """Tilted about the diagonal of its module axes, a symbol's cell projects to a parallelogram: at the centre
+    (where J = f/d on the image plane) the bar edges lie |a x b| / |b| apart, closer than |a|."""
+    d = 0.5
+    t = math.radians(theta)
+    axis = np.array([1.0, 0.0, 1.0]) / math.sqrt(2.0)  # the diagonal of u (world X) and w (world Z)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    turn = np.eye(3) + math.sin(t) * k + (1 - math.cos(t)) * k @ k
+    rot = turn @ symbol_rotation((0.0, -1.0, 0.0), (1.0, 0.0, 0.0))
+    r = one(make_camera(), make_target(d, rotation=rot))
+    # image plane of the camera (looking along +Y): image x = world X, image up = world Z
+    a = 0.0005 * F / (PITCH * d) * rot[[0, 2], 0]
+    b = 0.0005 * F / (PITCH * d) * rot[[0, 2], 1]
+    area = abs(a[0] * b[1] - a[1] * b[0])
+    assert r["ppm_u"] == pytest.approx(area / np.linalg.norm(b), rel=1e-3)
+    assert r["ppm_u"] < 0.99 * np.linalg.norm(a)  # the per-axis length overstates it
+    assert r["ppm_w"] == pytest.approx(np.linalg.norm(b), rel=1e-3)  # 1-D: along the bars, their length
+
+
 @pytest.mark.parametrize("with_diffraction", [False, True])
 def test_defocus_thin_lens(with_diffraction):
     n, s, d = 2.8, 1.0, 0.6

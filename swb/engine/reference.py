@@ -262,6 +262,16 @@ def _jacobian_apply(p: np.ndarray, a: np.ndarray, fx: np.ndarray, fy: np.ndarray
     return gu, gv
 
 
+def _grid_spacing(ju: tuple[np.ndarray, np.ndarray], jw: tuple[np.ndarray, np.ndarray], x_u: np.ndarray,
+                  x_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Grid-line spacings (pixels) of the projected module cell with edges a = X_u J u, b = X_w J w: the lines of
+    constant u lie |a x b| / |b| apart, those of constant w |a x b| / |a| (kernels.metrics.grid_spacing)."""
+    au, av = x_u * ju[0], x_u * ju[1]
+    bu, bv = x_w * jw[0], x_w * jw[1]
+    area = np.abs(au * bv - av * bu)
+    return _safe_div(area, np.hypot(bu, bv), 0.0), _safe_div(area, np.hypot(au, av), 0.0)
+
+
 def _safe_div(num: np.ndarray, den: np.ndarray, when_zero: float) -> np.ndarray:
     """num / den with den == 0 -> when_zero (num is assumed finite and >= 0)."""
     out = np.full(np.broadcast(num, den).shape, when_zero, dtype=np.float64)
@@ -351,11 +361,12 @@ def pair_metrics(cam: dict[str, np.ndarray], tg: dict[str, np.ndarray], occ: Ref
     with np.errstate(divide="ignore", invalid="ignore"):
         gu_c = _jacobian_apply(pc, u_cam, fx, fy)
         gw_c = _jacobian_apply(pc, w_cam, fx, fy)
-        ppm_u_centre = X * np.hypot(*gu_c)
         Xw = X * tg["aspect_w"][None, :]  # the module along w (PDF417: the row height)
+        ppm_u_centre = _grid_spacing(gu_c, gw_c, X, Xw)[0]
         ppm_w_centre = Xw * np.hypot(*gw_c)
-        ppm_u_corner = X * np.hypot(*_jacobian_apply(sc, u_cam[:, :, None, :], fx4, fy4)).min(axis=2)
-        ppm_w_corner = Xw * np.hypot(*_jacobian_apply(sc, w_cam[:, :, None, :], fx4, fy4)).min(axis=2)
+        su, sw = _grid_spacing(_jacobian_apply(sc, u_cam[:, :, None, :], fx4, fy4),
+                               _jacobian_apply(sc, w_cam[:, :, None, :], fx4, fy4), X[..., None], Xw[..., None])
+        ppm_u_corner, ppm_w_corner = su.min(axis=2), sw.min(axis=2)
     ppm_u = np.where(computable, np.where(lin, ppm_u_centre, ppm_u_corner), 0.0)
     ppm_w = np.where(computable, np.where(lin, ppm_w_centre, ppm_w_corner), 0.0)
     gu_c = tuple(np.where(computable, g, 0.0) for g in gu_c)
