@@ -22,6 +22,7 @@ from .camera import Camera, Target, project, to_camera
 from .evaluate import evaluate_pair
 from .lighting import Lighting
 from .metrics import LINEAR
+from .sweep import surely_outside
 from .visibility import ALL_SEEN, readable_despite_occlusion, visible_samples
 
 wp.set_module_options({"enable_backward": False})
@@ -49,8 +50,10 @@ def shifted(cam: Camera, offset: wp.vec3) -> Camera:
 def frame_read(cam: Camera, tgt0: Target, offset: wp.vec3, static_mesh: wp.uint64, has_static: int,
                moving_mesh: wp.uint64, has_moving: int, lit: Lighting) -> wp.vec4:
     """(p_read, image u, image v, pixels per module) of one frame with the label moved by ``offset``; p 0 when
-    hidden."""
+    hidden. Most frames of a transit lie outside the camera's view: a bounding-sphere test skips them."""
     tgt = moved(tgt0, offset)
+    if surely_outside(cam, tgt):
+        return wp.vec4(0.0, 0.0, 0.0, 0.0)
     r = evaluate_pair(cam, tgt, static_mesh, 0, lit, -1)  # occlusion below, in both frames
     p = r.p_read
     if p > 0.0 and (has_static != 0 or has_moving != 0):
