@@ -193,3 +193,21 @@ def test_validate_fits_the_link_cross_validated_by_study(tmp_path, capsys):
     assert cal["ece"] < 0.04
     with pytest.raises(SwbError, match="--fit-link needs"):
         cmd_validate(parser.parse_args(["validate", "scene.usda", "--fit-link"]))
+
+
+def test_a_save_without_read_probabilities_asks_for_a_new_evaluation(tmp_path):
+    """Results saved before p_read existed cannot be restored as they were: the one-line error says what to do."""
+    from pxr import Sdf
+
+    sim = swb.open(swb.bundled_scene("pick_station"), device=DEVICE)
+    sim.evaluate()
+    root = sim.save(tmp_path / "s.swb.usda")
+    (results,) = tmp_path.glob("s.swb.*.results.usdc")
+    layer = Sdf.Layer.FindOrOpen(str(results))
+    spec = next(p for p in layer.rootPrims[0].nameChildren if p.attributes.get("swb:results:p_read"))
+    spec.RemoveProperty(spec.attributes["swb:results:p_read"])
+    layer.Save()
+    with pytest.raises(SwbError) as err:
+        swb.restore(root, device=DEVICE)
+    msg = str(err.value)
+    assert "swb:results:p_read" in msg and "evaluate again" in msg and "\n" not in msg
