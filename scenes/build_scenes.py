@@ -572,6 +572,20 @@ def _tunnel_structure(stage: Usd.Stage, frame: StageFrame) -> None:
     _box(stage, f"{guards}/LightBar", frame, (0.18, 0.0, 2.28), (0.10, 1.2, 0.06), STEEL)
 
 
+def _parcels(stage: Usd.Stage, frame: StageFrame, specs: Sequence[ParcelSpec]) -> None:
+    """Parcels on the belt under /World/Parcels, each a box with its labels, all moving with the belt."""
+    parcels = "/World/Parcels"
+    _xform(stage, parcels, frame)
+    velocity = (BELT_SPEED, 0.0, 0.0)
+    for parcel in specs:
+        length, width, h = parcel.size
+        ppath = f"{parcels}/{parcel.name}"
+        _xform(stage, ppath, frame, at=(*parcel.xy, BELT_TOP + h / 2), yaw=parcel.yaw)
+        _box(stage, f"{ppath}/Box", frame, (0.0, 0.0, 0.0), parcel.size, CARDBOARD)
+        for label in parcel.labels:
+            _label(stage, ppath, frame, (length / 2, width / 2, h / 2), label, velocity)
+
+
 def build_scan_tunnel(path: str | Path, *, meters_per_unit: float = 1.0, up_axis: str = "Z") -> Path:
     """Write the scan tunnel station to path in the given units and up axis (same physical station)."""
     if not (isinstance(meters_per_unit, int | float) and math.isfinite(meters_per_unit) and meters_per_unit > 0):
@@ -586,16 +600,7 @@ def build_scan_tunnel(path: str | Path, *, meters_per_unit: float = 1.0, up_axis
     )
     _tunnel_structure(stage, frame)
 
-    parcels = "/World/Parcels"
-    _xform(stage, parcels, frame)
-    velocity = (BELT_SPEED, 0.0, 0.0)
-    for parcel in PARCELS:
-        length, width, h = parcel.size
-        ppath = f"{parcels}/{parcel.name}"
-        _xform(stage, ppath, frame, at=(*parcel.xy, BELT_TOP + h / 2), yaw=parcel.yaw)
-        _box(stage, f"{ppath}/Box", frame, (0.0, 0.0, 0.0), parcel.size, CARDBOARD)
-        for label in parcel.labels:
-            _label(stage, ppath, frame, (length / 2, width / 2, h / 2), label, velocity)
+    _parcels(stage, frame, PARCELS)
 
     cams = "/World/Cameras"
     _xform(stage, cams, frame)
@@ -705,16 +710,7 @@ def build_six_sided_tunnel(path: str | Path) -> Path:
     _box(stage, f"{tunnel}/BeamLeft", frame, (0.0, 1.4, 2.6), (1.88, 0.08, 0.08), ALU)
     _box(stage, f"{tunnel}/BeamRight", frame, (0.0, -1.4, 2.6), (1.88, 0.08, 0.08), ALU)
 
-    parcels = "/World/Parcels"
-    _xform(stage, parcels, frame)
-    velocity = (BELT_SPEED, 0.0, 0.0)
-    for parcel in SIX_PARCELS:
-        length, width, h = parcel.size
-        ppath = f"{parcels}/{parcel.name}"
-        _xform(stage, ppath, frame, at=(*parcel.xy, BELT_TOP + h / 2), yaw=parcel.yaw)
-        _box(stage, f"{ppath}/Box", frame, (0.0, 0.0, 0.0), parcel.size, CARDBOARD)
-        for label in parcel.labels:
-            _label(stage, ppath, frame, (length / 2, width / 2, h / 2), label, velocity)
+    _parcels(stage, frame, SIX_PARCELS)
 
     cams = "/World/Cameras"
     _xform(stage, cams, frame)

@@ -106,14 +106,20 @@ def test_kernels_and_reference_give_the_same_read_probability():
     assert sim_res.decodable.any() and (~sim_res.decodable & (sim_res.p_read > 0.5)).any(), "both sides are tested"
 
 
-def test_min_read_probability_on_the_stage(tmp_path):
+def one_camera_station(tmp_path, camera: dict, target: dict):  # noqa: ANN001, ANN201
+    """An empty metre stage, and a layer over it with one camera 1 m from one Code 128 label facing it."""
     src = tmp_path / "station.usda"
     stage = Usd.Stage.CreateNew(str(src))
     stage.SetMetadata("metersPerUnit", 1.0)
     stage.GetRootLayer().Save()
     out = tmp_path / "cams.usda"
-    add_camera(src, out, "/World/cam", position=(0, -1, 0), look_at=(0, 0, 0), min_read_probability=0.95)
-    add_target(src, out, "/World/label", (0, 0, 0), (0, -1, 0), "code128", 0.33, (90, 1))
+    add_camera(src, out, "/World/cam", position=(0, -1, 0), look_at=(0, 0, 0), **camera)
+    add_target(src, out, "/World/label", (0, 0, 0), (0, -1, 0), "code128", 0.33, (90, 1), **target)
+    return src, out
+
+
+def test_min_read_probability_on_the_stage(tmp_path):
+    src, out = one_camera_station(tmp_path, {"min_read_probability": 0.95}, {})
     sim = swb.open(out, device=DEVICE)
     assert sim.scene.cameras[0].min_read_probability == pytest.approx(0.95)
     with pytest.raises(SwbError, match="min_read_probability"):

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 from device import DEVICE
-from pxr import Usd
 from test_kernels_closed_form import FX, camera_rotation, make_camera, make_target
+from test_read_probability import one_camera_station
 
 import swb
 from swb.engine.model import MeshPart, Scene
@@ -18,7 +18,6 @@ from swb.engine.station_generator import box_mesh
 from swb.engine.transit import evaluate_transits, moving_parts
 from swb.engine.world import World
 from swb.errors import SwbError
-from swb.stage.authoring import add_camera, add_target
 
 D = 0.5  # label depth in front of the camera, m
 X = 0.0005
@@ -116,13 +115,7 @@ def test_the_parcel_moves_with_its_label_and_the_station_stands_still():
 
 
 def test_frame_rate_on_the_stage(tmp_path):
-    src = tmp_path / "station.usda"
-    stage = Usd.Stage.CreateNew(str(src))
-    stage.SetMetadata("metersPerUnit", 1.0)
-    stage.GetRootLayer().Save()
-    out = tmp_path / "cams.usda"
-    add_camera(src, out, "/World/cam", position=(0, -1, 0), look_at=(0, 0, 0), frame_rate_hz=60.0)
-    add_target(src, out, "/World/label", (0, 0, 0), (0, -1, 0), "code128", 0.33, (90, 1), velocity=(1.0, 0, 0))
+    _, out = one_camera_station(tmp_path, {"frame_rate_hz": 60.0}, {"velocity": (1.0, 0, 0)})
     sim = swb.open(out, device=DEVICE)
     assert sim.scene.cameras[0].frame_rate == pytest.approx(60.0)
     tr = sim.transit()
