@@ -7,6 +7,7 @@ import argparse
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -217,3 +218,15 @@ def test_a_save_without_read_probabilities_asks_for_a_new_evaluation(tmp_path):
         swb.restore(root, device=DEVICE)
     msg = str(err.value)
     assert "swb:results:p_read" in msg and "evaluate again" in msg and "\n" not in msg
+
+
+def test_pictures_colour_targets_by_read_probability(tmp_path):
+    from swb.viz.modes import target_colouring, view
+
+    sim = swb.open(swb.bundled_scene("scan_tunnel"), device=DEVICE)
+    res = sim.evaluate()
+    values, colours = target_colouring(res, None, "p_read")
+    np.testing.assert_allclose(values, res.pairs.p_read.max(axis=0))
+    assert len({tuple(c) for c in np.round(colours, 3)}) > 3  # a ramp, not two colours
+    pic = view(sim, color_by="p_read", width=320, height=200, out_dir=tmp_path, record=True)
+    assert any(p.suffix == ".png" and p.stat().st_size > 0 for p in map(Path, pic.files.values()))

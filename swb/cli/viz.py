@@ -111,8 +111,9 @@ def add_viz_commands(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--no-frusta", dest="frusta", action="store_false", help="leave the camera frusta out")
     v.add_argument("--frustum-length", type=float, default=None,
                    help="frustum length in stage units (default: to the first surface on the optical axis)")
-    v.add_argument("--color-by", dest="color_by", choices=("status", "score", "limiting", "ppm"), default="status",
-                   help="what the targets' colours show (default status: decodes or not)")
+    v.add_argument("--color-by", dest="color_by", choices=("status", "score", "p_read", "limiting", "ppm"),
+                   default="status", help="what the targets' colours show (default status: decodes or not; p_read: "
+                                          "the best camera's one-frame read probability)")
     v.set_defaults(handler=cmd_viz)
 
 

@@ -109,7 +109,7 @@ UI_SELECTION = "swb:ui:selection"
 UI_VISUALISATION_MODE = "swb:ui:visualisationMode"
 UI_VIEWER_CAMERA_TRANSFORM = "swb:ui:viewerCameraTransform"
 UI_VIZ_PARAMETERS = "swb:ui:vizParameters"
-VISUALISATION_MODES = ("none", "score", "limiting", "ppm", "sphere", "plane", "projection", "view")
+VISUALISATION_MODES = ("none", "score", "p_read", "limiting", "ppm", "sphere", "plane", "projection", "view")
 
 
 # ---------------------------------------------------------------------------------------------------

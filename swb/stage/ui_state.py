@@ -10,9 +10,9 @@ from typing import Any
 from pxr import Gf, Sdf
 
 from ..errors import SwbError
+from .schema import VISUALISATION_MODES as VIS_MODES
 
 SWB_PRIM = Sdf.Path("/SWB")
-VIS_MODES = ("none", "score", "limiting", "ppm", "sphere", "plane", "projection", "view")
 _IDENTITY = tuple(tuple(1.0 if i == j else 0.0 for j in range(4)) for i in range(4))
 
 

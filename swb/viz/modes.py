@@ -44,7 +44,7 @@ from .probes import (
 from .results import PlaneResult, ProbeEval, ProjectionResult, SphereResult, ViewResult, VizResult
 
 MODES = ("sphere", "plane", "projection", "view")
-VIEW_COLOURS = ("status", "score", "limiting", "ppm")  # what a view picture's targets can be coloured by
+VIEW_COLOURS = ("status", "score", "p_read", "limiting", "ppm")  # what a view picture's targets can be coloured by
 REDUCTIONS = ("mean", "min", "max")
 SURFACE_OFFSET = 1.0e-3  # metres: projection probes float this far off the surface they lie on
 
@@ -445,6 +445,9 @@ def target_colouring(results: Any, camera: int | None, color_by: str) -> tuple[n
     if color_by == "score":
         values = p.score[cams, cols].astype(np.float64)
         return values, out.score_colours(values, decodable)
+    if color_by == "p_read":  # the best camera's one-frame read probability (a target summary's), or the camera's
+        values = (p.p_read.max(axis=0) if camera is None else p.p_read[camera]).astype(np.float64)
+        return values, out.score_colours(values, values > 0.0)
     if color_by == "limiting":
         values = np.where(decodable, 0, p.limiting[cams, cols]).astype(np.int64)
         return values.astype(np.float64), out.factor_colours(values)
@@ -576,8 +579,8 @@ def regenerate(sim: Simulation, out_dir: str | Path, name: str | None = None, la
     """Re-create the picture sim.ui records (after ``swb restore``).
 
     A picture mode (sphere, plane, projection, view) comes back with the same parameters, file names and scene
-    label: on the same device the PNG comes out byte for byte. A per-target mode (score, limiting, ppm) is a view
-    of the station with the targets coloured by it, and "none" (a save of `swb eval --save`) one coloured by
+    label: on the same device the PNG comes out byte for byte. A per-target mode (score, p_read, limiting, ppm) is
+    a view of the station with the targets coloured by it, and "none" (a save of `swb eval --save`) one coloured by
     status; both look through the UI state's active camera when it is a sensor camera. ``name`` and ``label``:
     the file stem (default <scene>.<mode>) and the title's scene name of such a view.
     """
