@@ -19,6 +19,7 @@ from swb.cli.main import main
 from swb.errors import SwbError
 from swb.view import LiveView, check_port
 from swb.view.colouring import COLOURINGS, Scalar, available
+from swb.view.colouring import to_bytes as col_bytes
 from swb.view.poses import StageAxes
 
 
@@ -150,9 +151,19 @@ def test_overlays_and_colourings(live):
     live.flush()
     assert not live._overlay_nodes
     res = live.sim.results
-    assert {"score", "limiting", "ppm"} <= set(available(res))
-    assert ("p_read" in available(res)) == hasattr(res.pairs, "p_read")  # offered once the results carry it
-    assert "p_read" in COLOURINGS
+    assert {"score", "p_read", "limiting", "ppm"} <= set(available(res))
+    live.set_colouring("p_read")
+    live.flush()
+    np.testing.assert_allclose(live._labels.batched_colors,
+                               col_bytes(COLOURINGS["p_read"].colours(res)))  # the best camera's read probability
+    live.set_colouring("score")
+    live.flush()
+
+
+def test_the_panel_shows_the_transit_read_rate(live):
+    with live.lock:
+        tr = live.sim.transit()
+    assert f"transit read rate {100 * tr.station_read_rate():.2f} %" in live._status.content
 
 
 def test_a_new_per_pair_field_plugs_into_the_colouring(live):

@@ -28,6 +28,7 @@ import viser
 
 from ..engine.model import CameraModel
 from ..engine.profiles import PROFILES
+from ..engine.transit import evaluate_transits
 from ..errors import SwbError
 from ..simulation import Simulation
 from ..stage.ui_state import VIS_MODES
@@ -42,6 +43,7 @@ LABEL_SHARE = 0.02  # labels are drawn at least this share of the station's diag
 OVERLAYS = ("sphere", "plane", "projection")
 SAVE_SUFFIXES = (".usda", ".usd", ".usdc")
 _POSE_TOLERANCE = 1e-5  # the browser echoes a pose we set with float32 rounding: not a new pose
+LIVE_TRANSIT_PAIRS = 20_000  # cameras x moving labels up to which the panel's read rate follows every edit
 
 
 @dataclass
@@ -130,6 +132,7 @@ class LiveView:
         # the pose this server sent a page, with the stage pose and look-at it stood for: an echo of it (or of
         # a page's half-applied update followed by it) puts those back exactly
         self._pose_sent: tuple[np.ndarray, np.ndarray, Any, list[float] | None] | None = None
+        self._read_rate = ""  # the panel's transit read rate line (``_transit_line``)
 
         if not self.save_dir.is_dir():
             raise SwbError("the folder for saves does not exist", file=str(self.save_dir),
@@ -630,6 +633,7 @@ class LiveView:
         self._refresh_geometry(up)
         self._labels.batched_colors = col.to_bytes(colouring.colours(results))
         self._legend.content = col.legend_html(colouring, results)
+        self._read_rate = self._transit_line()
         self._status.content = self._status_text(results)
         if self.selection:
             self._label_info.content = self.label_table(self.selection[0])
@@ -667,13 +671,25 @@ class LiveView:
         n = len(results.targets)
         dec = int(results.pairs.decodable.any(axis=0).sum()) if n else 0
         lines = [f"**coverage {100 * results.coverage():.2f} %** ({dec} of {n} labels decodable by a camera)"]
-        read_rate = getattr(results, "read_rate", None)
-        if callable(read_rate):
-            lines.append(f"**read rate {100 * float(read_rate()):.2f} %**")
+        if self._read_rate:
+            lines.append(self._read_rate)
         if self.timings:
             last = self.timings[-1]
             lines.append(f"last update {1e3 * last.total:.0f} ms ({last.pairs} pairs evaluated)")
         return "  \n".join(lines)
+
+    def _transit_line(self) -> str:
+        """The station's transit read rate for the panel, recomputed with every update on stations small enough to
+        follow live (a big one says where to get it); empty when no label moves."""
+        sim = self.sim
+        moving = sum(1 for t in sim.scene.targets if float(np.linalg.norm(t.velocity)) > 0.0)
+        if not moving:
+            return ""
+        if len(sim.scene.cameras) * moving > LIVE_TRANSIT_PAIRS:
+            return "read rate: too many moving labels to follow live (`swb eval` reports it)"
+        tr = evaluate_transits(sim.world)
+        return (f"**transit read rate {100 * tr.station_read_rate():.2f} %** ({moving} moving labels, a camera's "
+                "frames as one look)")
 
     def _show_error(self, exc: BaseException) -> None:
         text = str(exc) if isinstance(exc, SwbError) else f"{type(exc).__name__}: {exc}"
