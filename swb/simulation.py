@@ -20,7 +20,7 @@ summaries that changed are rewritten).
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -515,9 +515,10 @@ class Simulation:
                                    candidates=candidates, seed=seed, safety=safety, progress=progress)
 
     # ----- persistence ------------------------------------------------------------------------------------------
-    def save(self, path: str | Path, *, companions: dict[str, bytes] | None = None) -> Path:
+    def save(self, path: str | Path, *, companions: dict[str, bytes | Callable[[Path], None]] | None = None) -> Path:
         """Write the whole state as a USD stage in one transaction: a root layer with named sublayers (see
-        swb.stage.save). ``companions``: files beside the root (name -> bytes) written in the same transaction."""
+        swb.stage.save). ``companions``: files beside the root written in the same transaction (name -> bytes, or
+        a function writing the file at the temporary path it gets)."""
         used = {Path(layer.realPath).resolve() for layer in self._stage.GetUsedLayers() if layer.realPath}
         root = check_save_target(Path(path), self.scene_path, used)
         if self._pairs is not None and self.has_pending_changes:

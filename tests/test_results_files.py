@@ -42,6 +42,10 @@ def _results(n_cam: int = 3, n_tgt: int = 5, seed: int = 1) -> Results:
     return Results(cams, tgts, p)
 
 
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if not line.startswith("[swb]")]
+
+
 def _read(path, res: Results) -> PairResults:
     return pairs_from_table(pq.read_table(path), res.camera_paths, res.target_paths)
 
@@ -161,3 +165,51 @@ def test_missing_pyarrow_names_the_extra(monkeypatch):
     with pytest.raises(SwbError) as err:
         results_files.check_writable("r.parquet", _results())
     assert "swb[parquet]" in str(err.value)
+
+
+def test_eval_results_parquet_and_out_switch(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from device import DEVICE
+
+    from swb.cli import main
+
+    tunnel = tmp_path / "scan_tunnel.usda"
+    shutil.copy(swb.bundled_scene("scan_tunnel"), tunnel)
+    res = swb.open(tunnel, device=DEVICE).evaluate()
+    assert main(["eval", str(tunnel), "--results", str(tmp_path / "r.parquet"), "--device", DEVICE]) == 0
+    assert _read(tmp_path / "r.parquet", res).equal(res.pairs)
+    # above the JSON limit --out writes the save's results file as Parquet, and says so
+    monkeypatch.setattr(results_files, "JSON_MAX_PAIRS", 3)
+    capsys.readouterr()
+    assert main(["eval", str(tunnel), "--out", str(tmp_path / "out"), "--device", DEVICE]) == 0
+    err = capsys.readouterr().err
+    assert "results as Parquet (JSON holds up to 3 pairs)" in err
+    assert _read(tmp_path / "out" / "scan_tunnel.results.parquet", res).equal(res.pairs)
+    assert not (tmp_path / "out" / "scan_tunnel.results.json").exists()
+    assert not [p for p in os.listdir(tmp_path / "out") if p.endswith(".tmp")]
+    # --json and --results x.json are refused above it: one line, exit 2, nothing written
+    for extra in (["--json"], ["--results", str(tmp_path / "big.json")]):
+        assert main(["eval", str(tunnel), *extra, "--device", DEVICE]) == 2
+        err = _error_lines(capsys.readouterr().err)
+        assert len(err) == 1 and "pairs are too many" in err[0]
+    assert not (tmp_path / "big.json").exists()
+
+
+@pytest.mark.parametrize("name", ["r.csv", "blocker/r.parquet"])
+def test_eval_bad_results_name_is_one_line(tmp_path, capsys, name):
+    import shutil
+
+    from device import DEVICE
+
+    from swb.cli import main
+
+    tunnel = tmp_path / "scan_tunnel.usda"
+    shutil.copy(swb.bundled_scene("scan_tunnel"), tunnel)
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    before = sorted(os.listdir(tmp_path))
+    assert main(["eval", str(tunnel), "--results", str(tmp_path / name), "--device", DEVICE]) == 2
+    err = _error_lines(capsys.readouterr().err)
+    assert len(err) == 1 and err[0].startswith("swb: error:")
+    assert "loading" not in capsys.readouterr().err  # refused before the stage is opened
+    assert sorted(os.listdir(tmp_path)) == before

@@ -10,6 +10,8 @@ coverage, cameras, targets) as JSON text. See docs/results.md.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,17 @@ def pair_count(results: Results) -> int:
     return len(results.cameras) * len(results.targets)
 
 
-def check_writable(path: Path, results: Results) -> str:
-    """The format of ``path``, after the checks that need no writing (suffix, size limit of JSON, pyarrow)."""
+def check_name(path: Path) -> str:
+    """The format of ``path``, after the checks that need no results: its suffix and its folder."""
     fmt = results_format(path)
+    _check_folder(Path(path))
+    return fmt
+
+
+def check_writable(path: Path, results: Results) -> str:
+    """The format of ``path``, after the checks that need no writing (suffix, folder, size limit of JSON,
+    pyarrow)."""
+    fmt = check_name(path)
     n = pair_count(results)
     if fmt == "json" and n > JSON_MAX_PAIRS:
         raise SwbError(f"{n:,} pairs are too many for a JSON results file (at most {JSON_MAX_PAIRS:,})",
@@ -51,6 +61,18 @@ def check_writable(path: Path, results: Results) -> str:
     if fmt == "parquet":
         require_pyarrow()
     return fmt
+
+
+def _check_folder(path: Path) -> None:
+    """Fail before any work when the file could not be created: a folder in its place, or the nearest existing
+    folder above it not writable (or a file)."""
+    if path.is_dir():
+        raise SwbError("is a folder, not a file name", file=str(path))
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise SwbError(f"could not be written: {parent} is not a writable folder", file=str(path))
 
 
 def write_results(path: Path, results: Results, frame: JsonFrame | None = None,
@@ -64,6 +86,24 @@ def write_results(path: Path, results: Results, frame: JsonFrame | None = None,
         else:
             write_parquet(fh, results, frame, chunk_rows)
     return path
+
+
+def companion(results: Results, frame: JsonFrame | None = None, fmt: str | None = None,
+              chunk_rows: int = CHUNK_ROWS) -> tuple[str, bytes | Callable[[Path], None]]:
+    """The results file of a save (``swb eval --out``): its suffix and its content, JSON bytes or a function that
+    streams the Parquet table to the path it is given (the save writes it under a temporary name, then renames)."""
+    fmt = fmt or auto_format(results)
+    if fmt == "json":
+        return ".json", json_bytes(results, frame)
+    require_pyarrow()
+
+    def write(path: Path) -> None:
+        with open(path, "wb") as fh:
+            write_parquet(fh, results, frame, chunk_rows)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    return ".parquet", write
 
 
 def json_bytes(results: Results, frame: JsonFrame | None = None) -> bytes:
