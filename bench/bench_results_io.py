@@ -1,0 +1,156 @@
+"""Results-file benchmark: writing an evaluation's results as JSON against Parquet, with wall time and peak memory.
+
+    python bench/bench_results_io.py [--device cpu|cuda] [--threads N] [--full] [--no-json] [--cameras C --targets T]
+
+A generated sorting station (swb.engine.station_generator.generate_station; default 200 k triangles, 16 cameras,
+12 500 labels = 200 000 pairs; ``--full``: 4 M triangles, 64 cameras, 80 000 labels = 5.12 M pairs) is evaluated
+in a fresh subprocess per writer, so each peak is that writer's own: the process generates the station, builds the
+Warp world, evaluates every pair (the evaluation time), then writes the results file the way ``swb eval`` does
+(``swb.engine.results_files.write_results``: JSON, or the Parquet pair table in row groups). One more subprocess
+only evaluates, for the evaluation's own peak. Each subprocess reports its wall times, its resident memory before
+writing and its peak (``resource.getrusage(RUSAGE_SELF).ru_maxrss``: the high-water mark of the whole process,
+station and Warp world included).
+
+Prints one line per run, then the ratios measured in this run: write time / evaluation time and the writer's peak
+against the evaluation's. No timing is asserted; ``--full`` is what issue 15 sizes (under 3 GB peak, the write under
+3x the evaluation); JSON at that size takes minutes and tens of GB, so ``--no-json`` skips it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT = {"n_triangles": 200_000, "n_cameras": 16, "n_targets": 12_500}
+FULL = {"n_triangles": 4_000_000, "n_cameras": 64, "n_targets": 80_000}
+GB = 1 << 30
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def rss_bytes() -> int:
+    """Resident memory now (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def peak_bytes() -> int:
+    """The process's peak resident memory (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def child(args: argparse.Namespace) -> dict:
+    """One run: generate, evaluate, and write ``args.write`` (none, json, parquet); returns the figures."""
+    import warp as wp
+
+    wp.config.log_level = logging.WARNING
+    wp.config.quiet = True
+    from swb.engine.results import Results
+    from swb.engine.results_files import write_results
+    from swb.engine.station_generator import generate_station
+    from swb.engine.world import World
+
+    size = json.loads(args.size)
+    scene = generate_station(**size, seed=0)
+    warm = World(generate_station(n_triangles=2_000, n_cameras=2, n_targets=4, seed=1), device=args.device,
+                 threads=args.threads)
+    warm.evaluate()  # kernels compiled and loaded outside the timing
+    warm.close()
+    t0 = time.perf_counter()
+    world = World(scene, device=args.device, threads=args.threads)
+    world.evaluate()
+    wp.synchronize_device(world.device)
+    res = Results(scene.cameras, scene.targets, world.results())
+    evaluate_s = time.perf_counter() - t0
+    out = {"writer": args.write, "pairs": len(scene.cameras) * len(scene.targets), "evaluate_s": evaluate_s,
+           "device": str(world.device), "rss_before_write": rss_bytes(), "peak_eval": peak_bytes()}
+    if args.write != "none":
+        if args.write == "parquet":
+            import pyarrow.parquet  # noqa: F401  (the library's import, ~0.1 s once per process, is not the write)
+        path = Path(args.dir) / f"results.{args.write}"
+        t0 = time.perf_counter()
+        write_results(path, res)
+        out["write_s"] = time.perf_counter() - t0
+        out["file_bytes"] = path.stat().st_size
+        path.unlink()
+    out["peak"] = peak_bytes()
+    return out
+
+
+def run_child(size: dict, write: str, folder: str, device: str | None, threads: int | None) -> dict:
+    cmd = [sys.executable, __file__, "--child", "--write", write, "--dir", folder, "--size", json.dumps(size)]
+    if device:
+        cmd += ["--device", device]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{write} run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default=None, help="Warp device (cpu, cuda); default: Warp's preferred")
+    ap.add_argument("--threads", type=int, default=None, help="CPU worker threads for the Warp world")
+    ap.add_argument("--full", action="store_true", help="the 5.12 M-pair station of issue 15 (4 M triangles)")
+    ap.add_argument("--cameras", type=int, help="cameras (overrides the size)")
+    ap.add_argument("--targets", type=int, help="labels (overrides the size)")
+    ap.add_argument("--triangles", type=int, help="triangles (overrides the size)")
+    ap.add_argument("--no-json", action="store_true", help="skip the JSON writer (minutes and many GB at 5 M pairs)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--write", default="none", help=argparse.SUPPRESS)
+    ap.add_argument("--dir", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--size", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args)), flush=True)
+        return 0
+
+    size = dict(FULL if args.full else DEFAULT)
+    for key, value in (("n_cameras", args.cameras), ("n_targets", args.targets), ("n_triangles", args.triangles)):
+        if value:
+            size[key] = value
+    log(f"[bench_results_io] station {size}: {size['n_cameras'] * size['n_targets']:,} pairs; one subprocess per run")
+    writers = ["none", "parquet"] + ([] if args.no_json else ["json"])
+    runs = {}
+    with tempfile.TemporaryDirectory(prefix="swb-bench-io-") as folder:
+        for write in writers:
+            r = run_child(size, write, folder, args.device, args.threads)
+            runs[write] = r
+            line = (f"  {write:8s} evaluate {r['evaluate_s']:7.2f} s on {r['device']}, peak after evaluation "
+                    f"{r['peak_eval'] / GB:6.2f} GB")
+            if write != "none":
+                line += (f"; write {r['write_s']:7.2f} s, {r['file_bytes'] / 2**20:8.1f} MiB file, peak "
+                         f"{r['peak'] / GB:6.2f} GB (+{(r['peak'] - r['rss_before_write']) / GB:.2f} GB over the "
+                         "evaluated process)")
+            log(line)
+    log("summary (ratios measured in this run)")
+    for write in writers[1:]:
+        r = runs[write]
+        log(f"  {write:8s} write / evaluation {r['write_s'] / r['evaluate_s']:6.2f}x   peak "
+            f"{r['peak'] / GB:6.2f} GB ({r['peak'] / max(runs['none']['peak'], 1):.2f}x the evaluation's "
+            f"{runs['none']['peak'] / GB:.2f} GB)   {r['write_s'] and r['pairs'] / r['write_s']:,.0f} pairs/s")
+    if "json" in runs:
+        j, p = runs["json"], runs["parquet"]
+        log(f"  parquet against json: write {j['write_s'] / max(p['write_s'], 1e-9):.1f}x faster, file "
+            f"{j['file_bytes'] / p['file_bytes']:.1f}x smaller, peak {j['peak'] / p['peak']:.1f}x lower")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
