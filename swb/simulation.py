@@ -474,7 +474,8 @@ class Simulation:
     # ----- sweeps ------------------------------------------------------------------------------------------------
     def sweep(self, name: str | None = None, *, spec: Any = None, samples: int | None = None,
               seed: int | None = None, sampler: str | None = None, chunk: int | None = None,
-              progress: Any = None, cluster: Any = None) -> Any:
+              progress: Any = None, cluster: Any = None, rows: str | Path | None = None,
+              keep: int | None = None) -> Any:
         """Run a configuration sweep and write its arrays into ``sweep_layer`` (returns a SweepResult).
 
         ``spec``: a TOML file, a dict shaped like one, or a SweepSpec; it is authored into the configuration layer
@@ -482,9 +483,15 @@ class Simulation:
         ``samples``/``seed``/``sampler`` override the spec's and are authored too. ``progress(done, total)`` is
         called after each chunk; Ctrl-C keeps the configurations already done. See swb.sweep.api.
         ``cluster``: "ray", "ray://HOST:PORT" or a swb.cluster.Cluster runs the configurations on Ray workers, with
-        the same result (docs/cluster.md).
+        the same result (docs/cluster.md). ``rows``: a .parquet file that gets every configuration's row as the
+        sweep runs; ``keep``: hold only that many best configurations in memory (docs/sweeps.md, bounded memory).
         """
         if cluster is not None:
+            if rows is not None or keep is not None:
+                from .errors import SwbError
+
+                raise SwbError("a cluster sweep keeps every configuration: streamed rows are not available there",
+                               hint="run it without --rows, or without --cluster")
             from .cluster.api import sweep_on_cluster
 
             return sweep_on_cluster(self, cluster, name, spec=spec, samples=samples, seed=seed, sampler=sampler,
@@ -492,7 +499,7 @@ class Simulation:
         from .sweep.api import sweep_simulation
 
         return sweep_simulation(self, name, spec=spec, samples=samples, seed=seed, sampler=sampler, chunk=chunk,
-                                progress=progress)
+                                progress=progress, rows=rows, keep=keep)
 
     def optimize(self, name: str | None = None, *, spec: Any = None, read_rate: float | None = None,
                  cameras: int | None = None, candidates: int | None = None, seed: int | None = None,

@@ -308,7 +308,7 @@ class SweepResult:
             "rank": int(self.rank[i]),
             "sample_coverage": float(self.coverage[i]),
             "redundancy": float(self.redundancy[i]),
-            "parameters": self.parameters(i),
+            "parameters": self.parameters(int(index)),
             "values": {c.name: float(self.values[i, j]) for j, c in enumerate(self.columns)},
             "unique": {c: float(v) for c, v in zip(self.cameras, self.share(self.sums.unique[i]), strict=True)},
             "unread_by": {FACTORS[k]: float(v) for k, v in enumerate(self.share(self.sums.limiting[i])) if v > 0},

@@ -34,10 +34,9 @@ def row_batch(columns: Sequence[Column], cameras: Sequence[str], total: int, con
               values: np.ndarray, rank: np.ndarray | None = None) -> Any:
     """One record batch: rows for configurations ``config`` with their sums and design values (row-aligned)."""
     pa = require_pyarrow()
-    scale = 1.0 / float(total) if total else 0.0
-
-    def share(a: np.ndarray) -> Any:
-        return pa.array(np.asarray(a, np.float64) * scale)
+    def share(a: np.ndarray) -> Any:  # as SweepResult.share computes it, so files agree to the last bit
+        a = np.asarray(a, np.float64)
+        return pa.array(a / float(total) if total else np.zeros(a.shape))
 
     arrays: list[Any] = [] if rank is None else [pa.array(np.asarray(rank, np.int64))]
     arrays += [pa.array(np.asarray(config, np.int64)), share(covered), share(redundant)]
