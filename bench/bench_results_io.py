@@ -59,8 +59,9 @@ def child(args: argparse.Namespace) -> dict:
 
     wp.config.log_level = logging.WARNING
     wp.config.quiet = True
+    from swb.atomic_file import atomic_file
     from swb.engine.results import Results
-    from swb.engine.results_files import write_results
+    from swb.engine.results_files import json_bytes, write_results
     from swb.engine.station_generator import generate_station
     from swb.engine.world import World
 
@@ -83,7 +84,11 @@ def child(args: argparse.Namespace) -> dict:
             import pyarrow.parquet  # noqa: F401  (the library's import, ~0.1 s once per process, is not the write)
         path = Path(args.dir) / f"results.{args.write}"
         t0 = time.perf_counter()
-        write_results(path, res)
+        if args.write == "json":  # as `swb eval --out` wrote it before Parquet, above the JSON limit too
+            with atomic_file(path) as fh:
+                fh.write(json_bytes(res))
+        else:
+            write_results(path, res)
         out["write_s"] = time.perf_counter() - t0
         out["file_bytes"] = path.stat().st_size
         path.unlink()
