@@ -139,6 +139,30 @@ def run_child(size: dict, write: str, folder: str, device: str | None, threads: 
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def cli_run(size: dict, folder: str, device: str | None) -> dict:
+    """``swb eval STATION --out DIR`` end to end in a subprocess (load, evaluate, save with its results file), the
+    station written as USD first; its peak is the child's ru_maxrss."""
+    import re
+
+    from swb.engine.station_generator import generate_station
+    from swb.stage.export import write_scene
+
+    station = Path(folder) / "station.usdc"
+    write_scene(generate_station(**size, seed=0), station)
+    argv = ["eval", str(station), "--out", str(Path(folder) / "out")] + (["--device", device] if device else [])
+    cmd = [sys.executable, __file__, "--child", "--write", "cli", "--size", json.dumps(argv)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"swb eval --out failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    own = json.loads(proc.stdout.strip().splitlines()[-1])  # that process's own high-water mark and write time
+    m = re.search(r"pairs in ([0-9.]+) s", proc.stderr)
+    files = {p.name: p.stat().st_size for p in (Path(folder) / "out").iterdir() if "results" in p.name}
+    return {"wall_s": wall, "evaluate_s": float(m.group(1)) if m else float("nan"), "peak": own["peak"],
+            "write_s": own["write_s"], "files": files}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default=None, help="Warp device (cpu, cuda); default: Warp's preferred")
@@ -150,11 +174,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-json", action="store_true", help="skip the JSON writer (minutes and many GB at 5 M pairs)")
     ap.add_argument("--configs", type=int, default=100_000,
                     help="configurations of the sweep part (the bundled tunnel's sweep; 0 skips it)")
+    ap.add_argument("--cli", action="store_true",
+                    help="also time `swb eval STATION --out DIR` end to end (station written as USD first)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--write", default="none", help=argparse.SUPPRESS)
     ap.add_argument("--dir", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--size", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child and args.write == "cli":
+        import importlib
+
+        cli = importlib.import_module("swb.cli.main")  # the module (swb.cli.main the attribute is its function)
+
+        write_s = []
+        original = cli._write_outputs
+
+        def timed(*a, **kw):  # noqa: ANN002, ANN003, ANN202 - the save and its results file, timed
+            t0 = time.perf_counter()
+            try:
+                return original(*a, **kw)
+            finally:
+                write_s.append(time.perf_counter() - t0)
+
+        cli._write_outputs = timed
+        code = cli.main(json.loads(args.size))
+        print(json.dumps({"peak": peak_bytes(), "write_s": sum(write_s)}), flush=True)
+        return code
     if args.child:
         print(json.dumps(sweep_child(args) if args.write.startswith("sweep") else child(args)), flush=True)
         return 0
@@ -187,6 +232,13 @@ def main(argv: list[str] | None = None) -> int:
         j, p = runs["json"], runs["parquet"]
         log(f"  parquet against json: write {j['write_s'] / max(p['write_s'], 1e-9):.1f}x faster, file "
             f"{j['file_bytes'] / p['file_bytes']:.1f}x smaller, peak {j['peak'] / p['peak']:.1f}x lower")
+    if args.cli:
+        with tempfile.TemporaryDirectory(prefix="swb-bench-io-") as folder:
+            r = cli_run(size, folder, args.device)
+        log(f"[cli] swb eval --out: {r['wall_s']:.1f} s in all, evaluation {r['evaluate_s']:.2f} s, save and results "
+            f"file {r['write_s']:.2f} s ({r['write_s'] / r['evaluate_s']:.2f}x the evaluation), peak "
+            f"{r['peak'] / GB:.2f} GB; results files " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in
+                                                                     r["files"].items()))
     if args.configs:
         log(f"[sweep] the bundled scan tunnel's sweep, {args.configs:,} configurations; one subprocess per run")
         sweeps = {}
