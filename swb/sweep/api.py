@@ -115,6 +115,8 @@ def sweep_simulation(sim: SweepHost, name: str | None = None, *,
     ``SweepRunner.run``); the rows file appears whole when the sweep ends, never in part."""
     if rows is not None:
         check_rows_path(Path(rows))
+    if execute is not None and (rows is not None or keep is not None):
+        raise SwbError("streamed rows and keeping only the best are for a local run", hint="drop rows= and keep=")
     sim.evaluate()  # the scene model and the World (with its mesh) are current
     frame = stage_frame(sim.stage, sim.scene)
     overrides = {"samples": samples, "seed": seed, "sampler": sampler}
@@ -132,7 +134,9 @@ def sweep_simulation(sim: SweepHost, name: str | None = None, *,
             result = runner.run(progress, rows=stream, keep=keep)
         else:
             result = execute(runner, progress)
-        if stream is not None:
+        if stream is not None and result.n_done == 0 and not result.complete:
+            stream.abort()  # interrupted before any configuration finished: nothing is written
+        elif stream is not None:
             stream.close()
     except BaseException:
         if stream is not None:

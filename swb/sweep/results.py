@@ -4,8 +4,10 @@ of arrays on /SWB/SweepResults/<name>, CSV or Parquet, text and JSON).
 In the USD layer (attributes ``swb:sweepResults:*``) ``values`` is the design matrix (``shape`` rows x columns,
 row-major) in the stage's units like the sweep prim (an index for ``choices`` columns); ``values * toDisplay`` is in
 ``units``. ``unique`` (rows x ``cameras``) and ``limiting`` (rows x ``factors``) are shares of all sample weight;
-``covered`` / ``totalWeight`` are the exact integer sums behind ``coverage``; ``order`` lists configurations best
-first. The ``best*`` arrays describe the best configuration per target and per camera.
+``covered`` / ``totalWeight`` are the exact integer sums behind ``coverage``; ``order`` lists rows best first. The
+``best*`` arrays describe the best configuration per target and per camera. Rows are the configurations, unless the
+sweep kept only its best (``SweepRunner.run(keep=k)``, ``swb sweep --rows``): then ``configs`` gives each row's
+design index and ``rows`` their count, while ``configurations`` stays the number evaluated.
 
 Sample coverage of a configuration = the weight of target samples (targets x orientations x positions) that at
 least one camera decodes, over the total; each target weighs the same. (`swb eval`'s label coverage is another
