@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -139,17 +140,14 @@ def run_child(size: dict, write: str, folder: str, device: str | None, threads: 
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def cli_run(size: dict, folder: str, device: str | None) -> dict:
-    """``swb eval STATION --out DIR`` end to end in a subprocess (load, evaluate, save with its results file), the
-    station written as USD first; its peak is the child's ru_maxrss."""
+def cli_run(station: Path, option: str, folder: str, device: str | None) -> dict:
+    """``swb eval STATION --out DIR`` (load, evaluate, save with its results file) or ``--results FILE.parquet``
+    (the results file alone) end to end in a subprocess; its peak is that process's ru_maxrss."""
     import re
 
-    from swb.engine.station_generator import generate_station
-    from swb.stage.export import write_scene
-
-    station = Path(folder) / "station.usdc"
-    write_scene(generate_station(**size, seed=0), station)
-    argv = ["eval", str(station), "--out", str(Path(folder) / "out")] + (["--device", device] if device else [])
+    target = Path(folder) / "out"
+    argv = ["eval", str(station), option, str(target if option == "--out" else target / "station.results.parquet")]
+    argv += ["--device", device] if device else []
     cmd = [sys.executable, __file__, "--child", "--write", "cli", "--size", json.dumps(argv)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -158,7 +156,8 @@ def cli_run(size: dict, folder: str, device: str | None) -> dict:
         raise SystemExit(f"swb eval --out failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     own = json.loads(proc.stdout.strip().splitlines()[-1])  # that process's own high-water mark and write time
     m = re.search(r"pairs in ([0-9.]+) s", proc.stderr)
-    files = {p.name: p.stat().st_size for p in (Path(folder) / "out").iterdir() if "results" in p.name}
+    files = {p.name: p.stat().st_size for p in target.iterdir() if "results" in p.name}
+    shutil.rmtree(target)
     return {"wall_s": wall, "evaluate_s": float(m.group(1)) if m else float("nan"), "peak": own["peak"],
             "write_s": own["write_s"], "files": files}
 
@@ -185,18 +184,20 @@ def main(argv: list[str] | None = None) -> int:
         import importlib
 
         cli = importlib.import_module("swb.cli.main")  # the module (swb.cli.main the attribute is its function)
+        files = importlib.import_module("swb.engine.results_files")
+        write_s: list[float] = []
 
-        write_s = []
-        original = cli._write_outputs
+        def timed(original):  # noqa: ANN001, ANN202 - the save with its results file, or the results file alone
+            def call(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+                t0 = time.perf_counter()
+                try:
+                    return original(*a, **kw)
+                finally:
+                    write_s.append(time.perf_counter() - t0)
+            return call
 
-        def timed(*a, **kw):  # noqa: ANN002, ANN003, ANN202 - the save and its results file, timed
-            t0 = time.perf_counter()
-            try:
-                return original(*a, **kw)
-            finally:
-                write_s.append(time.perf_counter() - t0)
-
-        cli._write_outputs = timed
+        cli._write_outputs = timed(cli._write_outputs)
+        files.write_results = timed(files.write_results)
         code = cli.main(json.loads(args.size))
         print(json.dumps({"peak": peak_bytes(), "write_s": sum(write_s)}), flush=True)
         return code
@@ -233,12 +234,16 @@ def main(argv: list[str] | None = None) -> int:
         log(f"  parquet against json: write {j['write_s'] / max(p['write_s'], 1e-9):.1f}x faster, file "
             f"{j['file_bytes'] / p['file_bytes']:.1f}x smaller, peak {j['peak'] / p['peak']:.1f}x lower")
     if args.cli:
+        from swb.engine.station_generator import generate_station
+        from swb.stage.export import write_scene
+
         with tempfile.TemporaryDirectory(prefix="swb-bench-io-") as folder:
-            r = cli_run(size, folder, args.device)
-        log(f"[cli] swb eval --out: {r['wall_s']:.1f} s in all, evaluation {r['evaluate_s']:.2f} s, save and results "
-            f"file {r['write_s']:.2f} s ({r['write_s'] / r['evaluate_s']:.2f}x the evaluation), peak "
-            f"{r['peak'] / GB:.2f} GB; results files " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in
-                                                                     r["files"].items()))
+            station = write_scene(generate_station(**size, seed=0), Path(folder) / "station.usdc")
+            for option in ("--results", "--out"):
+                r = cli_run(station, option, folder, args.device)
+                log(f"[cli] swb eval {option}: {r['wall_s']:.1f} s in all, evaluation {r['evaluate_s']:.2f} s, "
+                    f"writing {r['write_s']:.2f} s ({r['write_s'] / r['evaluate_s']:.2f}x the evaluation), peak "
+                    f"{r['peak'] / GB:.2f} GB; " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in r["files"].items()))
     if args.configs:
         log(f"[sweep] the bundled scan tunnel's sweep, {args.configs:,} configurations; one subprocess per run")
         sweeps = {}
