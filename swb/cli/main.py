@@ -160,6 +160,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from ..engine.results_files import check_writable
 
         check_writable(args.results, res)
+    sim.release_world()  # nothing is evaluated from here on: its memory goes before the files are written
     written = _write_outputs(sim, res, frame, args.out, args.save, args.scene.stem)
     if args.results is not None:
         from ..engine.results_files import write_results
