@@ -213,3 +213,19 @@ def test_eval_bad_results_name_is_one_line(tmp_path, capsys, name):
     assert len(err) == 1 and err[0].startswith("swb: error:")
     assert "loading" not in capsys.readouterr().err  # refused before the stage is opened
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_release_world_keeps_results_and_rebuilds_on_demand(tmp_path):
+    import shutil
+
+    from device import DEVICE
+
+    tunnel = tmp_path / "scan_tunnel.usda"
+    shutil.copy(swb.bundled_scene("scan_tunnel"), tunnel)
+    sim = swb.open(tunnel, device=DEVICE)
+    before = sim.evaluate().pairs.copy()
+    sim.release_world()
+    assert sim.results.pairs.equal(before)  # the results outlive the world
+    write_results(tmp_path / "r.parquet", sim.results)
+    assert _read(tmp_path / "r.parquet", sim.results).equal(before)
+    assert sim.evaluate(full=True).pairs.equal(before)  # a new world, the same figures
