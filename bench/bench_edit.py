@@ -161,5 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def _report_peak() -> None:
+    """The process's peak resident memory (ru_maxrss), so every benchmark reports what it needed."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"peak memory {peak / (1 if sys.platform == 'darwin' else 1024) / 2**20:.2f} GB (ru_maxrss of this "
+          "process)", flush=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _code = main()
+    _report_peak()
+    sys.exit(_code)

@@ -17,6 +17,7 @@ Every figure is measured in this run.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -175,5 +176,16 @@ def main() -> int:
     return 0
 
 
+def _report_peak() -> None:
+    """The process's peak resident memory (ru_maxrss), so every benchmark reports what it needed."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"peak memory {peak / (1 if sys.platform == 'darwin' else 1024) / 2**20:.2f} GB (ru_maxrss of this "
+          "process)", flush=True)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    _code = main()
+    _report_peak()
+    sys.exit(_code)

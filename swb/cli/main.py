@@ -40,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="evaluate every sensor camera against every barcode target")
     ev.add_argument("scene", type=Path, help="a USD station (.usd, .usda, .usdc)")
     ev.add_argument("--json", action="store_true", help="print results as JSON on stdout")
-    ev.add_argument("--out", type=Path, help="folder for results.json and a saved simulation (<scene>.swb.usda)")
+    ev.add_argument("--out", type=Path, help="folder for a saved simulation (<scene>.swb.usda) and its results file: "
+                    "<scene>.results.json up to 1,000,000 pairs, <scene>.results.parquet above (docs/results.md)")
+    ev.add_argument("--results", type=Path, metavar="FILE",
+                    help="write the results to FILE alone: .json (up to 1,000,000 pairs) or .parquet (any size, "
+                    "needs swb[parquet])")
     ev.add_argument("--save", type=Path, help="save the whole simulation state as this USD file")
     add_device_args(ev)
     ev.set_defaults(handler=_cmd_eval)
@@ -102,16 +106,32 @@ def _open(path: Path, args: argparse.Namespace):  # noqa: ANN202
     return sim
 
 
-def _write_outputs(sim, text: str, out: Path | None, save: Path | None, stem: str) -> list[Path]:  # noqa: ANN001
-    """The save (and results JSON ``text``) under --out, and a save at --save."""
+def _write_outputs(sim, res, frame, out: Path | None, save: Path | None, stem: str,  # noqa: ANN001
+                   extra: dict | None = None) -> list[Path]:
+    """The save and its results file under --out (JSON, or Parquet above JSON_MAX_PAIRS pairs; ``extra``: more
+    entries of its document), and a save at --save."""
+    from ..engine.results_files import JSON_MAX_PAIRS, companion, pair_count
+
     written = []
-    if out is not None:  # the JSON is part of the save's transaction: both are new, or both are as they were
-        json_name = f"{stem}.results.json"
-        written.append(sim.save(out / f"{stem}.swb.usda", companions={json_name: text.encode("utf-8")}))
-        written.append(out / json_name)
+    if out is not None:  # the results file is part of the save's transaction: both are new, or both as they were
+        suffix, content = companion(res, frame, extra=extra)
+        if suffix == ".parquet":
+            progress(f"{pair_count(res):,} pairs: results as Parquet (JSON holds up to {JSON_MAX_PAIRS:,} pairs)")
+        name = f"{stem}.results{suffix}"
+        written.append(sim.save(out / f"{stem}.swb.usda", companions={name: content}))
+        written.append(out / name)
     if save is not None:
         written.append(sim.save(save))
     return written
+
+
+def _check_json_size(res) -> None:  # noqa: ANN001
+    """--json prints every pair: refused above JSON_MAX_PAIRS (the text alone would be gigabytes)."""
+    from ..engine.results_files import JSON_MAX_PAIRS, pair_count
+
+    if pair_count(res) > JSON_MAX_PAIRS:
+        raise SwbError(f"{pair_count(res):,} pairs are too many for --json (at most {JSON_MAX_PAIRS:,})",
+                       hint="write them with --results FILE.parquet")
 
 
 def json_frame(sim):  # noqa: ANN001, ANN201 - Simulation -> JsonFrame
@@ -136,22 +156,38 @@ def _transit(sim):  # noqa: ANN001, ANN202
     return tr
 
 
-def _results_json(sim, res, tr) -> str:  # noqa: ANN001
-    doc = res.to_json(json_frame(sim))
-    if tr is not None:
-        doc["transit"] = tr.to_json()
-    return json.dumps(doc, indent=1)
+def _transit_doc(tr) -> dict:  # noqa: ANN001
+    """The results document's transit entry (none when no label moves)."""
+    return {} if tr is None else {"transit": tr.to_json()}
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from ..report import full_report
 
+    if args.results is not None:  # a bad name fails before the evaluation
+        from ..engine.results_files import check_name
+
+        check_name(args.results)
     sim = _open(args.scene, args)
     res = _evaluate(sim, "evaluated")
     tr = _transit(sim)
-    text = _results_json(sim, res, tr) if args.json or args.out is not None else ""
-    written = _write_outputs(sim, text, args.out, args.save, args.scene.stem)
-    print(text if args.json else full_report(res, tr))
+    extra = _transit_doc(tr)
+    frame = json_frame(sim)
+    if args.json:
+        _check_json_size(res)
+    if args.results is not None:
+        from ..engine.results_files import check_writable
+
+        check_writable(args.results, res)
+    sim.release_world()  # nothing is evaluated from here on: its memory goes before the files are written
+    written = _write_outputs(sim, res, frame, args.out, args.save, args.scene.stem, extra)
+    if args.results is not None:
+        from ..engine.results_files import write_results
+
+        t0 = time.perf_counter()
+        written.append(write_results(args.results, res, frame, extra=extra))
+        progress(f"results file written in {time.perf_counter() - t0:.2f} s")
+    print(json.dumps(res.to_json(frame) | extra, indent=1) if args.json else full_report(res, tr))
     for path in written:
         progress(f"wrote {path}")
     return 0
@@ -171,7 +207,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     print()
     print(run_demo_sweep(sim))
-    written = _write_outputs(sim, _results_json(sim, res, tr), args.out, None, scene.stem)
+    written = _write_outputs(sim, res, json_frame(sim), args.out, None, scene.stem, _transit_doc(tr))
     for path in written:
         progress(f"wrote {path}")
 
@@ -184,7 +220,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
           "every face, read as they pass\n")
     if tr6 is not None:
         print(transit_report(res6, tr6))
-    written6 = _write_outputs(sim6, _results_json(sim6, res6, tr6), args.out, None, six.stem)
+    written6 = _write_outputs(sim6, res6, json_frame(sim6), args.out, None, six.stem, _transit_doc(tr6))
     for path in written6:
         progress(f"wrote {path}")
     print(f"\nresults: {written[0]} and {written6[0]} (open them in a USD viewer; `swb restore {written[0]}` brings "
@@ -231,7 +267,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         picture = regenerate(sim, args.viz, name=f"{args.save.stem}.{ui.visualisation_mode.replace('none', 'view')}",
                              label=args.save.name)
     if args.json:
-        doc = json.loads(_results_json(sim, res, tr))
+        doc = res.to_json(json_frame(sim)) | _transit_doc(tr)
         doc["ui"] = {"active_camera": ui.active_camera, "selection": ui.selection,
                      "visualisation_mode": ui.visualisation_mode,
                      "viewer_camera_transform": [list(r) for r in ui.viewer_camera_transform],  # stage units

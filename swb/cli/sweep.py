@@ -67,6 +67,9 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> dict[str, Hand
                    "files below")
     p.add_argument("--csv", action="store_true", help="also write <scene>.<sweep>.csv (needs --out)")
     p.add_argument("--parquet", action="store_true", help="also write <scene>.<sweep>.parquet (needs --out, pyarrow)")
+    p.add_argument("--rows", type=Path, metavar="FILE.parquet",
+                   help="stream every configuration's row to this Parquet file as the sweep runs, and keep only the "
+                   "--top best in memory (bounded memory for millions of configurations; docs/sweeps.md)")
     p.add_argument("--apply", type=_which, metavar="best|N",
                    help="write that configuration as a new stage <scene>.<sweep>.<best|N>.usda (needs --out) and "
                    "check that it reproduces")
@@ -116,6 +119,16 @@ def _check_outputs(args: argparse.Namespace) -> None:
                                    ("--apply", args.apply is not None)) if on]
     if wants and args.out is None:
         raise SwbError(f"{wants[0]} writes files: give --out DIR")
+    if args.rows is not None:
+        clash = [flag for flag, on in (("--csv", args.csv), ("--parquet", args.parquet),
+                                       ("--safety", getattr(args, "safety", None)),
+                                       ("--cluster", getattr(args, "cluster", None))) if on]
+        if clash:
+            raise SwbError(f"--rows keeps only the --top best configurations in memory: {clash[0]} needs them all",
+                           hint=f"drop --rows (the rows file already holds every configuration) or {clash[0]}")
+        from ..sweep.api import check_rows_path
+
+        check_rows_path(args.rows)
     if args.parquet:
         try:
             import pyarrow  # noqa: F401
@@ -140,7 +153,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         bar = ProgressBar(f"sweep {args.name or ''}".strip())
         try:
             result = sim.sweep(args.name, spec=args.spec, samples=args.samples, seed=args.seed,
-                               sampler=args.sampler, chunk=args.chunk, progress=bar, cluster=cluster)
+                               sampler=args.sampler, chunk=args.chunk, progress=bar, cluster=cluster,
+                               rows=args.rows, keep=args.top if args.rows is not None else None)
         finally:
             if cluster is not None:
                 cluster.close()
@@ -186,7 +200,7 @@ def _report_and_write(args: argparse.Namespace, sim, result, index: int | None) 
     doc = result.to_json(args.top) if args.json else None
     if not args.json:
         print(result.report(args.top))
-    written: list[Path] = []
+    written: list[Path] = [args.rows] if args.rows is not None else []
     stem = args.scene.stem
     if args.out is not None:
         written.append(sim.save(args.out / f"{stem}.swb.usda"))

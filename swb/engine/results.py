@@ -232,10 +232,11 @@ class Results:
         """The label coverage (``label_coverage``; the older name, kept for scripts)."""
         return self.label_coverage()
 
-    def to_json(self, frame: JsonFrame | None = None) -> dict[str, Any]:
+    def to_json(self, frame: JsonFrame | None = None, *, pairs: bool = True) -> dict[str, Any]:
         """The CLI's JSON form: lengths in metres and positions in SWB's world frame (metres, Z up), limiting null
         when the pair decodes; with ``frame`` also ``position_stage`` in the stage's own units and axes (as
-        authored in USD). ``units`` says all of this in the document itself."""
+        authored in USD). ``units`` says all of this in the document itself. ``pairs=False`` leaves the per-pair
+        list out (a Parquet results file carries the pairs as a table and this document as metadata)."""
         to_stage = None if frame is None else np.asarray(frame.to_stage, np.float64)
 
         def stage_position(p: np.ndarray) -> dict[str, Any]:
@@ -272,13 +273,12 @@ class Results:
                     "cameras_decoding": s.cameras_decoding,
                 }
             )
-        pairs = [
-            _finite(self.row(ci, ti).to_json())
-            for ci in range(len(self.cameras))
-            for ti in range(len(self.targets))
-        ]
-        return {"units": json_units(frame), "label_coverage": self.label_coverage(), "cameras": cams,
-                "targets": tgts, "pairs": pairs}
+        doc = {"units": json_units(frame), "label_coverage": self.label_coverage(), "cameras": cams,
+               "targets": tgts}
+        if pairs:
+            doc["pairs"] = [_finite(self.row(ci, ti).to_json())
+                            for ci in range(len(self.cameras)) for ti in range(len(self.targets))]
+        return doc
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,11 @@ def constrain_sweep(scene: Any, result: Any, limit: str | int, *, exclude: bool 
     """Mark a finished sweep's configurations against the limit and re-rank them: violators after all others
     (``exclude``: dropped from the ranking). ``scene``: the simulation's stage (or a file, or SafetyItems);
     ``result``: a ``swb.sweep.results.SweepResult`` with its runner."""
+    if getattr(result, "configs", None) is not None:
+        from ..errors import SwbError
+
+        raise SwbError("a safety limit re-ranks every configuration: this sweep kept only its best",
+                       hint="run it without --rows")
     items = load(scene)
     cameras = list(result.runner.scene.cameras)
     groups, ok = evaluate_configurations(items, cameras, result.runner.cameras_for, result.n_done, limit, device)

@@ -30,7 +30,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,9 +81,10 @@ class SaveContent:
     ui: Sdf.Layer
     sweep: Sdf.Layer  # written only when it holds sweep results
     has_results: bool
-    # files beside the root written in the same transaction (name in the root's folder -> content), e.g. the
-    # results JSON of `swb eval --out`
-    companions: Mapping[str, bytes] = field(default_factory=dict)
+    # files beside the root written in the same transaction (name in the root's folder -> content, or a function
+    # that writes and fsyncs the file at the temporary path it is given: large results stream to disk), e.g. the
+    # results JSON or Parquet file of `swb eval --out`
+    companions: Mapping[str, bytes | Callable[[Path], None]] = field(default_factory=dict)
     in_use: frozenset[Path] = frozenset()  # files the simulation reads: never removed by the clean-up
 
 
@@ -278,7 +279,10 @@ def _write_generation(root: Path, content: SaveContent, gen: str, retire: set[Pa
             _step(f"layer:{role}")
         for name, data in content.companions.items():
             written.append(companion_tmp[name])
-            _write_file(companion_tmp[name], data)
+            if callable(data):
+                data(companion_tmp[name])
+            else:
+                _write_file(companion_tmp[name], data)
             _step(f"companion:{name}")
         written.append(root_tmp)
         export_layer(layer, root_tmp)
@@ -286,7 +290,7 @@ def _write_generation(root: Path, content: SaveContent, gen: str, retire: set[Pa
         fsync_dir(folder)
         _step("root-written")
         os.replace(root_tmp, root)  # the commit point
-    except Exception as exc:  # an interrupt or a kill leaves the files to the next save's clean-up
+    except (Exception, KeyboardInterrupt) as exc:  # Ctrl-C too; a kill leaves them to the next save's clean-up
         for path in written:
             _remove(path)
         if isinstance(exc, OSError):

@@ -16,6 +16,7 @@ from pxr import Sdf, Usd
 
 from ..engine.model import Scene
 from ..engine.world import World
+from ..errors import SwbError
 from ..stage.attributes import author
 from ..stage.units import LoadContext
 from .candidates import CandidateBuilder, StageFrame
@@ -103,24 +104,60 @@ def sweep_simulation(sim: SweepHost, name: str | None = None, *,
                      spec: str | Path | dict[str, Any] | SweepSpec | None = None, samples: int | None = None,
                      seed: int | None = None, sampler: str | None = None, chunk: int | None = None,
                      progress: Progress | None = None, memory_budget: int | None = None,
-                     host_budget: int | None = None, execute: Execute | None = None) -> SweepResult:
+                     host_budget: int | None = None, execute: Execute | None = None,
+                     rows: str | Path | None = None, keep: int | None = None) -> SweepResult:
     """Run a sweep of the simulation's stage and write its arrays into ``sim.sweep_layer``.
 
     ``execute(runner, progress)`` runs the configurations (default ``runner.run``; ``swb.cluster`` passes one that
     spreads chunks of ``runner.evaluate_range`` over Ray workers and ends with ``runner.finish``). It is called
-    after the spec is authored, so it sees the configuration layer the run evaluates."""
+    after the spec is authored, so it sees the configuration layer the run evaluates. ``rows`` (a .parquet file)
+    gets every configuration's row as its chunk finishes; ``keep`` holds only that many best configurations (see
+    ``SweepRunner.run``); the rows file appears whole when the sweep ends, never in part."""
+    if rows is not None:
+        check_rows_path(Path(rows))
+    if execute is not None and (rows is not None or keep is not None):
+        raise SwbError("streamed rows and keeping only the best are for a local run", hint="drop rows= and keep=")
     sim.evaluate()  # the scene model and the World (with its mesh) are current
     frame = stage_frame(sim.stage, sim.scene)
     overrides = {"samples": samples, "seed": seed, "sampler": sampler}
     resolved = resolve_spec(sim, name, spec, frame, overrides, host_budget)
     runner = SweepRunner(sim.scene, resolved, frame=frame, world=sim.world, chunk=chunk,
                          threads=sim.threads, memory_budget=memory_budget, host_budget=host_budget)
+    stream = None
     try:
-        result = runner.run(progress) if execute is None else execute(runner, progress)
+        if rows is not None:
+            from .rows import RowStream
+
+            stream = RowStream(Path(rows), runner.columns, [c.path for c in sim.scene.cameras],
+                               int(runner.samples.weight_int.sum()))
+        if execute is None:
+            result = runner.run(progress, rows=stream, keep=keep)
+        else:
+            result = execute(runner, progress)
+        if stream is not None and result.n_done == 0 and not result.complete:
+            stream.abort()  # interrupted before any configuration finished: nothing is written
+        elif stream is not None:
+            stream.close()
+    except BaseException:
+        if stream is not None:
+            stream.abort()
+        raise
     finally:
         runner.close()
     write_sweep_layer(sim.sweep_layer, result)
     return result
+
+
+def check_rows_path(path: Path) -> None:
+    """A rows file is Parquet (the suffix says so) in a folder that can take it; pyarrow is installed."""
+    from ..engine.pair_table import require_pyarrow
+    from ..engine.results_files import check_name
+
+    if path.suffix.lower() != ".parquet":
+        raise SwbError(f"the rows of a sweep are written as Parquet, not {path.suffix or '(no suffix)'!r}",
+                       file=str(path), hint="name the file .parquet")
+    check_name(path)
+    require_pyarrow()
 
 
 def baseline_result(sim: SweepHost, like: SweepResult) -> SweepResult:

@@ -50,7 +50,8 @@ def candidates_of(sim: Simulation, result: SweepResult, index: int) -> Candidate
     if not 0 <= index < result.n_done:
         raise SwbError(f"configuration {index} is not among the {result.n_done} evaluated",
                        hint=f"use 0..{result.n_done - 1} or 'best'")
-    return _builder(sim, result).build(result.values[index:index + 1])
+    row = result.row_of(index)
+    return _builder(sim, result).build(result.values[row:row + 1])
 
 
 def apply_configuration(sim: Simulation, result: SweepResult, out: str | Path, index: int | None = None) -> Path:
@@ -92,7 +93,7 @@ def apply_configuration(sim: Simulation, result: SweepResult, out: str | Path, i
     rel = os.path.relpath(sim.scene_path, out.parent).replace(os.sep, "/")
     root.subLayerPaths = [f"./{apply_path.name}", rel if rel.startswith("..") else f"./{rel}"]
     root.customLayerData = {"swb": {"appliedSweep": result.spec.path, "configuration": int(index),
-                                    "sampleCoverage": float(result.coverage[index]),
+                                    "sampleCoverage": float(result.coverage[result.row_of(index)]),
                                     "parameters": result.parameters(index)}}
     export_layers_atomic([(with_stage_metadata(layer, root), apply_path), (root, out)])
     return out
@@ -163,8 +164,8 @@ def verify_applied(path: str | Path, sim: Simulation, result: SweepResult, index
     if expected is not None:
         bad = np.unique(result.sample_target[read_got != expected.decodable.any(axis=1)])
         differing = [result.targets[int(t)] for t in bad]
-    v = Verification(float(result.coverage[index]), float(again.share(again.baseline.covered)[0]), samples_equal,
-                     optics_equal, pose, differing_targets=differing)
+    v = Verification(float(result.coverage[result.row_of(index)]), float(again.share(again.baseline.covered)[0]),
+                     samples_equal, optics_equal, pose, differing_targets=differing)
     if result.as_authored:  # one sample per target, exactly as authored: swb eval must agree
         res = applied.evaluate()
         eval_read = res.pairs.decodable.any(axis=0)

@@ -4,8 +4,10 @@ of arrays on /SWB/SweepResults/<name>, CSV or Parquet, text and JSON).
 In the USD layer (attributes ``swb:sweepResults:*``) ``values`` is the design matrix (``shape`` rows x columns,
 row-major) in the stage's units like the sweep prim (an index for ``choices`` columns); ``values * toDisplay`` is in
 ``units``. ``unique`` (rows x ``cameras``) and ``limiting`` (rows x ``factors``) are shares of all sample weight;
-``covered`` / ``totalWeight`` are the exact integer sums behind ``coverage``; ``order`` lists configurations best
-first. The ``best*`` arrays describe the best configuration per target and per camera.
+``covered`` / ``totalWeight`` are the exact integer sums behind ``coverage``; ``order`` lists rows best first. The
+``best*`` arrays describe the best configuration per target and per camera. Rows are the configurations, unless the
+sweep kept only its best (``SweepRunner.run(keep=k)``, ``swb sweep --rows``): then ``configs`` gives each row's
+design index and ``rows`` their count, while ``configurations`` stays the number evaluated.
 
 Sample coverage of a configuration = the weight of target samples (targets x orientations x positions) that at
 least one camera decodes, over the total; each target weighs the same. (`swb eval`'s label coverage is another
@@ -138,11 +140,38 @@ class SweepResult:
     baseline_detail: BestDetail | None = None
     runner: RunnerHandle | None = field(default=None, repr=False)
     safety: Any = None  # swb.safety.constraint.SweepSafety when a safety limit ranked the configurations
+    # a sweep that kept only its best configurations (``SweepRunner.run(keep=k)``): the design index of each row
+    # of ``values`` and ``sums`` (ascending), and how many configurations were evaluated; None: every one is a row
+    configs: np.ndarray | None = None
+    evaluated: int | None = None
 
     # ----- derived values
     @property
     def n_done(self) -> int:
+        """Configurations evaluated (all of them rows, unless the sweep kept only its best)."""
+        return int(self.values.shape[0]) if self.evaluated is None else int(self.evaluated)
+
+    @property
+    def n_rows(self) -> int:
+        """Configurations held in ``values`` and ``sums``."""
         return int(self.values.shape[0])
+
+    @property
+    def config_ids(self) -> np.ndarray:
+        """The design index of every row."""
+        return np.arange(self.n_rows, dtype=np.int64) if self.configs is None else self.configs
+
+    def row_of(self, index: int) -> int:
+        """The row holding configuration ``index`` (SwbError when the sweep did not keep it)."""
+        if self.configs is None:
+            if not 0 <= index < self.n_rows:
+                raise SwbError(f"configuration {index} is not among the {self.n_rows} evaluated")
+            return int(index)
+        found = np.flatnonzero(self.configs == index)
+        if not found.size:
+            raise SwbError(f"configuration {index} is not among the {len(self.configs)} best this sweep kept",
+                           hint="use --apply best, or run without --rows to keep every configuration")
+        return int(found[0])
 
     @property
     def n_samples(self) -> int:
@@ -167,13 +196,13 @@ class SweepResult:
 
     @property
     def best(self) -> int | None:
-        return int(self.order[0]) if self.order.size else None
+        return int(self.config_ids[self.order[0]]) if self.order.size else None
 
     @property
     def rank(self) -> np.ndarray:
-        """Rank (1 = best) of every configuration."""
-        rank = np.empty(self.n_done, np.int64)
-        rank[self.order] = np.arange(1, self.n_done + 1)
+        """Rank (1 = best) of every row."""
+        rank = np.empty(self.n_rows, np.int64)
+        rank[self.order] = np.arange(1, self.n_rows + 1)
         return rank
 
     @property
@@ -184,7 +213,8 @@ class SweepResult:
 
     def parameters(self, index: int) -> dict[str, str]:
         """Display values (TOML units) of one configuration's parameters."""
-        return {c.name: c.display(float(self.values[index, j])) for j, c in enumerate(self.columns)}
+        row = self.row_of(index)
+        return {c.name: c.display(float(self.values[row, j])) for j, c in enumerate(self.columns)}
 
     def target_rows(self, detail: BestDetail) -> list[TargetRow]:
         """Per target: covered share, best camera, mean score and the commonest limiting factor of unread weight."""
@@ -261,9 +291,9 @@ class SweepResult:
         rows = []
         cov, red = self.coverage, self.redundancy
         for r, i in enumerate(self.order[:top]):
-            params = self.parameters(int(i))
+            params = self.parameters(int(self.config_ids[i]))
             worst = ", ".join(f"{n} {100 * v:.1f}%" for n, v in self.worst_factors(self.sums.limiting[i])) or "-"
-            rows.append([str(r + 1), str(int(i)), f"{100 * cov[i]:.1f} %", f"{100 * red[i]:.1f} %",
+            rows.append([str(r + 1), str(int(self.config_ids[i])), f"{100 * cov[i]:.1f} %", f"{100 * red[i]:.1f} %",
                          *[params[c.name] for c in self.columns], worst])
         return format_table(headers, rows)
 
@@ -285,13 +315,15 @@ class SweepResult:
                                  for t in self.target_rows(det)]))
         return "\n".join(parts)
 
-    def config_json(self, i: int) -> dict[str, Any]:
+    def config_json(self, index: int) -> dict[str, Any]:
+        """One configuration (design index) as JSON."""
+        i = self.row_of(index)
         return {
-            "config": int(i),
+            "config": int(index),
             "rank": int(self.rank[i]),
             "sample_coverage": float(self.coverage[i]),
             "redundancy": float(self.redundancy[i]),
-            "parameters": self.parameters(i),
+            "parameters": self.parameters(int(index)),
             "values": {c.name: float(self.values[i, j]) for j, c in enumerate(self.columns)},
             "unique": {c: float(v) for c, v in zip(self.cameras, self.share(self.sums.unique[i]), strict=True)},
             "unread_by": {FACTORS[k]: float(v) for k, v in enumerate(self.share(self.sums.limiting[i])) if v > 0},
@@ -324,7 +356,7 @@ class SweepResult:
             "evaluations_per_second": self.evaluations / self.seconds if self.seconds > 0 else None,
             "baseline": {"sample_coverage": float(self.share(self.baseline.covered)[0]),
                          "redundancy": float(self.share(self.baseline.redundant)[0])},
-            "top": [self.config_json(int(i)) for i in self.order[:top]],
+            "top": [self.config_json(int(self.config_ids[i])) for i in self.order[:top]],
             "safety": self.safety.to_json() if self.safety is not None else None,
         }
         if self.best_detail is not None:
@@ -351,40 +383,32 @@ class SweepResult:
         return path
 
     def write_parquet(self, path: Path) -> Path:
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise SwbError("Parquet output needs pyarrow", hint="pip install pyarrow, or use --csv") from None
-        headers = _flat_headers(self)
-        cols = list(zip(*_flat_rows(self), strict=True)) if self.n_done else [[] for _ in headers]
-        table = pa.table({h: list(c) for h, c in zip(headers, cols, strict=True)})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(table, tmp)
-        tmp.replace(path)
-        return path
+        """One row per configuration in rank order (the CSV's columns), written from the arrays in batches."""
+        from .rows import write_ranked_rows
+
+        return write_ranked_rows(path, self)
 
 
 def ranking(sums: SweepSums) -> np.ndarray:
-    """Configuration indices best first: coverage, then redundancy (both exact integers), then index."""
+    """Row indices best first: coverage, then redundancy (both exact integers), then row (configuration order)."""
     n = len(sums.covered)
     return np.lexsort((np.arange(n), -sums.redundant, -sums.covered)).astype(np.int64)
 
 
 def _flat_headers(res: SweepResult) -> list[str]:
-    params = [f"{c.name}[{c.unit}]" if c.unit and not c.is_index else c.name for c in res.columns]
-    return ["rank", "config", "sample_coverage", "redundancy", *params, *[f"unique:{c}" for c in res.cameras],
-            *[f"unread:{f}" for f in FACTORS]]
+    from .rows import row_headers
+
+    return row_headers(res.columns, res.cameras)
 
 
 def _flat_rows(res: SweepResult) -> list[list[Any]]:
     rows = []
     cov, red = res.coverage, res.redundancy
+    ids = res.config_ids
     for r, i in enumerate(res.order):
         params = [c.labels[int(res.values[i, j])] if c.is_index else float(res.values[i, j] * c.to_display)
                   for j, c in enumerate(res.columns)]
-        rows.append([r + 1, int(i), float(cov[i]), float(red[i]), *params,
+        rows.append([r + 1, int(ids[i]), float(cov[i]), float(red[i]), *params,
                      *[float(v) for v in res.share(res.sums.unique[i])],
                      *[float(v) for v in res.share(res.sums.limiting[i])]])
     return rows
@@ -438,7 +462,7 @@ def write_sweep_layer(layer: Sdf.Layer, res: SweepResult) -> Sdf.Path:
         _set(spec, "units", _T.StringArray, Vt.StringArray([c.unit for c in res.columns]))
         _set(spec, "toDisplay", _T.DoubleArray, Vt.DoubleArray([c.to_display for c in res.columns]))
         _set(spec, "choices", _T.StringArray, Vt.StringArray(["|".join(c.labels) for c in res.columns]))
-        _set(spec, "shape", _T.Int2, Gf.Vec2i(n, len(res.columns)))
+        _set(spec, "shape", _T.Int2, Gf.Vec2i(res.n_rows, len(res.columns)))
         _set(spec, "values", _T.DoubleArray, Vt.DoubleArray.FromNumpy(np.ascontiguousarray(res.values).ravel()))
         _set(spec, "cameras", _T.StringArray, Vt.StringArray(res.cameras))
         _set(spec, "varied", _T.StringArray, Vt.StringArray(res.varied))
@@ -457,6 +481,9 @@ def write_sweep_layer(layer: Sdf.Layer, res: SweepResult) -> Sdf.Path:
              Vt.DoubleArray.FromNumpy(res.share(res.baseline.unique[0]).reshape(n_cam)))
         _set(spec, "baselineLimiting", _T.DoubleArray, Vt.DoubleArray.FromNumpy(res.share(res.baseline.limiting[0])))
         _set(spec, "best", _T.Int, -1 if res.best is None else res.best)
+        if res.configs is not None:  # only the best were kept: rows are these configurations (design indices)
+            _set(spec, "rows", _T.Int, res.n_rows)
+            _set(spec, "configs", _T.Int64Array, Vt.Int64Array.FromNumpy(np.asarray(res.configs, np.int64)))
         if res.best_detail is not None:
             rows = res.target_rows(res.best_detail)
             cams = res.camera_rows(res.best_detail)

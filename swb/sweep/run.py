@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import warp as wp
@@ -33,8 +34,15 @@ from .orientations import SampleSet, build_samples
 from .results import BestDetail, SweepResult, SweepSums, ranking
 from .sampling import Design, available_host_memory, columns_of, make_design
 from .spec import SweepSpec
+from .topk import select
 
 Progress = Callable[[int, int], None]  # (configurations done, total)
+
+
+class RowSink(Protocol):
+    """Takes each chunk's sums as the sweep finishes it (``swb.sweep.rows.RowStream``)."""
+
+    def write(self, start: int, sums: SweepSums, values: np.ndarray) -> None: ...
 
 # Work per chunk (camera x sample evaluations) that keeps a CPU chunk near a second, so progress and Ctrl-C
 # respond; a GPU takes much larger chunks.
@@ -227,19 +235,31 @@ class SweepRunner:
         return SweepSums(np.full(n, w[count >= 1].sum(), np.int64), np.full(n, w[count >= 2].sum(), np.int64),
                          np.tile(unique, (n, 1)), np.tile(limiting, (n, 1)))
 
-    def run(self, progress: Progress | None = None) -> SweepResult:
+    def run(self, progress: Progress | None = None, *, rows: RowSink | None = None,
+            keep: int | None = None) -> SweepResult:
         """Evaluate the baseline and every configuration (in chunks); Ctrl-C stops after the chunk under way and
-        keeps the chunks done (so does a KeyboardInterrupt raised by ``progress``)."""
+        keeps the chunks done (so does a KeyboardInterrupt raised by ``progress``).
+
+        ``rows``: gets each chunk's sums as it finishes (``swb.sweep.rows.RowStream`` streams them to Parquet).
+        ``keep``: hold only the ``keep`` best configurations (``TopK``'s merge, memory O(keep + chunk)) instead of
+        every configuration's sums; the ranking of those is the same as when all are kept."""
         t0 = time.perf_counter()
         n = self.design.n
         parts: list[SweepSums] = []
+        kept = _Kept(keep, len(self.scene.cameras)) if keep is not None else None
         done = 0
         with stop_on_interrupt() as stop:
             baseline = self.evaluate_records(self.builder.baseline())
             try:
                 while done < n and not stop.is_set():
                     b = min(n, done + self.chunk)
-                    parts.append(self.evaluate_range(done, b))
+                    sums = self.evaluate_range(done, b)
+                    if rows is not None:
+                        rows.write(done, sums, self.design.values[done:b])
+                    if kept is not None:
+                        kept.add(done, sums)
+                    else:
+                        parts.append(sums)
                     done = b
                     if progress is not None:
                         progress(done, n)
@@ -247,6 +267,8 @@ class SweepRunner:
                 pass
         complete = done == n
         seconds = time.perf_counter() - t0
+        if kept is not None:
+            return self.finish(kept.sums, baseline, done, complete, seconds, configs=kept.index)
         return self.finish(SweepSums.concatenate(parts, len(self.scene.cameras)), baseline, done, complete, seconds)
 
     def evaluate_range(self, start: int, stop: int) -> SweepSums:
@@ -254,12 +276,14 @@ class SweepRunner:
         worker holding the same stage calls this too; integer sums make the chunks' order irrelevant)."""
         return self.evaluate_records(self.builder.build(self.design.values[start:stop]).records)
 
-    def finish(self, sums: SweepSums, baseline: SweepSums, done: int, complete: bool, seconds: float) -> SweepResult:
-        """The result of the first ``done`` configurations' sums (in design order): ranked, with the best
-        configuration's and the baseline's tables evaluated here."""
-        result = assemble_result(self, sums, baseline, done, complete, seconds)
-        if result.order.size:
-            result.best_detail = self.detail(int(result.order[0]))
+    def finish(self, sums: SweepSums, baseline: SweepSums, done: int, complete: bool, seconds: float,
+               configs: np.ndarray | None = None) -> SweepResult:
+        """The result of the first ``done`` configurations' sums (in design order; ``configs``: the design indices
+        of the rows when only the best were kept): ranked, with the best configuration's and the baseline's tables
+        evaluated here."""
+        result = assemble_result(self, sums, baseline, done, complete, seconds, configs)
+        if result.best is not None:
+            result.best_detail = self.detail(result.best)
         result.baseline_detail = self.detail(None)
         return result
 
@@ -303,6 +327,36 @@ class SweepRunner:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+
+
+class _Kept:
+    """The best ``k`` configurations' sums so far, merged chunk by chunk (``topk.select``)."""
+
+    def __init__(self, k: int, n_cameras: int) -> None:
+        if k < 1:
+            raise SwbError(f"the sweep must keep at least 1 configuration, got {k}")
+        self.k = k
+        self._index = np.zeros(0, np.int64)
+        self._sums = SweepSums.concatenate([], n_cameras)
+
+    def add(self, start: int, sums: SweepSums) -> None:
+        index = np.concatenate([self._index, np.arange(start, start + len(sums.covered), dtype=np.int64)])
+        both = SweepSums.concatenate([self._sums, sums], self._sums.unique.shape[1])
+        keep = select(both.covered, both.redundant, index, self.k)
+        self._index = index[keep]
+        self._sums = SweepSums(both.covered[keep], both.redundant[keep], both.unique[keep], both.limiting[keep])
+
+    @property
+    def index(self) -> np.ndarray:
+        """Design indices of the kept configurations, ascending."""
+        return np.sort(self._index)
+
+    @property
+    def sums(self) -> SweepSums:
+        """Their sums, rows in ``index`` order."""
+        o = np.argsort(self._index)
+        s = self._sums
+        return SweepSums(s.covered[o], s.redundant[o], s.unique[o], s.limiting[o])
 
 
 _active_stop: threading.Event | None = None
@@ -364,8 +418,9 @@ def run_sweep(scene: Scene, spec: SweepSpec, *, frame: StageFrame | None = None,
 
 
 def assemble_result(runner: SweepRunner, sums: SweepSums, baseline: SweepSums, done: int, complete: bool,
-                    seconds: float) -> SweepResult:
-    """The SweepResult of a run: its sums ranked, the design values done, and the runner kept for details."""
+                    seconds: float, configs: np.ndarray | None = None) -> SweepResult:
+    """The SweepResult of a run: its sums ranked, the design values done (of ``configs`` only, when given:
+    ascending design indices of the rows), and the runner kept for details."""
     smp = runner.samples
     res = SweepResult(
         name=runner.spec.name,
@@ -374,7 +429,7 @@ def assemble_result(runner: SweepRunner, sums: SweepSums, baseline: SweepSums, d
         varied=list(runner.spec.cameras),
         targets=[t.path for t in runner.scene.targets],
         columns=runner.columns,
-        values=runner.design.values[:done].copy(),
+        values=runner.design.values[:done].copy() if configs is None else runner.design.values[configs],
         sums=sums,
         baseline=baseline,
         total=int(smp.weight_int.sum()),
@@ -389,6 +444,8 @@ def assemble_result(runner: SweepRunner, sums: SweepSums, baseline: SweepSums, d
         as_authored=smp.as_authored,
         meters_per_unit=runner.frame.meters_per_unit,
         runner=runner,
+        configs=configs,
+        evaluated=None if configs is None else done,
     )
-    res.order = ranking(sums)
+    res.order = ranking(sums)  # rows ascend by design index, so the tie-break by row is the one by index
     return res
