@@ -56,6 +56,7 @@ class HostMasks:
         self._occ: EmbreeOcclusion | None = None
         self._version = -1
         self._written: tuple[np.ndarray, np.ndarray] | None = None
+        self._done = (0, 0.0)  # rays and seconds of Embree scenes replaced after geometry changes
 
     def ready(self, version: int, pairs: int) -> bool:
         """Whether a launch of ``pairs`` pairs should use the host masks at geometry ``version``."""
@@ -68,6 +69,7 @@ class HostMasks:
         """Cast the occlusion rays of the launch's pairs and store their masks; returns the number of rays."""
         if version != self._version:
             if self._occ is not None:
+                self._done = (self._done[0] + self._occ.rays, self._done[1] + self._occ.seconds)
                 self._occ.close()
             wp.synchronize_device(self.device)
             self._occ = EmbreeOcclusion(points.numpy(), indices.numpy().reshape(-1, 3), self.threads)
@@ -103,6 +105,12 @@ class HostMasks:
         blocked = self._occ.occluded(origins.numpy(), dirs.numpy(), max_t.numpy()).reshape(n, N_SAMPLES)
         self._host[ci, ti] = (~blocked).astype(np.int32) @ _BITS
         return n * N_SAMPLES
+
+    def host_rays(self) -> tuple[int, float]:
+        """Rays Embree cast so far and the wall seconds it took (0, 0.0 before the first launch)."""
+        if self._occ is None:
+            return self._done
+        return self._done[0] + self._occ.rays, self._done[1] + self._occ.seconds
 
     def clear(self) -> None:
         """Back to -1 where the last ``fill`` wrote (so a later launch without it casts its own rays)."""

@@ -10,6 +10,7 @@ its ray loop), so all cores work at once.
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -44,6 +45,8 @@ class EmbreeOcclusion:
             # Vertex + index form keeps the float32 vertices bit for bit (the BVH is built on the first query).
             _embree_mesh.TriangleMesh(self._scene, pts, tris.astype(np.int32))
         self._pool: ThreadPoolExecutor | None = None
+        self.rays = 0  # rays cast so far, and the wall seconds spent casting them (a ray rate is rays / seconds)
+        self.seconds = 0.0
 
     def occluded(self, origins: np.ndarray, directions: np.ndarray, max_t: np.ndarray) -> np.ndarray:
         """Whether any triangle lies on each ray origin + t * direction, 0 <= t <= max_t (bool, one per ray)."""
@@ -58,20 +61,28 @@ class EmbreeOcclusion:
         o = np.ascontiguousarray(np.asarray(origins, dtype=np.float32)[idx])
         d = np.ascontiguousarray(np.asarray(directions, dtype=np.float32)[idx])
         t = np.ascontiguousarray(max_t[idx])
-        pieces = max(1, min(self.threads, len(idx) // MIN_RAYS_PER_THREAD))
-        bounds = np.linspace(0, len(idx), pieces + 1).astype(int)
+        start = time.perf_counter()
+        try:
+            hit[idx] = self._cast(o, d, t)
+        finally:
+            self.rays += len(idx)
+            self.seconds += time.perf_counter() - start
+        return hit
+
+    def _cast(self, o: np.ndarray, d: np.ndarray, t: np.ndarray) -> np.ndarray:
+        n = len(t)
+        pieces = max(1, min(self.threads, n // MIN_RAYS_PER_THREAD))
+        bounds = np.linspace(0, n, pieces + 1).astype(int)
 
         def cast(a: int, b: int) -> np.ndarray:
             return self._scene.run(o[a:b], d[a:b], dists=t[a:b], query="OCCLUDED") != -1
 
         if pieces == 1:
-            hit[idx] = cast(0, len(idx))
-            return hit
+            return cast(0, n)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-embree")
         parts = [self._pool.submit(cast, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        hit[idx] = np.concatenate([p.result() for p in parts])
-        return hit
+        return np.concatenate([p.result() for p in parts])
 
     def blocked(self, origins: np.ndarray, points: np.ndarray) -> np.ndarray:
         """``ReferenceOcclusion.blocked``'s contract (segment origin -> point, shortened by the spec's epsilons) on

@@ -556,6 +556,11 @@ class World:
             masks.clear()
         self.stats = {"pairs": int(pairs), "rays": int(self._rays.numpy().sum())}
 
+    def host_rays(self) -> tuple[int, float]:
+        """Occlusion rays cast on the host through Embree since the World was built, and their wall seconds (ray
+        time for an honest ray rate; (0, 0.0) where every ray went through Warp's BVH)."""
+        return self._host_masks.host_rays() if self._host_masks is not None else (0, 0.0)
+
     def _masks_for(self, pairs: int) -> embree_masks.HostMasks | None:
         """The host masks when this launch's occlusion rays go through Embree, else None (Warp's BVH)."""
         if not self.embree or self.mesh is None:
