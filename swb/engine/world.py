@@ -594,6 +594,18 @@ class World:
             if pairs is not None and len(pairs[0]):
                 dst[pairs[0], pairs[1]] = src[pairs[0], pairs[1]]
 
+    def decodable_rows(self, cameras: Sequence[int]) -> np.ndarray:
+        """The decodable bits of these camera rows, (len(cameras), n_targets) bool: all a coverage count needs, so
+        a loop over configurations reads back one byte per pair of the rows it changed and nothing else."""
+        rows = np.asarray(cameras, np.int64).ravel()
+        dec = self._out.decodable
+        if self.device.is_cpu:
+            return dec.numpy()[rows].astype(bool)
+        out = np.empty((len(rows), len(self.targets)), dtype=bool)
+        for k, r in enumerate(rows):  # one contiguous row each: only these rows cross the bus
+            out[k] = dec[int(r)].numpy().astype(bool)
+        return out
+
     def results(self) -> PairResults:
         """Numpy copies of every result array."""
         out = self._out
