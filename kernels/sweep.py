@@ -103,6 +103,23 @@ def seen_samples(cam: Camera, tgt: Target, mesh: wp.uint64, face_group: wp.array
     return visible_ignoring(cam, tgt, mesh, face_group, group)
 
 
+@wp.struct
+class ViewCull:
+    """The few camera fields the view pre-test reads (80 bytes instead of the 292 of a ``Camera``): the sweep tests
+    every candidate camera x sample against it first and loads the full camera only for the few that pass."""
+
+    rot: wp.mat33
+    pos: wp.vec3
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: float
+    height: float
+    clip_near: float
+    clip_far: float
+
+
 @wp.func
 def beyond_plane(nx: float, ny: float, nd: float, c: wp.vec3, r: float) -> bool:
     """The sphere (centre c, radius r) lies wholly on the outer side of the plane n . p = 0 through the eye."""
@@ -121,6 +138,18 @@ def surely_outside(cam: Camera, tgt: Target) -> bool:
     if beyond_plane(cam.fx, 0.0, cam.cx, c, r) or beyond_plane(-cam.fx, 0.0, cam.width - cam.cx, c, r):
         return True
     return beyond_plane(0.0, -cam.fy, cam.cy, c, r) or beyond_plane(0.0, cam.fy, cam.height - cam.cy, c, r)
+
+
+@wp.func
+def view_culled(v: ViewCull, p: wp.vec3, r: float) -> bool:
+    """``surely_outside`` on a ``ViewCull`` for a symbol centred at ``p`` with bounding radius ``r`` (grown)."""
+    q = wp.transpose(v.rot) * (p - v.pos)
+    c = wp.vec3(q[0], q[1], -q[2])
+    if c[2] + r < v.clip_near or c[2] - r > v.clip_far:
+        return True
+    if beyond_plane(v.fx, 0.0, v.cx, c, r) or beyond_plane(-v.fx, 0.0, v.width - v.cx, c, r):
+        return True
+    return beyond_plane(0.0, -v.fy, v.cy, c, r) or beyond_plane(0.0, v.fy, v.height - v.cy, c, r)
 
 
 @wp.func
@@ -204,6 +233,7 @@ def fixed_pass(
 @wp.kernel
 def sweep_configs(
     cameras: wp.array2d(dtype=Camera),
+    views: wp.array2d(dtype=ViewCull),
     samples: wp.array(dtype=Target),
     groups: wp.array(dtype=wp.int32),
     weights: wp.array(dtype=wp.int64),
@@ -225,7 +255,9 @@ def sweep_configs(
 
     Accumulates per configuration the weight read by any camera (``covered``), by two or more (``redundant``),
     by exactly one camera (``unique``: varied cameras first, then the fixed ones), and the weight nobody reads by
-    the limiting factor of the closest camera (``limiting``, slot code - 1)."""
+    the limiting factor of the closest camera (``limiting``, slot code - 1). ``views`` holds the same cameras'
+    view pre-test fields: a camera it rules out gets the verdict ``sweep_verdict`` gives there (out of view, key 0)
+    without loading the whole camera."""
     i0, s = wp.tid()
     i = i0 + offset
     w = weights[s]
@@ -242,8 +274,15 @@ def sweep_configs(
     key = wp.float32(-1.0)
     best = wp.int32(-1)
     lim = wp.int32(0)
+    radius = wp.length(tgt.half_size_qz) * CULL_GROW + CULL_PAD
     for c in range(n_var):
         if n < 2:
+            if view_culled(views[i, c], tgt.pos, radius):
+                if key < 0.0:  # the key 0 of an out-of-view verdict beats only "no camera yet"
+                    key = 0.0
+                    best = c
+                    lim = FOV
+                continue
             v = sweep_verdict(cameras[i, c], tgt, mesh, has_mesh, face_group, g, lit)
             if v.decodable != 0:
                 n += 1

@@ -22,7 +22,7 @@ import warp as wp
 
 from swb.kernels.camera import Camera, Target
 from swb.kernels.lighting import Lighting
-from swb.kernels.sweep import detail_pass, fixed_pass, sweep_configs
+from swb.kernels.sweep import ViewCull, detail_pass, fixed_pass, sweep_configs
 
 from ..engine.model import Scene
 from ..engine.profiles import FACTORS
@@ -198,10 +198,11 @@ class SweepRunner:
         unique = wp.zeros((n, n_cam), dtype=wp.int64, device=d.device)
         limiting = wp.zeros((n, len(FACTORS)), dtype=wp.int64, device=d.device)
         cams = wp.array(np.ascontiguousarray(records), dtype=Camera, device=d.device)
+        views = wp.array(view_records(records), dtype=ViewCull, device=d.device)
 
         def launch(a: int, b: int) -> None:
             wp.launch(sweep_configs, dim=(b - a, s), device=d.device,
-                      inputs=[cams, d.samples, d.groups, d.weights, d.face_group, d.mesh_id, d.has_mesh, d.lit,
+                      inputs=[cams, views, d.samples, d.groups, d.weights, d.face_group, d.mesh_id, d.has_mesh, d.lit,
                               d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting, a,
                               covered, redundant, unique, limiting])
 
@@ -301,6 +302,17 @@ class SweepRunner:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+
+
+_VIEW_DTYPE = np.dtype(ViewCull.numpy_dtype())
+
+
+def view_records(records: np.ndarray) -> np.ndarray:
+    """The view pre-test fields of camera records (any shape), for ``sweep_configs``' ``views``."""
+    out = np.empty(records.shape, dtype=_VIEW_DTYPE)
+    for name in _VIEW_DTYPE.names:
+        out[name] = records[name]
+    return out
 
 
 _active_stop: threading.Event | None = None
