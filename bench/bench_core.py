@@ -10,7 +10,8 @@ times the same world on Warp's BVH alone and reports the ratio.
 
 A pair rate is pairs over the wall time of one full evaluation. A ray rate is rays over ray time: for Embree
 (SWB's host path and the baseline) the wall time of its any-hit calls; for Warp's fused kernel, which casts its
-rays inside the per-pair model, the full evaluation minus the same evaluation of a mesh-less copy of the world.
+rays inside the per-pair model, the full evaluation minus the same evaluation of a mesh-less copy of the world
+(where that difference is under 5 % of the evaluation, as on a GPU, rays over the whole evaluation: a lower bound).
 
 Prints progress lines, then a summary table of ratios with their bars:
   SWB / baseline pairs per second    >= 1x on the CPU
@@ -166,9 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         if host_s >= 0:
             how, ray_time = f"Embree any-hit on {world.threads} threads", host_s
             ray_note = "ray time = Embree calls"
-        else:
-            how, ray_time = "Warp BVH in the fused kernel", max(warp_full - model_only, 1e-9)
+        elif warp_full - model_only > 0.05 * warp_full:
+            how, ray_time = "Warp BVH in the fused kernel", warp_full - model_only
             ray_note = "ray time = full - mesh-less evaluation"
+        else:  # the rays hide in the launch's fixed costs: only a lower bound is honest
+            how, ray_time = "Warp BVH in the fused kernel", warp_full
+            ray_note = "rays not separable from the evaluation: rays over the whole evaluation, a lower bound"
         log(f"[3] SWB full evaluation (occlusion: {how}): {warp_full * 1e3:.1f} ms  {n_pairs / warp_full:,.0f} "
             f"pairs/s  {rays:,} occlusion rays in {ray_time * 1e3:.1f} ms  {rays / ray_time:,.0f} rays/s "
             f"({ray_note}; median of {reps}); mesh-less evaluation {model_only * 1e3:.1f} ms")
@@ -177,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             bvh_full = timed_full(bvh)[0]
             same = bvh.results().equal(warp_res)
             bvh.close()
-            bvh_ray = max(bvh_full - model_only, 1e-9)
+            bvh_ray = max(bvh_full - model_only, 0.05 * bvh_full)
             log(f"    same world on Warp's BVH only: {bvh_full * 1e3:.1f} ms  {n_pairs / bvh_full:,.0f} pairs/s  "
                 f"{rays / bvh_ray:,.0f} rays/s (full - mesh-less); Embree path / Warp BVH: "
                 f"{bvh_full / warp_full:.2f}x pairs/s, {bvh_ray / ray_time:.2f}x rays/s; identical results: {same}")
