@@ -105,17 +105,16 @@ def seen_samples(cam: Camera, tgt: Target, mesh: wp.uint64, face_group: wp.array
 
 @wp.struct
 class ViewCull:
-    """The few camera fields the view pre-test reads (80 bytes instead of the 292 of a ``Camera``): the sweep tests
-    every candidate camera x sample against it first and loads the full camera only for the few that pass."""
+    """``surely_outside``'s test prepared once per candidate camera (host side: swb/sweep/run.py view_records):
+    the view axis and the unit normals of the four planes through the eye and an image edge, in world
+    coordinates, so testing a camera x sample costs five dot products and no square root, and the sweep loads the
+    292-byte ``Camera`` only for the few pairs that pass. Rounding here moves a plane by ~1e-6 m, far inside the
+    pre-test's margin (CULL_GROW, CULL_PAD): it never rules out a pair ``in_fov`` would accept."""
 
-    rot: wp.mat33
     pos: wp.vec3
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    width: float
-    height: float
+    depth: wp.vec3  # unit view axis: depth = depth . (p - pos)
+    planes: wp.mat33  # rows: outward-facing unit normals of the u >= 0, u <= W, v >= 0 planes
+    plane_v: wp.vec3  # the v <= H plane
     clip_near: float
     clip_far: float
 
@@ -143,13 +142,12 @@ def surely_outside(cam: Camera, tgt: Target) -> bool:
 @wp.func
 def view_culled(v: ViewCull, p: wp.vec3, r: float) -> bool:
     """``surely_outside`` on a ``ViewCull`` for a symbol centred at ``p`` with bounding radius ``r`` (grown)."""
-    q = wp.transpose(v.rot) * (p - v.pos)
-    c = wp.vec3(q[0], q[1], -q[2])
-    if c[2] + r < v.clip_near or c[2] - r > v.clip_far:
+    d = p - v.pos
+    depth = wp.dot(v.depth, d)
+    if depth + r < v.clip_near or depth - r > v.clip_far:
         return True
-    if beyond_plane(v.fx, 0.0, v.cx, c, r) or beyond_plane(-v.fx, 0.0, v.width - v.cx, c, r):
-        return True
-    return beyond_plane(0.0, -v.fy, v.cy, c, r) or beyond_plane(0.0, v.fy, v.height - v.cy, c, r)
+    s = v.planes * d
+    return s[0] < -r or s[1] < -r or s[2] < -r or wp.dot(v.plane_v, d) < -r
 
 
 @wp.func
