@@ -57,6 +57,7 @@ class HostMasks:
         self._version = -1
         self._written: tuple[np.ndarray, np.ndarray] | None = None
         self._done = (0, 0.0)  # rays and seconds of Embree scenes replaced after geometry changes
+        wp.load_module("swb.kernels.occlusion_rays", device=device)  # before any threaded launch: no load race
 
     def ready(self, version: int, pairs: int) -> bool:
         """Whether a launch of ``pairs`` pairs should use the host masks at geometry ``version``."""
