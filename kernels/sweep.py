@@ -228,6 +228,35 @@ def fixed_pass(
     best_limiting[s] = lim
 
 
+@wp.func
+def unseen_factor(fixed_key: float, fixed_limiting: int) -> int:
+    """The limiting factor of a sample no fixed camera reads when every varied camera is out of view (key 0,
+    the first varied camera wins ties): ``sweep_configs``' rule with best = 0, key = 0, lim = FOV."""
+    if 0.0 >= fixed_key:
+        return FOV
+    return fixed_limiting
+
+
+@wp.kernel
+def bins_in_view(
+    views: wp.array2d(dtype=ViewCull),
+    centres: wp.array(dtype=wp.vec3),
+    radii: wp.array(dtype=wp.float32),
+    offset: int,
+    seen: wp.array2d(dtype=wp.uint8),
+):
+    """seen[i, b] = 1 unless every varied camera of configuration offset + i surely misses bin b (a sphere holding
+    the pre-test spheres of a run of samples): the per-sample pre-test then rules out each of them too."""
+    i0, b = wp.tid()
+    i = i0 + offset
+    hit = wp.uint8(0)
+    for c in range(views.shape[1]):
+        if hit == wp.uint8(0):
+            if not view_culled(views[i, c], centres[b], radii[b]):
+                hit = wp.uint8(1)
+    seen[i, b] = hit
+
+
 @wp.kernel
 def sweep_configs(
     cameras: wp.array2d(dtype=Camera),
@@ -243,6 +272,8 @@ def sweep_configs(
     fixed_sole: wp.array(dtype=wp.int32),
     fixed_key: wp.array(dtype=wp.float32),
     fixed_limiting: wp.array(dtype=wp.int32),
+    sample_bin: wp.array(dtype=wp.int32),
+    bin_seen: wp.array2d(dtype=wp.uint8),
     offset: int,
     covered: wp.array(dtype=wp.int64),
     redundant: wp.array(dtype=wp.int64),
@@ -255,15 +286,18 @@ def sweep_configs(
     by exactly one camera (``unique``: varied cameras first, then the fixed ones), and the weight nobody reads by
     the limiting factor of the closest camera (``limiting``, slot code - 1). ``views`` holds the same cameras'
     view pre-test fields: a camera it rules out gets the verdict ``sweep_verdict`` gives there (out of view, key 0)
-    without loading the whole camera."""
+    without loading the whole camera.
+
+    The sums arrive holding every sample's *unseen* share (``unseen_sums`` on the host: what the sample adds when
+    every varied camera is out of view), so a sample adds only its difference from that: nothing at all when the
+    fixed cameras read it twice, when ``bin_seen`` (``bins_in_view``) has every varied camera miss its bin, or when
+    the varied cameras change nothing."""
     i0, s = wp.tid()
     i = i0 + offset
-    w = weights[s]
     fc = fixed_count[s]
-    if fc >= 2:
-        wp.atomic_add(covered, i, w)
-        wp.atomic_add(redundant, i, w)
+    if fc >= 2 or bin_seen[i, sample_bin[s]] == 0:
         return
+    w = weights[s]
     tgt = samples[s]
     g = groups[s]
     n_var = cameras.shape[1]
@@ -289,20 +323,29 @@ def sweep_configs(
                 key = v.key
                 best = c
                 lim = v.limiting
+    if fc == 1:  # unseen share: covered, unique to the fixed camera; a varied reader makes it redundant
+        if n >= 2:
+            wp.atomic_add(redundant, i, w)
+            wp.atomic_add(unique, i, n_var + fixed_sole[s], -w)
+        return
+    unseen = unseen_factor(fixed_key[s], fixed_limiting[s])  # fc == 0: the unseen share is this factor's
     if n >= 1:
+        if unseen > 0:
+            wp.atomic_add(limiting, i, unseen - 1, -w)
         wp.atomic_add(covered, i, w)
         if n >= 2:
             wp.atomic_add(redundant, i, w)
-        elif only >= 0:
-            wp.atomic_add(unique, i, only, w)
         else:
-            wp.atomic_add(unique, i, n_var + fixed_sole[s], w)
+            wp.atomic_add(unique, i, only, w)
     else:
         factor = fixed_limiting[s]
         if best >= 0 and key >= fixed_key[s]:  # the varied camera wins ties (it comes first)
             factor = lim
-        if factor > 0:
-            wp.atomic_add(limiting, i, factor - 1, w)
+        if factor != unseen:
+            if unseen > 0:
+                wp.atomic_add(limiting, i, unseen - 1, -w)
+            if factor > 0:
+                wp.atomic_add(limiting, i, factor - 1, w)
 
 
 @wp.kernel

@@ -22,13 +22,14 @@ import warp as wp
 
 from swb.kernels.camera import Camera, Target
 from swb.kernels.lighting import Lighting
-from swb.kernels.sweep import ViewCull, detail_pass, fixed_pass, sweep_configs
+from swb.kernels.sweep import ViewCull, bins_in_view, detail_pass, fixed_pass, sweep_configs
 
 from ..engine.model import Scene
 from ..engine.profiles import FACTORS
 from ..engine.world import World, make_lighting, pack_cameras
 from ..errors import SwbError
 from .candidates import CandidateBuilder, StageFrame
+from .culling import UnseenSums, sample_bins, unseen_sums, view_records
 from .orientations import SampleSet, build_samples
 from .results import BestDetail, SweepResult, SweepSums, ranking
 from .sampling import Design, available_host_memory, columns_of, make_design
@@ -61,6 +62,9 @@ class _Device:
     fixed_sole: wp.array
     fixed_key: wp.array
     fixed_limiting: wp.array
+    sample_bin: wp.array
+    bin_centre: wp.array
+    bin_radius: wp.array
 
 
 def device_budget(device: wp.context.Device) -> int:
@@ -94,6 +98,7 @@ class SweepRunner:
         self._pool: ThreadPoolExecutor | None = None
         self._dev = self._upload()
         self._fixed_pass()
+        self._unseen = self._unseen_sums()
 
     # ----- sizing
     def _chunk_size(self, requested: int | None) -> int:
@@ -131,6 +136,7 @@ class SweepRunner:
         face_group = smp.face_group if len(smp.face_group) else np.full(1, -1, np.int32)
         face_group_dev = wp.array(face_group, dtype=wp.int32, device=dev)
         n = smp.n
+        bins, centres, radii = sample_bins(smp.records)
         return _Device(
             device=dev,
             samples=wp.array(smp.records, dtype=Target, device=dev),
@@ -144,6 +150,9 @@ class SweepRunner:
             fixed_sole=wp.zeros(n, dtype=wp.int32, device=dev),
             fixed_key=wp.zeros(n, dtype=wp.float32, device=dev),
             fixed_limiting=wp.zeros(n, dtype=wp.int32, device=dev),
+            sample_bin=wp.array(bins if n else np.zeros(1, np.int32), dtype=wp.int32, device=dev),
+            bin_centre=wp.array(centres if n else np.zeros((1, 3), np.float32), dtype=wp.vec3, device=dev),
+            bin_radius=wp.array(radii if n else np.zeros(1, np.float32), dtype=wp.float32, device=dev),
         )
 
     def _split(self, n: int, work: int) -> list[tuple[int, int]]:
@@ -193,24 +202,38 @@ class SweepRunner:
             return self._fixed_only(n)
         n_cam = len(self.scene.cameras)
         s = self.samples.n
-        covered = wp.zeros(n, dtype=wp.int64, device=d.device)
-        redundant = wp.zeros(n, dtype=wp.int64, device=d.device)
-        unique = wp.zeros((n, n_cam), dtype=wp.int64, device=d.device)
-        limiting = wp.zeros((n, len(FACTORS)), dtype=wp.int64, device=d.device)
+        u = self._unseen  # each configuration starts at the samples' unseen share; the kernel adds differences
+        covered = wp.array(np.full(n, u.covered, np.int64), dtype=wp.int64, device=d.device)
+        redundant = wp.array(np.full(n, u.redundant, np.int64), dtype=wp.int64, device=d.device)
+        unique = wp.array(np.tile(u.unique, (n, 1)), dtype=wp.int64, device=d.device)
+        limiting = wp.array(np.tile(u.limiting, (n, 1)), dtype=wp.int64, device=d.device)
         cams = wp.array(np.ascontiguousarray(records), dtype=Camera, device=d.device)
         views = wp.array(view_records(records), dtype=ViewCull, device=d.device)
+        n_bins = d.bin_radius.shape[0]
+        seen = wp.empty((n, n_bins), dtype=wp.uint8, device=d.device)
+
+        def cull(a: int, b: int) -> None:
+            wp.launch(bins_in_view, dim=(b - a, n_bins), device=d.device,
+                      inputs=[views, d.bin_centre, d.bin_radius, a, seen])
 
         def launch(a: int, b: int) -> None:
             wp.launch(sweep_configs, dim=(b - a, s), device=d.device,
                       inputs=[cams, views, d.samples, d.groups, d.weights, d.face_group, d.mesh_id, d.has_mesh, d.lit,
-                              d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting, a,
+                              d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting, d.sample_bin, seen, a,
                               covered, redundant, unique, limiting])
 
         if s:
+            self._run_pieces(cull, n, n * n_bins * n_var)
             self._run_pieces(launch, n, n * s * n_var)
         by_camera = np.zeros((n, n_cam), np.int64)  # kernel columns: varied cameras, then fixed -> scene order
         by_camera[:, self.builder.varied + self.builder.fixed] = unique.numpy()
         return SweepSums(covered.numpy().copy(), redundant.numpy().copy(), by_camera, limiting.numpy().copy())
+
+    def _unseen_sums(self) -> UnseenSums:
+        """What the samples add to a configuration when no varied camera sees them (from the fixed pass)."""
+        d = self._dev
+        return unseen_sums(self.samples.weight_int, d.fixed_count.numpy(), d.fixed_sole.numpy(), d.fixed_key.numpy(),
+                           d.fixed_limiting.numpy(), len(self.builder.varied), len(self.scene.cameras), len(FACTORS))
 
     def _fixed_only(self, n: int) -> SweepSums:
         """No varied camera: the fixed pass decides every sample (exact integer sums on the host)."""
@@ -302,33 +325,6 @@ class SweepRunner:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-
-
-_VIEW_DTYPE = np.dtype(ViewCull.numpy_dtype())
-
-
-def view_records(records: np.ndarray) -> np.ndarray:
-    """``ViewCull`` records of camera records (any shape), for ``sweep_configs``' ``views``: camera (x, y, depth)
-    = (R^T d)_x, (R^T d)_y, -(R^T d)_z for d = p - pos, so a camera-frame plane normal n is R (n_x, n_y, -n_z) in
-    the world; the planes are kernels/sweep.py surely_outside's (u >= 0: fx x + cx depth >= 0, ...)."""
-    rot = records["rot"].astype(np.float64)
-    fx, fy = records["fx"].astype(np.float64), records["fy"].astype(np.float64)
-    cx, cy = records["cx"].astype(np.float64), records["cy"].astype(np.float64)
-    w, h = records["width"].astype(np.float64), records["height"].astype(np.float64)
-    zero = np.zeros_like(fx)
-    normals = np.stack([np.stack(n, axis=-1) for n in (
-        (fx, zero, cx), (-fx, zero, w - cx), (zero, -fy, cy), (zero, fy, h - cy))], axis=-2)  # (..., 4, 3)
-    normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
-    normals[..., 2] *= -1.0
-    world = np.einsum("...ij,...kj->...ki", rot, normals)
-    out = np.empty(records.shape, dtype=_VIEW_DTYPE)
-    out["pos"] = records["pos"]
-    out["depth"] = -rot[..., :, 2]
-    out["planes"] = world[..., :3, :]
-    out["plane_v"] = world[..., 3, :]
-    out["clip_near"] = records["clip_near"]
-    out["clip_far"] = records["clip_far"]
-    return out
 
 
 _active_stop: threading.Event | None = None
