@@ -1,17 +1,22 @@
 """Sweep benchmark: configurations per second and camera x target x orientation evaluations per second, against
-calling the single evaluation (World.evaluate over every camera x sample) once per configuration.
+a lean loop over the single evaluation (World.evaluate of the varied cameras only, once per configuration).
 
     python bench/bench_sweep.py [--device cpu|cuda] [--small] [--threads N] [--configs N] [--orientations K]
     python bench/bench_sweep.py --goal --device cuda [--configs N]
 
 Two stations: the bundled scan tunnel (its sweep spec, scenes/scan_tunnel_sweep.toml) and a generated sorting
-station (swb.engine.station_generator.generate_station; 1 M triangles, 64 cameras, 10 000 labels, or --small). The loop
-runs the same candidate cameras and the same target samples through World.evaluate one configuration at a time
-(camera rows updated, every pair evaluated, results read back, coverage summed); its time per configuration is
-the median over a few configurations. Kernel compilation is excluded (everything runs once before timing).
-A separate as-authored run checks that the loop and the sweep find exactly the same coverage.
+station (swb.engine.station_generator.generate_station; 1 M triangles, 64 cameras, 10 000 labels, or --small).
 
-Prints progress lines, then a summary of rates and ratios with the bar (speed-up >= 20x on the CPU).
+The baseline is the leanest loop the single evaluation allows: the fixed cameras are evaluated once up front and
+their covered samples kept; per configuration only the varied cameras' rows are uploaded (one batched
+update_cameras), only those rows are evaluated (World.evaluate(cameras=varied)), and only their decodable bits are
+read back (World.decodable_rows), OR-ed with the fixed cover and summed by weight: exactly what ranking needs. It
+runs the same candidate cameras and the same target samples as the sweep; its time per configuration is the median
+over a few configurations. Kernel compilation is excluded (everything runs once before timing). A separate
+as-authored run checks that the loop and the sweep find exactly the same coverage.
+
+Prints progress lines, then a summary of rates and ratios with the bar (batched sweep >= 20x the lean loop on the
+CPU), with the device and sizes.
 
 ``--goal`` times the GPU goal end to end instead: the bundled tunnel with all 8 cameras varied (height, pitch, yaw,
 lens), 100 000 configurations (or --configs) and at least 1 000 label orientations, from opening the stage
@@ -76,25 +81,41 @@ def camera_model(cam, attrs: dict, rotation: np.ndarray, position: np.ndarray, m
     return replace(cam, **kw)
 
 
-def loop_coverage(runner, world, index: int) -> int:  # noqa: ANN001
-    """One configuration the slow way: update the varied cameras, evaluate every pair, sum the covered weight."""
-    cand = runner.builder.build(runner.design.values[index:index + 1])
-    for j, ci in enumerate(runner.builder.varied):
-        cam = runner.scene.cameras[ci]
-        world.update_camera(ci, camera_model(cam, cand.attributes[j], cand.rotation[0, j], cand.position[0, j],
-                                             runner.frame.camera_mpu(cam.path)))
-    world.evaluate()
-    read = world.results().decodable.any(axis=0)
-    return int(runner.samples.weight_int[read].sum())
+class LeanLoop:
+    """The baseline: the single evaluation once per configuration, recomputing and reading only what changes."""
+
+    def __init__(self, runner, world) -> None:  # noqa: ANN001
+        self.runner, self.world = runner, world
+        self.varied = [int(c) for c in runner.builder.varied]
+        fixed = [c for c in range(len(world.cameras)) if c not in set(self.varied)]
+        self.fixed_read = np.zeros(len(world.targets), dtype=bool)
+        if fixed:
+            world.evaluate(cameras=fixed)
+            self.fixed_read = world.decodable_rows(fixed).any(axis=0)
+
+    def coverage(self, index: int) -> int:
+        """Covered weight of configuration ``index``: upload, evaluate and read back the varied rows only."""
+        r = self.runner
+        cand = r.builder.build(r.design.values[index:index + 1])
+        cams = {}
+        for j, ci in enumerate(self.varied):
+            cam = r.scene.cameras[ci]
+            cams[ci] = camera_model(cam, cand.attributes[j], cand.rotation[0, j], cand.position[0, j],
+                                    r.frame.camera_mpu(cam.path))
+        self.world.update_cameras(cams)
+        self.world.evaluate(cameras=self.varied)
+        read = self.fixed_read | self.world.decodable_rows(self.varied).any(axis=0)
+        return int(r.samples.weight_int[read].sum())
 
 
 def time_loop(runner, world, n: int) -> tuple[float, list[int]]:  # noqa: ANN001
     times, sums = [], []
-    loop_coverage(runner, world, 0)  # warm
+    loop = LeanLoop(runner, world)
+    loop.coverage(0)  # warm
     t_start = time.perf_counter()
     for i in range(n):
         t0 = time.perf_counter()
-        sums.append(loop_coverage(runner, world, i))
+        sums.append(loop.coverage(i))
         times.append(time.perf_counter() - t0)
         if time.perf_counter() - t_start > LOOP_BUDGET_S and len(times) >= 3:
             break
@@ -118,8 +139,9 @@ def bench_station(label: str, scene, spec, frame, world, device, threads) -> dic
     lw = loop_world(scene, runner.samples, device, threads)
     per_config, _ = time_loop(runner, lw, min(res.n_done, 20))
     sweep_per_config = (res.seconds + setup) / res.n_done
-    log(f"[{label}] loop: {per_config * 1e3:.1f} ms per configuration; sweep: {sweep_per_config * 1e3:.3f} ms "
-        f"(setup included)")
+    log(f"[{label}] lean loop ({len(runner.builder.varied)} varied cameras x {runner.samples.n:,} samples "
+        f"evaluated and read per configuration): {per_config * 1e3:.2f} ms per configuration; sweep: "
+        f"{sweep_per_config * 1e3:.3f} ms (setup included); sweep / lean loop {per_config / sweep_per_config:.1f}x")
     lw.close()
     runner.close()
 
@@ -136,6 +158,10 @@ def bench_station(label: str, scene, spec, frame, world, device, threads) -> dic
     check.close()
     return {
         "label": label,
+        "sizes": (f"{sum(len(p.triangles) for p in scene.parts):,} triangles, {len(scene.cameras)} cameras "
+                  f"({len(runner.builder.varied)} varied), {runner.samples.n:,} samples, "
+                  f"{res.n_done:,} configurations"),
+        "loop_ms": per_config * 1e3,
         "configs_per_s": res.n_done / res.seconds,
         "evals_per_s": res.evaluations / res.seconds,
         "speedup": per_config / sweep_per_config,
@@ -262,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(bench_station(case.__name__.replace("_case", ""), scene, spec, frame, world, args.device,
                                   args.threads))
     log("")
+    log(f"device {world.device}, {world.threads} threads")
+    for r in rows:
+        log(f"  {r['label']}: {r['sizes']}; lean loop {r['loop_ms']:.2f} ms per configuration")
     log(f"{'station':<10} {'configs/s':>11} {'evals/s':>10} {'speed-up':>9} {'bar':>5} {'exact':>6} "
         f"{'baseline':>9} {'best':>6}")
     ok = True
@@ -271,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{r['label']:<10} {r['configs_per_s']:>11,.1f} {r['evals_per_s']:>10.3g} {r['speedup']:>8.1f}x "
             f"{'ok' if passed else 'LOW':>5} {'yes' if r['agree'] else 'NO':>6} {100 * r['baseline']:>8.1f}% "
             f"{100 * r['best']:>5.1f}%")
-    log(f"speed-up over one evaluation per configuration: bar >= {SPEEDUP_BAR:.0f}x on the CPU")
+    log(f"speed-up = batched sweep / lean loop (varied rows only, decodable bits only) in configurations per "
+        f"second, same run: bar >= {SPEEDUP_BAR:.0f}x on the CPU")
     return 0 if ok else 1
 
 

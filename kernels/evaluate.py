@@ -79,11 +79,12 @@ def pass_margin(ok: bool) -> float:
 
 
 @wp.func
-def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit: Lighting,
-                  group: int) -> PairResult:
+def evaluate_pair_seen(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit: Lighting,
+                       group: int, seen: int) -> PairResult:
     """The decodability model for one camera x target. ``has_mesh`` != 0 casts occlusion rays against ``mesh``;
     ``lit`` gives the lights and whether they cast shadows, ``group`` the symbol's own parcel faces (sweep samples;
-    -1 for none) that never shadow it."""
+    -1 for none) that never shadow it. ``seen`` >= 0 is the visibility mask the host already cast for this pair
+    (the same rays, through Embree on the CPU: swb/engine/embree_masks.py); -1 casts them here."""
     r = PairResult()
     m = vec9(0.0)
     fov = in_fov(cam, tgt)
@@ -156,7 +157,10 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit:
     mask = wp.int32(0)
     if fov and front:
         if has_mesh != 0:
-            mask = visible_samples(cam, tgt, mesh)
+            if seen >= 0:
+                mask = seen
+            else:
+                mask = visible_samples(cam, tgt, mesh)
             r.rays = N_SAMPLES
         else:
             mask = ALL_SEEN
@@ -194,6 +198,13 @@ def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit:
 
 
 @wp.func
+def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit: Lighting,
+                  group: int) -> PairResult:
+    """``evaluate_pair_seen`` casting its own occlusion rays."""
+    return evaluate_pair_seen(cam, tgt, mesh, has_mesh, lit, group, -1)
+
+
+@wp.func
 def store(out: PairOutputs, c: int, t: int, r: PairResult):
     out.decodable[c, t] = wp.uint8(r.decodable)
     out.limiting[c, t] = r.limiting
@@ -224,15 +235,21 @@ def evaluate_kernel(
     out: PairOutputs,
     rays: wp.array(dtype=wp.int64),
     slot: int,
+    seen: wp.array2d(dtype=wp.int32),
+    use_seen: int,
 ):
     """Grid launch (len(cam_idx), len(tgt_idx)) for blocks of pairs; with ``sparse`` != 0 a (n, 1) launch where
-    thread i evaluates the pair (cam_idx[i], tgt_idx[i]). ``rays[slot]`` counts the occlusion rays cast."""
+    thread i evaluates the pair (cam_idx[i], tgt_idx[i]). ``rays[slot]`` counts the occlusion rays cast. With
+    ``use_seen`` != 0, ``seen[c, t]`` >= 0 is a visibility mask cast on the host (-1: cast here)."""
     i, j = wp.tid()
     c = cam_idx[i]
     t = tgt_idx[j]
     if sparse != 0:
         t = tgt_idx[i]
-    r = evaluate_pair(cameras[c], targets[t], mesh, has_mesh, lit, -1)
+    pre = wp.int32(-1)
+    if use_seen != 0:
+        pre = seen[c, t]
+    r = evaluate_pair_seen(cameras[c], targets[t], mesh, has_mesh, lit, -1, pre)
     store(out, c, t, r)
     if r.rays > 0:
         wp.atomic_add(rays, slot, wp.int64(r.rays))

@@ -104,6 +104,22 @@ def seen_samples(cam: Camera, tgt: Target, mesh: wp.uint64, face_group: wp.array
     return visible_ignoring(cam, tgt, mesh, face_group, group)
 
 
+@wp.struct
+class ViewCull:
+    """``surely_outside``'s test prepared once per candidate camera (host side: swb/sweep/run.py view_records):
+    the view axis and the unit normals of the four planes through the eye and an image edge, in world
+    coordinates, so testing a camera x sample costs five dot products and no square root, and the sweep loads the
+    292-byte ``Camera`` only for the few pairs that pass. Rounding here moves a plane by ~1e-6 m, far inside the
+    pre-test's margin (CULL_GROW, CULL_PAD): it never rules out a pair ``in_fov`` would accept."""
+
+    pos: wp.vec3
+    depth: wp.vec3  # unit view axis: depth = depth . (p - pos)
+    planes: wp.mat33  # rows: outward-facing unit normals of the u >= 0, u <= W, v >= 0 planes
+    plane_v: wp.vec3  # the v <= H plane
+    clip_near: float
+    clip_far: float
+
+
 @wp.func
 def beyond_plane(nx: float, ny: float, nd: float, c: wp.vec3, r: float) -> bool:
     """The sphere (centre c, radius r) lies wholly on the outer side of the plane n . p = 0 through the eye."""
@@ -122,6 +138,17 @@ def surely_outside(cam: Camera, tgt: Target) -> bool:
     if beyond_plane(cam.fx, 0.0, cam.cx, c, r) or beyond_plane(-cam.fx, 0.0, cam.width - cam.cx, c, r):
         return True
     return beyond_plane(0.0, -cam.fy, cam.cy, c, r) or beyond_plane(0.0, cam.fy, cam.height - cam.cy, c, r)
+
+
+@wp.func
+def view_culled(v: ViewCull, p: wp.vec3, r: float) -> bool:
+    """``surely_outside`` on a ``ViewCull`` for a symbol centred at ``p`` with bounding radius ``r`` (grown)."""
+    d = p - v.pos
+    depth = wp.dot(v.depth, d)
+    if depth + r < v.clip_near or depth - r > v.clip_far:
+        return True
+    s = v.planes * d
+    return s[0] < -r or s[1] < -r or s[2] < -r or wp.dot(v.plane_v, d) < -r
 
 
 @wp.func
@@ -205,9 +232,39 @@ def fixed_pass(
     best_limiting[s] = lim
 
 
+@wp.func
+def unseen_factor(fixed_key: float, fixed_limiting: int) -> int:
+    """The limiting factor of a sample no fixed camera reads when every varied camera is out of view (key 0,
+    the first varied camera wins ties): ``sweep_configs``' rule with best = 0, key = 0, lim = FOV."""
+    if 0.0 >= fixed_key:
+        return FOV
+    return fixed_limiting
+
+
+@wp.kernel
+def bins_in_view(
+    views: wp.array2d(dtype=ViewCull),
+    centres: wp.array(dtype=wp.vec3),
+    radii: wp.array(dtype=wp.float32),
+    offset: int,
+    seen: wp.array2d(dtype=wp.uint8),
+):
+    """seen[i, b] = 1 unless every varied camera of configuration offset + i surely misses bin b (a sphere holding
+    the pre-test spheres of a run of samples): the per-sample pre-test then rules out each of them too."""
+    i0, b = wp.tid()
+    i = i0 + offset
+    hit = wp.uint8(0)
+    for c in range(views.shape[1]):
+        if hit == wp.uint8(0):
+            if not view_culled(views[i, c], centres[b], radii[b]):
+                hit = wp.uint8(1)
+    seen[i, b] = hit
+
+
 @wp.kernel
 def sweep_configs(
     cameras: wp.array2d(dtype=Camera),
+    views: wp.array2d(dtype=ViewCull),
     samples: wp.array(dtype=Target),
     groups: wp.array(dtype=wp.int32),
     weights: wp.array(dtype=wp.int64),
@@ -219,6 +276,8 @@ def sweep_configs(
     fixed_sole: wp.array(dtype=wp.int32),
     fixed_key: wp.array(dtype=wp.float32),
     fixed_limiting: wp.array(dtype=wp.int32),
+    sample_bin: wp.array(dtype=wp.int32),
+    bin_seen: wp.array2d(dtype=wp.uint8),
     offset: int,
     covered: wp.array(dtype=wp.int64),
     redundant: wp.array(dtype=wp.int64),
@@ -229,15 +288,20 @@ def sweep_configs(
 
     Accumulates per configuration the weight read by any camera (``covered``), by two or more (``redundant``),
     by exactly one camera (``unique``: varied cameras first, then the fixed ones), and the weight nobody reads by
-    the limiting factor of the closest camera (``limiting``, slot code - 1)."""
+    the limiting factor of the closest camera (``limiting``, slot code - 1). ``views`` holds the same cameras'
+    view pre-test fields: a camera it rules out gets the verdict ``sweep_verdict`` gives there (out of view, key 0)
+    without loading the whole camera.
+
+    The sums arrive holding every sample's *unseen* share (``unseen_sums`` on the host: what the sample adds when
+    every varied camera is out of view), so a sample adds only its difference from that: nothing at all when the
+    fixed cameras read it twice, when ``bin_seen`` (``bins_in_view``) has every varied camera miss its bin, or when
+    the varied cameras change nothing."""
     i0, s = wp.tid()
     i = i0 + offset
-    w = weights[s]
     fc = fixed_count[s]
-    if fc >= 2:
-        wp.atomic_add(covered, i, w)
-        wp.atomic_add(redundant, i, w)
+    if fc >= 2 or bin_seen[i, sample_bin[s]] == 0:
         return
+    w = weights[s]
     tgt = samples[s]
     g = groups[s]
     n_var = cameras.shape[1]
@@ -246,8 +310,15 @@ def sweep_configs(
     key = wp.float32(-1.0)
     best = wp.int32(-1)
     lim = wp.int32(0)
+    radius = wp.length(tgt.half_size_qz) * CULL_GROW + CULL_PAD
     for c in range(n_var):
         if n < 2:
+            if view_culled(views[i, c], tgt.pos, radius):
+                if key < 0.0:  # the key 0 of an out-of-view verdict beats only "no camera yet"
+                    key = 0.0
+                    best = c
+                    lim = FOV
+                continue
             v = sweep_verdict(cameras[i, c], tgt, mesh, has_mesh, face_group, g, lit)
             if v.decodable != 0:
                 n += 1
@@ -256,20 +327,29 @@ def sweep_configs(
                 key = v.key
                 best = c
                 lim = v.limiting
+    if fc == 1:  # unseen share: covered, unique to the fixed camera; a varied reader makes it redundant
+        if n >= 2:
+            wp.atomic_add(redundant, i, w)
+            wp.atomic_add(unique, i, n_var + fixed_sole[s], -w)
+        return
+    unseen = unseen_factor(fixed_key[s], fixed_limiting[s])  # fc == 0: the unseen share is this factor's
     if n >= 1:
+        if unseen > 0:
+            wp.atomic_add(limiting, i, unseen - 1, -w)
         wp.atomic_add(covered, i, w)
         if n >= 2:
             wp.atomic_add(redundant, i, w)
-        elif only >= 0:
-            wp.atomic_add(unique, i, only, w)
         else:
-            wp.atomic_add(unique, i, n_var + fixed_sole[s], w)
+            wp.atomic_add(unique, i, only, w)
     else:
         factor = fixed_limiting[s]
         if best >= 0 and key >= fixed_key[s]:  # the varied camera wins ties (it comes first)
             factor = lim
-        if factor > 0:
-            wp.atomic_add(limiting, i, factor - 1, w)
+        if factor != unseen:
+            if unseen > 0:
+                wp.atomic_add(limiting, i, unseen - 1, -w)
+            if factor > 0:
+                wp.atomic_add(limiting, i, factor - 1, w)
 
 
 @wp.kernel

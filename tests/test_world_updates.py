@@ -203,3 +203,13 @@ def test_thread_count_does_not_change_results():
         world.evaluate(cameras=[4])
         world.evaluate_pairs([0, 5, 3, 1], [49, 0, 7, 7])
     assert all(w.results().equal(ref) for w in worlds)
+
+
+def test_decodable_rows_reads_only_those_rows():
+    scene = station()
+    world = World(scene, device=DEVICE, threads=1)
+    world.evaluate()
+    rows = [2, 0]
+    got = world.decodable_rows(rows)
+    assert got.dtype == bool and got.shape == (2, len(scene.targets))
+    np.testing.assert_array_equal(got, world.results().decodable[rows])

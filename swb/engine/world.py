@@ -22,6 +22,7 @@ from swb.kernels.lighting import Lighting
 from swb.kernels.transform import pairs_near_boxes, transform_points
 
 from ..errors import SwbError
+from . import embree_masks
 from .devices import resolve_device
 from .model import CameraModel, LightModel, MeshPart, Scene, TargetModel
 from .pair_results import SCALAR_FIELDS, PairResults
@@ -197,7 +198,10 @@ class PartMove:
 class World:
     """Device copy of a scene plus persistent per-pair result arrays (see ``swb.engine.pair_results``)."""
 
-    def __init__(self, scene: Scene, device: str | None = None, threads: int | None = None) -> None:
+    def __init__(self, scene: Scene, device: str | None = None, threads: int | None = None,
+                 embree: bool | None = None) -> None:
+        """``embree``: cast big launches' occlusion rays through Embree on the CPU (None: ``SWB_EMBREE`` or the
+        measured default; see swb/engine/embree_masks.py); ignored on a GPU or without embreex."""
         self.device = resolve_device(device)
         self.threads = max(1, int(threads if threads is not None else (os.cpu_count() or 1)))
         self.min_split_pairs = MIN_SPLIT_PAIRS
@@ -235,6 +239,10 @@ class World:
         self._out.margins = wp.zeros((*shape, len(FACTORS)), dtype=wp.float32, device=dev)
         self._rays = wp.zeros(self.threads, dtype=wp.int64, device=dev)
         self._near_mask: wp.array | None = None
+        self.embree = embree_masks.wanted(embree, dev)
+        self._geometry_version = 0
+        self._host_masks: embree_masks.HostMasks | None = None
+        self._no_seen = wp.full((1, 1), -1, dtype=wp.int32, device=dev)
         # Compile/load before any threaded launch so worker threads never race on module loading.
         wp.load_module("swb.kernels.evaluate", device=dev)
 
@@ -412,6 +420,7 @@ class World:
         """Refit the BVH to the placed vertices (or rebuild it when triangles changed)."""
         if self.mesh is None:
             return
+        self._geometry_version += 1  # host (Embree) masks are cast against a copy of the vertices
         if rebuild:
             wp.synchronize_device(self.device)  # no launch may still use the old BVH when it is freed
             self.mesh = wp.Mesh(points=self._points, indices=self._indices)
@@ -548,12 +557,18 @@ class World:
             return
         mesh_id = self.mesh.id if self.mesh is not None else wp.uint64(0)
         has_mesh = 1 if self.mesh is not None else 0
+        seen, use_seen = self._no_seen, 0
+        masks = self._masks_for(pairs)
+        if masks is not None:
+            masks.fill(self._points, self._indices, self._geometry_version, self._cams, self._tgts, cam_idx, tgt_idx,
+                       sparse, self._split)
+            seen, use_seen = masks.seen, 1
 
         def run(ci: wp.array, ti: wp.array, slot: int) -> None:
             dim = (ci.shape[0], 1 if sparse else ti.shape[0])
             wp.launch(evaluate_kernel, dim=dim, device=self.device,
                       inputs=[self._cams, self._tgts, mesh_id, has_mesh, self.lighting, ci, ti, int(sparse),
-                              self._out, self._rays, slot])
+                              self._out, self._rays, slot, seen, use_seen])
 
         pieces = self.threads if self.device.is_cpu and pairs >= self.min_split_pairs else 1
         # Split along the longer index (sparse: the pair list, sliced in both arrays alike).
@@ -576,7 +591,25 @@ class World:
                 self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-eval")
             for fut in [self._pool.submit(run, *job) for job in jobs]:
                 fut.result()
+        if masks is not None:
+            masks.clear()
         self.stats = {"pairs": int(pairs), "rays": int(self._rays.numpy().sum())}
+
+    def host_rays(self) -> tuple[int, float]:
+        """Occlusion rays cast on the host through Embree since the World was built, and their wall seconds (ray
+        time for an honest ray rate; (0, 0.0) where every ray went through Warp's BVH)."""
+        return self._host_masks.host_rays() if self._host_masks is not None else (0, 0.0)
+
+    def _masks_for(self, pairs: int) -> embree_masks.HostMasks | None:
+        """The host masks when this launch's occlusion rays go through Embree, else None (Warp's BVH)."""
+        if not self.embree or self.mesh is None:
+            return None
+        if self._host_masks is None:
+            if pairs < embree_masks.MIN_PAIRS:
+                return None
+            self._host_masks = embree_masks.HostMasks((len(self.cameras), len(self.targets)), self.device,
+                                                      self.threads)
+        return self._host_masks if self._host_masks.ready(self._geometry_version, pairs) else None
 
     # ------------------------------------------------------------------ read back
 
@@ -600,6 +633,18 @@ class World:
             if pairs is not None and len(pairs[0]):
                 dst[pairs[0], pairs[1]] = src[pairs[0], pairs[1]]
 
+    def decodable_rows(self, cameras: Sequence[int]) -> np.ndarray:
+        """The decodable bits of these camera rows, (len(cameras), n_targets) bool: all a coverage count needs, so
+        a loop over configurations reads back one byte per pair of the rows it changed and nothing else."""
+        rows = np.asarray(cameras, np.int64).ravel()
+        dec = self._out.decodable
+        if self.device.is_cpu:
+            return dec.numpy()[rows].astype(bool)
+        out = np.empty((len(rows), len(self.targets)), dtype=bool)
+        for k, r in enumerate(rows):  # one contiguous row each: only these rows cross the bus
+            out[k] = dec[int(r)].numpy().astype(bool)
+        return out
+
     def results(self) -> PairResults:
         """Numpy copies of every result array."""
         out = self._out
@@ -613,6 +658,9 @@ class World:
 
     def close(self) -> None:
         """Stop the CPU worker threads (the device buffers go with the object)."""
+        if self._host_masks is not None:
+            self._host_masks.close()
+            self._host_masks = None
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None

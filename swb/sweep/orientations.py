@@ -100,9 +100,17 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
+def _strict_prefixes(path: str) -> list[str]:
+    """Every p with path.startswith(p + "/"), so ``_under(path, prefix)`` is ``path == prefix`` or
+    ``prefix.rstrip("/")`` among these: set look-ups instead of testing every prefix against every path (a station
+    of thousands of labels and parcels)."""
+    return [path[:i] for i, ch in enumerate(path) if ch == "/"]
+
+
 def _pivots(scene: Scene, spec: SweepSpec) -> tuple[list[str], np.ndarray]:
     """Per target: its pivot prim, and whether it is turned (oriented)."""
-    part_paths = [p.path for p in scene.parts]
+    part_paths = {p.path for p in scene.parts}
+    part_above = {q for p in part_paths for q in _strict_prefixes(p)}
     pivots, turned = [], []
     for t in scene.targets:
         listed = [p for p in spec.parcels if _under(t.path, p)]
@@ -111,10 +119,28 @@ def _pivots(scene: Scene, spec: SweepSpec) -> tuple[list[str], np.ndarray]:
             turned.append(True)
             continue
         parent = t.path.rsplit("/", 1)[0] or "/"
-        has_geometry = parent != "/" and any(_under(p, parent) for p in part_paths)
+        has_geometry = parent != "/" and (parent in part_paths or parent.rstrip("/") in part_above)
         pivots.append(parent if has_geometry else t.path)
         turned.append(not spec.parcels and bool(np.any(np.asarray(t.velocity) != 0.0)))
     return pivots, np.asarray(turned, dtype=bool)
+
+
+def _part_groups(scene: Scene, names: list[str]) -> np.ndarray:
+    """Per part, the group whose pivot ``names[g]`` it lies under, the innermost (longest name; among equal
+    lengths the later group) when several do; -1 for none."""
+    exact: dict[str, list[int]] = {}
+    above: dict[str, list[int]] = {}
+    for g, name in enumerate(names):
+        exact.setdefault(name, []).append(g)
+        above.setdefault(name.rstrip("/"), []).append(g)
+    out = np.full(len(scene.parts), -1, dtype=np.int32)
+    for k, part in enumerate(scene.parts):
+        cands = list(exact.get(part.path, ()))
+        for q in _strict_prefixes(part.path):
+            cands.extend(above.get(q, ()))
+        if cands:
+            out[k] = max(set(cands), key=lambda g: (len(names[g]), g))
+    return out
 
 
 def build_samples(scene: Scene, spec: SweepSpec, frame: StageFrame, face_part: np.ndarray | None) -> SampleSet:
@@ -130,15 +156,12 @@ def build_samples(scene: Scene, spec: SweepSpec, frame: StageFrame, face_part: n
     reposed = turned | moved
 
     # parcel groups in order of first use, their parts, centres and frames
-    names: list[str] = []
+    group_of: dict[str, int] = {}
     for i in np.flatnonzero(reposed):
-        if pivots[i] not in names:
-            names.append(pivots[i])
-    part_group = np.full(len(scene.parts), -1, dtype=np.int32)
+        group_of.setdefault(pivots[i], len(group_of))
+    names = list(group_of)
+    part_group = _part_groups(scene, names)
     centres, frames, has_parts = [], [], []
-    for g in sorted(range(len(names)), key=lambda g: len(names[g])):  # inner parcels win shared parts
-        parts = [k for k, p in enumerate(scene.parts) if _under(p.path, names[g])]
-        part_group[parts] = g
     for g, name in enumerate(names):
         parts = [scene.parts[k] for k in np.flatnonzero(part_group == g)]
         pts = [p.world_points() for p in parts if len(p.points)]
@@ -164,7 +187,7 @@ def build_samples(scene: Scene, spec: SweepSpec, frame: StageFrame, face_part: n
             weights.append(np.ones(1))
             groups.append(np.array([-1]))
             continue
-        g = names.index(pivots[i])
+        g = group_of[pivots[i]]
         rots, w_rot = rotations[g] if turned[i] else (np.eye(3)[None], np.ones(1))
         offs = travel if moved[i] else np.zeros(1)
         w_pos = np.full(len(offs), 1.0 / len(offs))

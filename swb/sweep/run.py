@@ -23,13 +23,14 @@ import warp as wp
 
 from swb.kernels.camera import Camera, Target
 from swb.kernels.lighting import Lighting
-from swb.kernels.sweep import detail_pass, fixed_pass, sweep_configs
+from swb.kernels.sweep import ViewCull, bins_in_view, detail_pass, fixed_pass, sweep_configs
 
 from ..engine.model import Scene
 from ..engine.profiles import FACTORS
 from ..engine.world import World, make_lighting, pack_cameras
 from ..errors import SwbError
 from .candidates import CandidateBuilder, StageFrame
+from .culling import UnseenSums, sample_bins, unseen_sums, view_records
 from .orientations import SampleSet, build_samples
 from .results import BestDetail, SweepResult, SweepSums, ranking
 from .sampling import Design, available_host_memory, columns_of, make_design
@@ -69,6 +70,9 @@ class _Device:
     fixed_sole: wp.array
     fixed_key: wp.array
     fixed_limiting: wp.array
+    sample_bin: wp.array
+    bin_centre: wp.array
+    bin_radius: wp.array
 
 
 def device_budget(device: wp.context.Device) -> int:
@@ -102,6 +106,7 @@ class SweepRunner:
         self._pool: ThreadPoolExecutor | None = None
         self._dev = self._upload()
         self._fixed_pass()
+        self._unseen = self._unseen_sums()
 
     # ----- sizing
     def _chunk_size(self, requested: int | None) -> int:
@@ -139,6 +144,7 @@ class SweepRunner:
         face_group = smp.face_group if len(smp.face_group) else np.full(1, -1, np.int32)
         face_group_dev = wp.array(face_group, dtype=wp.int32, device=dev)
         n = smp.n
+        bins, centres, radii = sample_bins(smp.records)
         return _Device(
             device=dev,
             samples=wp.array(smp.records, dtype=Target, device=dev),
@@ -152,6 +158,9 @@ class SweepRunner:
             fixed_sole=wp.zeros(n, dtype=wp.int32, device=dev),
             fixed_key=wp.zeros(n, dtype=wp.float32, device=dev),
             fixed_limiting=wp.zeros(n, dtype=wp.int32, device=dev),
+            sample_bin=wp.array(bins if n else np.zeros(1, np.int32), dtype=wp.int32, device=dev),
+            bin_centre=wp.array(centres if n else np.zeros((1, 3), np.float32), dtype=wp.vec3, device=dev),
+            bin_radius=wp.array(radii if n else np.zeros(1, np.float32), dtype=wp.float32, device=dev),
         )
 
     def _split(self, n: int, work: int) -> list[tuple[int, int]]:
@@ -201,23 +210,38 @@ class SweepRunner:
             return self._fixed_only(n)
         n_cam = len(self.scene.cameras)
         s = self.samples.n
-        covered = wp.zeros(n, dtype=wp.int64, device=d.device)
-        redundant = wp.zeros(n, dtype=wp.int64, device=d.device)
-        unique = wp.zeros((n, n_cam), dtype=wp.int64, device=d.device)
-        limiting = wp.zeros((n, len(FACTORS)), dtype=wp.int64, device=d.device)
+        u = self._unseen  # each configuration starts at the samples' unseen share; the kernel adds differences
+        covered = wp.array(np.full(n, u.covered, np.int64), dtype=wp.int64, device=d.device)
+        redundant = wp.array(np.full(n, u.redundant, np.int64), dtype=wp.int64, device=d.device)
+        unique = wp.array(np.tile(u.unique, (n, 1)), dtype=wp.int64, device=d.device)
+        limiting = wp.array(np.tile(u.limiting, (n, 1)), dtype=wp.int64, device=d.device)
         cams = wp.array(np.ascontiguousarray(records), dtype=Camera, device=d.device)
+        views = wp.array(view_records(records), dtype=ViewCull, device=d.device)
+        n_bins = d.bin_radius.shape[0]
+        seen = wp.empty((n, n_bins), dtype=wp.uint8, device=d.device)
+
+        def cull(a: int, b: int) -> None:
+            wp.launch(bins_in_view, dim=(b - a, n_bins), device=d.device,
+                      inputs=[views, d.bin_centre, d.bin_radius, a, seen])
 
         def launch(a: int, b: int) -> None:
             wp.launch(sweep_configs, dim=(b - a, s), device=d.device,
-                      inputs=[cams, d.samples, d.groups, d.weights, d.face_group, d.mesh_id, d.has_mesh, d.lit,
-                              d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting, a,
+                      inputs=[cams, views, d.samples, d.groups, d.weights, d.face_group, d.mesh_id, d.has_mesh, d.lit,
+                              d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting, d.sample_bin, seen, a,
                               covered, redundant, unique, limiting])
 
         if s:
+            self._run_pieces(cull, n, n * n_bins * n_var)
             self._run_pieces(launch, n, n * s * n_var)
         by_camera = np.zeros((n, n_cam), np.int64)  # kernel columns: varied cameras, then fixed -> scene order
         by_camera[:, self.builder.varied + self.builder.fixed] = unique.numpy()
         return SweepSums(covered.numpy().copy(), redundant.numpy().copy(), by_camera, limiting.numpy().copy())
+
+    def _unseen_sums(self) -> UnseenSums:
+        """What the samples add to a configuration when no varied camera sees them (from the fixed pass)."""
+        d = self._dev
+        return unseen_sums(self.samples.weight_int, d.fixed_count.numpy(), d.fixed_sole.numpy(), d.fixed_key.numpy(),
+                           d.fixed_limiting.numpy(), len(self.builder.varied), len(self.scene.cameras), len(FACTORS))
 
     def _fixed_only(self, n: int) -> SweepSums:
         """No varied camera: the fixed pass decides every sample (exact integer sums on the host)."""

@@ -1,0 +1,126 @@
+"""Visibility masks cast by Embree on the host and handed to ``evaluate_kernel`` (its ``seen`` input).
+
+On the CPU, Warp's BVH walk is the slowest part of a big evaluation; Embree's any-hit answers the same rays
+several times faster. The rays themselves come from Warp (``kernels/occlusion_rays.py``: the kernel's own test for
+which pairs cast and its own float32 ray arithmetic) and Embree gets the World's float32 vertices, so both paths
+cast the same segments against the same triangles and give the same verdicts (tests/test_embree_occlusion.py).
+Whether a World uses this path: ``World(embree=...)``, else the ``SWB_EMBREE`` environment variable (1/0), else
+``DEFAULT_ON`` (measured in docs/gpu.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+import warp as wp
+
+from swb.kernels.occlusion_rays import cast_flags, sample_rays
+from swb.kernels.visibility import N_SAMPLES
+
+from . import embree_occlusion
+from .embree_occlusion import EmbreeOcclusion
+
+ENV = "SWB_EMBREE"
+DEFAULT_ON = True
+MIN_PAIRS = 4096  # smaller launches (an edit's few rows) keep Warp's BVH: the host round trip would cost more
+REBUILD_MIN_PAIRS = 1 << 17  # after a geometry change, rebuilding Embree's BVH pays off only for big launches
+_BITS = (1 << np.arange(N_SAMPLES)).astype(np.int32)
+
+Split = Callable[[int, int, Callable[[int, int], None]], None]
+
+
+def wanted(option: bool | None, device: wp.context.Device) -> bool:
+    """Whether a World on ``device`` casts occlusion through Embree: only on the CPU, only with embreex."""
+    if not device.is_cpu or not embree_occlusion.available():
+        return False
+    if option is not None:
+        return bool(option)
+    env = os.environ.get(ENV, "").strip().lower()
+    if env in ("0", "false", "no", "off"):
+        return False
+    if env in ("1", "true", "yes", "on"):
+        return True
+    return DEFAULT_ON
+
+
+class HostMasks:
+    """A (cameras, targets) int32 array of host-cast visibility masks, -1 where the kernel casts its own rays."""
+
+    def __init__(self, shape: tuple[int, int], device: wp.context.Device, threads: int) -> None:
+        self.device = device
+        self.threads = threads
+        self.seen = wp.full(shape, -1, dtype=wp.int32, device=device)
+        self._host = self.seen.numpy()  # a CPU array: this view writes the kernel's input in place
+        self._occ: EmbreeOcclusion | None = None
+        self._version = -1
+        self._written: tuple[np.ndarray, np.ndarray] | None = None
+        self._done = (0, 0.0)  # rays and seconds of Embree scenes replaced after geometry changes
+        wp.load_module("swb.kernels.occlusion_rays", device=device)  # before any threaded launch: no load race
+
+    def ready(self, version: int, pairs: int) -> bool:
+        """Whether a launch of ``pairs`` pairs should use the host masks at geometry ``version``."""
+        if pairs < MIN_PAIRS:
+            return False
+        return version == self._version or pairs >= REBUILD_MIN_PAIRS
+
+    def fill(self, points: wp.array, indices: wp.array, version: int, cams: wp.array, tgts: wp.array,
+             cam_idx: wp.array, tgt_idx: wp.array, sparse: bool, split: Split) -> int:
+        """Cast the occlusion rays of the launch's pairs and store their masks; returns the number of rays."""
+        if version != self._version:
+            if self._occ is not None:
+                self._done = (self._done[0] + self._occ.rays, self._done[1] + self._occ.seconds)
+                self._occ.close()
+            wp.synchronize_device(self.device)
+            self._occ = EmbreeOcclusion(points.numpy(), indices.numpy().reshape(-1, 3), self.threads)
+            self._version = version
+        n_i = cam_idx.shape[0]
+        n_j = 1 if sparse else tgt_idx.shape[0]
+        flags = wp.empty((n_i, n_j), dtype=wp.uint8, device=self.device)
+
+        def flag(a: int, b: int) -> None:
+            wp.launch(cast_flags, dim=(b - a, n_j), device=self.device,
+                      inputs=[cams, tgts, cam_idx[a:b], tgt_idx[a:b] if sparse else tgt_idx, int(sparse), flags[a:b]])
+
+        split(n_i, n_j, flag)
+        ii, jj = np.nonzero(flags.numpy())
+        ci = cam_idx.numpy()[ii]
+        ti = tgt_idx.numpy()[ii if sparse else jj]
+        n = len(ci)
+        self._written = (ci, ti)
+        if n == 0:
+            return 0
+        pc = wp.array(ci.astype(np.int32), dtype=wp.int32, device=self.device)
+        pt = wp.array(ti.astype(np.int32), dtype=wp.int32, device=self.device)
+        origins = wp.empty(n * N_SAMPLES, dtype=wp.vec3, device=self.device)
+        dirs = wp.empty(n * N_SAMPLES, dtype=wp.vec3, device=self.device)
+        max_t = wp.empty(n * N_SAMPLES, dtype=wp.float32, device=self.device)
+
+        def rays(a: int, b: int) -> None:
+            s = slice(N_SAMPLES * a, N_SAMPLES * b)
+            wp.launch(sample_rays, dim=(b - a, N_SAMPLES), device=self.device,
+                      inputs=[cams, tgts, pc[a:b], pt[a:b], origins[s], dirs[s], max_t[s]])
+
+        split(n, N_SAMPLES, rays)
+        blocked = self._occ.occluded(origins.numpy(), dirs.numpy(), max_t.numpy()).reshape(n, N_SAMPLES)
+        self._host[ci, ti] = (~blocked).astype(np.int32) @ _BITS
+        return n * N_SAMPLES
+
+    def host_rays(self) -> tuple[int, float]:
+        """Rays Embree cast so far and the wall seconds it took (0, 0.0 before the first launch)."""
+        if self._occ is None:
+            return self._done
+        return self._done[0] + self._occ.rays, self._done[1] + self._occ.seconds
+
+    def clear(self) -> None:
+        """Back to -1 where the last ``fill`` wrote (so a later launch without it casts its own rays)."""
+        if self._written is not None:
+            self._host[self._written] = -1
+            self._written = None
+
+    def close(self) -> None:
+        if self._occ is not None:
+            self._occ.close()
+            self._occ = None
+
