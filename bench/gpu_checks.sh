@@ -48,5 +48,6 @@ rm -rf /tmp/swb/tests && cp -r tests /tmp/swb/tests
   --ignore=tests/test_cad_import.py tests)
 step goal 60 python3 bench/bench_sweep.py --goal --device "$DEV"
 step core 120 python3 bench/bench_core.py --device "$DEV"
+step transit 120 python3 bench/bench_transit.py --device "$DEV"
 step render 240 python3 bench/bench_render.py --device "$DEV" --study "${RENDER_STUDY:-600}" --seed 6 \
   --save "$LOGS/render"
