@@ -9,7 +9,8 @@
 # 3. the core benchmark (1 M triangles, 64 cameras, 10 000 targets; checked against the numpy reference),
 # 4. rendering and a 600-case validation study on DEVICE, kept in LOG_DIR/render for the CPU comparison
 #    (`python bench/bench_render.py --against LOG_DIR/render` where Warp can compile CPU kernels).
-# STEPS picks some (default: "pytest goal core render"); RENDER_STUDY sets the study's size (0: none). Each step has its own time limit so that one slow step
+# 5. the transit read rate benchmark (every frame of every camera along every moving label).
+# STEPS picks some (default: "pytest goal core transit render"); RENDER_STUDY sets the study's size (0: none). Each step has its own time limit so that one slow step
 # leaves time for the others; logs go to LOG_DIR.
 set -u
 DEV=${1:-cuda}
@@ -28,7 +29,7 @@ printf '#!/usr/bin/env python3\nimport sys\nfrom swb.cli import main\nsys.exit(m
 chmod +x /tmp/swb/bin/swb
 export PYTHONPATH=/tmp/swb${PYTHONPATH:+:$PYTHONPATH} PATH=/tmp/swb/bin:$PATH
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-STEPS=${STEPS:-pytest goal core render}
+STEPS=${STEPS:-pytest goal core transit render}
 
 step() {  # step NAME SECONDS COMMAND...
   local name=$1 limit=$2
