@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from peak_memory import report_peak
 
 from swb.engine.embree_occlusion import EmbreeOcclusion
 from swb.engine.embree_occlusion import available as embree_available
@@ -332,16 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(r[3] in ("PASS", "-") for r in summary) else 1
 
 
-def _report_peak() -> None:
-    """The process's peak resident memory (ru_maxrss), so every benchmark reports what it needed."""
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"peak memory {peak / (1 if sys.platform == 'darwin' else 1024) / 2**20:.2f} GB (ru_maxrss of this "
-          "process)", flush=True)
-
 
 if __name__ == "__main__":
     _code = main()
-    _report_peak()
+    report_peak()
     sys.exit(_code)

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from peak_memory import report_peak
 
 FULL = {"n_triangles": 1_000_000, "n_cameras": 64, "n_targets": 10_000}
 SMALL = {"n_triangles": 50_000, "n_cameras": 8, "n_targets": 500}
@@ -161,16 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def _report_peak() -> None:
-    """The process's peak resident memory (ru_maxrss), so every benchmark reports what it needed."""
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"peak memory {peak / (1 if sys.platform == 'darwin' else 1024) / 2**20:.2f} GB (ru_maxrss of this "
-          "process)", flush=True)
-
 
 if __name__ == "__main__":
     _code = main()
-    _report_peak()
+    report_peak()
     sys.exit(_code)

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from peak_memory import report_peak
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -183,15 +185,7 @@ def main() -> None:
         print(f"speed-up: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU; scene models identical: {'yes' if same else 'NO'}")
 
 
-def _report_peak() -> None:
-    """The process's peak resident memory (ru_maxrss), so every benchmark reports what it needed."""
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"peak memory {peak / (1 if sys.platform == 'darwin' else 1024) / 2**20:.2f} GB (ru_maxrss of this "
-          "process)", flush=True)
-
 
 if __name__ == "__main__":
     main()
-    _report_peak()
+    report_peak()

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from peak_memory import report_peak
 
 import swb
 from swb.engine.station_generator import generate_station
@@ -176,16 +177,8 @@ def main() -> int:
     return 0
 
 
-def _report_peak() -> None:
-    """The process's peak resident memory (ru_maxrss), so every benchmark reports what it needed."""
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"peak memory {peak / (1 if sys.platform == 'darwin' else 1024) / 2**20:.2f} GB (ru_maxrss of this "
-          "process)", flush=True)
-
 
 if __name__ == "__main__":
     _code = main()
-    _report_peak()
+    report_peak()
     sys.exit(_code)

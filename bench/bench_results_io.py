@@ -22,13 +22,14 @@ import argparse
 import json
 import logging
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from peak_memory import peak_bytes
 
 DEFAULT = {"n_triangles": 200_000, "n_cameras": 16, "n_targets": 12_500}
 FULL = {"n_triangles": 4_000_000, "n_cameras": 64, "n_targets": 80_000}
@@ -46,12 +47,6 @@ def rss_bytes() -> int:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         return 0
-
-
-def peak_bytes() -> int:
-    """The process's peak resident memory (ru_maxrss is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 def child(args: argparse.Namespace) -> dict:

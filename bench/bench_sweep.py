@@ -34,6 +34,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+from peak_memory import report_peak
 
 SPEEDUP_BAR = 20.0
 GOAL_SECONDS = 2.0
@@ -305,16 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def _report_peak() -> None:
-    """The process's peak resident memory (ru_maxrss), so every benchmark reports what it needed."""
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"peak memory {peak / (1 if sys.platform == 'darwin' else 1024) / 2**20:.2f} GB (ru_maxrss of this "
-          "process)", flush=True)
-
 
 if __name__ == "__main__":
     _code = main()
-    _report_peak()
+    report_peak()
     sys.exit(_code)

@@ -18,6 +18,7 @@ import math
 import time
 
 import numpy as np
+from peak_memory import report_peak
 
 from swb.engine.station_generator import generate_station
 from swb.engine.transit import default_reach, evaluate_transits
@@ -79,6 +80,7 @@ def main() -> None:
     print(f"\nratio SWB / baseline (pair-frames per second, same run, device {world.device}): "
           f"{frames / t_swb / base_rate:.1f}x")
     world.close()
+    report_peak()
 
 
 if __name__ == "__main__":
