@@ -158,3 +158,28 @@ def test_validate_takes_one_source():
     add_render_commands(parser.add_subparsers(dest="command"))
     with pytest.raises(SwbError, match="exactly one"):
         cmd_validate(parser.parse_args(["validate", "--transits", "5", "--study", "5"]))
+
+
+def test_a_moved_part_is_refitted_into_the_transit_geometry():
+    """The static and moving BVHs of a transit are kept in the world: after a part moves they are refitted, and the
+    transit equals that of a world built with the part already there."""
+    v = np.array([1.0, 0.0, 0.0])
+    label_rot = np.stack([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [-1.0, 0.0, 0.0]], axis=1)
+    cam = make_camera(rotation=camera_rotation((1.0, 0.0, 0.0)), position=np.array([-0.6, 0.0, 0.0]),
+                      decoder_profile="industrial")
+    tgt = make_target(path="/P/Label", rotation=label_rot, position=np.array([-0.1005, 0.0, 0.0]), velocity=v)
+    box = _box("/P/Box", (0.0, 0.0, 0.0), (0.1, 0.1, 0.1))
+    away = _box("/Station/Wall", (0.3, 2.0, 0.0), (0.005, 0.3, 0.3))  # beside the path
+    blocking = _box("/Station/Wall", (0.3, 0.0, 0.0), (0.005, 0.3, 0.3))  # between the camera and later frames
+    world = World(Scene("transit", [cam], [tgt], [box, away]), device=DEVICE, threads=1)
+    try:
+        world.evaluate()
+        before = evaluate_transits(world, phases=1)
+        world.move_part(1, blocking)
+        after = evaluate_transits(world, phases=1)
+    finally:
+        world.close()
+    _, fresh = _run([cam], [tgt], [box, blocking], phases=1)
+    assert after.frames[0, 0] < before.frames[0, 0]
+    for name in ("miss_frame", "miss_look", "best_p", "frames", "looks"):
+        assert np.array_equal(getattr(after, name), getattr(fresh, name)), name

@@ -241,6 +241,8 @@ class World:
         self._near_mask: wp.array | None = None
         self.embree = embree_masks.wanted(embree, dev)
         self._geometry_version = 0
+        self._topology_version = 0  # bumped when triangles change: part meshes (part_mesh) are then rebuilt
+        self._part_meshes: dict[bytes, tuple[int, int, wp.Mesh]] = {}
         self._host_masks: embree_masks.HostMasks | None = None
         self._no_seen = wp.full((1, 1), -1, dtype=wp.int32, device=dev)
         # Compile/load before any threaded launch so worker threads never race on module loading.
@@ -423,6 +425,7 @@ class World:
         self._geometry_version += 1  # host (Embree) masks are cast against a copy of the vertices
         if rebuild:
             wp.synchronize_device(self.device)  # no launch may still use the old BVH when it is freed
+            self._topology_version += 1
             self.mesh = wp.Mesh(points=self._points, indices=self._indices)
         else:
             self.mesh.refit()
@@ -490,14 +493,28 @@ class World:
 
     def part_mesh(self, keep: np.ndarray) -> wp.Mesh | None:
         """A BVH over the parts ``keep`` marks, sharing this world's device points (only the triangle indices are
-        new); None when they hold no triangle. For geometry that moves apart from the rest (conveyor transits)."""
+        new); None when they hold no triangle. For geometry that moves apart from the rest (conveyor transits).
+        Kept between calls: after parts moved it is refitted like the world's own BVH, not rebuilt."""
         if self.mesh is None:
             return None
-        faces = np.asarray(keep, bool)[self.face_part]
+        keep = np.asarray(keep, bool)
+        key = keep.tobytes()
+        cached = self._part_meshes.get(key)
+        if cached is not None and cached[1] == self._topology_version:
+            version, _, mesh = cached
+            if version != self._geometry_version:
+                mesh.refit()
+                self._part_meshes[key] = (self._geometry_version, self._topology_version, mesh)
+            return mesh
+        faces = keep[self.face_part]
         if not faces.any():
             return None
         indices = self._indices.numpy().reshape(-1, 3)[faces]
-        return wp.Mesh(points=self._points, indices=wp.array(indices.ravel(), dtype=wp.int32, device=self.device))
+        mesh = wp.Mesh(points=self._points, indices=wp.array(indices.ravel(), dtype=wp.int32, device=self.device))
+        if len(self._part_meshes) >= 4:  # a transit needs two (static, moving); other masks replace them
+            self._part_meshes.clear()
+        self._part_meshes[key] = (self._geometry_version, self._topology_version, mesh)
+        return mesh
 
     def split(self, n: int, work_per_item: int, launch) -> None:  # noqa: ANN001
         """Run launch(a, b) over slices of range(n), across the worker threads on the CPU (see ``_split``)."""
