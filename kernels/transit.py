@@ -22,8 +22,10 @@ from .camera import Camera, Target, project, to_camera
 from .evaluate import evaluate_pair
 from .lighting import Lighting
 from .metrics import LINEAR
+from .scoring import FOV, OCCLUDED, PairResult
 from .sweep import surely_outside
-from .visibility import ALL_SEEN, readable_despite_occlusion, visible_samples
+from .visibility import ALL_SEEN, N_SAMPLES, readable_despite_occlusion, samples_seen, visible_samples
+from .viz import pair_rank
 
 wp.set_module_options({"enable_backward": False})
 
@@ -46,31 +48,53 @@ def shifted(cam: Camera, offset: wp.vec3) -> Camera:
     return out
 
 
+@wp.struct
+class Frame:
+    """One frame of a transit: its read probability, where the label's centre is in the image (pixels), its pixels
+    per module, and how close it came (``kernels.viz.pair_rank``) with the factor that stopped it."""
+
+    p: float
+    u: float
+    v: float
+    module_px: float
+    rank: float
+    limiting: int
+
+
 @wp.func
 def frame_read(cam: Camera, tgt0: Target, offset: wp.vec3, static_mesh: wp.uint64, has_static: int,
-               moving_mesh: wp.uint64, has_moving: int, lit: Lighting) -> wp.vec4:
-    """(p_read, image u, image v, pixels per module) of one frame with the label moved by ``offset``; p 0 when
-    hidden. Most frames of a transit lie outside the camera's view: a bounding-sphere test skips them."""
+               moving_mesh: wp.uint64, has_moving: int, lit: Lighting) -> Frame:
+    """One frame with the label moved by ``offset`` (p 0 when hidden). Most frames of a transit lie outside the
+    camera's view: a bounding-sphere test skips them."""
+    f = Frame()
+    f.limiting = FOV
     tgt = moved(tgt0, offset)
     if surely_outside(cam, tgt):
-        return wp.vec4(0.0, 0.0, 0.0, 0.0)
+        return f
     r = evaluate_pair(cam, tgt, static_mesh, 0, lit, -1)  # occlusion below, in both frames
-    p = r.p_read
-    if p > 0.0 and (has_static != 0 or has_moving != 0):
-        mask = wp.int32(ALL_SEEN)
-        if has_static != 0:
-            mask = mask & visible_samples(cam, tgt, static_mesh)
-        if has_moving != 0:
-            mask = mask & visible_samples(shifted(cam, offset), tgt0, moving_mesh)
-        if not readable_despite_occlusion(cam, tgt, mask):
-            p = 0.0
-    uv = wp.vec2(0.0, 0.0)
-    module_px = r.ppm_u
+    if r.limiting == 0 or r.p_read > 0.0:
+        if has_static != 0 or has_moving != 0:
+            mask = wp.int32(ALL_SEEN)
+            if has_static != 0:
+                mask = mask & visible_samples(cam, tgt, static_mesh)
+            if has_moving != 0:
+                mask = mask & visible_samples(shifted(cam, offset), tgt0, moving_mesh)
+            if not readable_despite_occlusion(cam, tgt, mask):
+                hidden = PairResult()
+                hidden.limiting = OCCLUDED
+                hidden.visible_fraction = float(samples_seen(mask)) / float(N_SAMPLES)
+                r = hidden
+    f.p = r.p_read
+    f.rank = pair_rank(r)
+    f.limiting = r.limiting
+    f.module_px = r.ppm_u
     if tgt.cls != LINEAR:
-        module_px = wp.min(r.ppm_u, r.ppm_w)
-    if p > 0.0:
+        f.module_px = wp.min(r.ppm_u, r.ppm_w)
+    if f.p > 0.0:
         uv = project(cam, to_camera(cam, tgt.pos))
-    return wp.vec4(p, uv[0], uv[1], module_px)
+        f.u = uv[0]
+        f.v = uv[1]
+    return f
 
 
 @wp.kernel
@@ -90,9 +114,13 @@ def transit_kernel(
     best_p: wp.array2d(dtype=wp.float32),
     frames: wp.array2d(dtype=wp.int32),
     looks: wp.array2d(dtype=wp.int32),
+    limiting: wp.array2d(dtype=wp.int32),
+    rank: wp.array2d(dtype=wp.float32),
 ):
     """Thread (c, j): camera c's frames of label t = offset + j's transit (see the module docstring). ``frames`` and
-    ``looks`` count, for the first phase, the frames that could read (p > 0) and the independent looks among them."""
+    ``looks`` count, for the first phase, the frames that could read (p > 0) and the independent looks among them;
+    ``limiting`` is the factor that stopped the camera's closest frame of any phase (0 when it decodes), ``rank``
+    how close that frame came (``kernels.viz.pair_rank``)."""
     c, j0 = wp.tid()
     t = j0 + offset
     cam = cameras[c]
@@ -108,6 +136,8 @@ def transit_kernel(
     top = wp.float32(0.0)
     n_frames = wp.int32(0)
     n_looks = wp.int32(0)
+    top_rank = wp.float32(-1.0)
+    top_lim = wp.int32(FOV)
     for j in range(n_phases):
         phase = (float(j) + 0.5) / float(n_phases)
         best = wp.float32(0.0)
@@ -120,10 +150,13 @@ def transit_kernel(
             if speed <= 0.0:
                 shift = wp.vec3(0.0, 0.0, 0.0)
             f = frame_read(cam, tgt0, shift, static_mesh, has_static, moving_mesh, has_moving, lit)
-            p = f[0]
+            p = f.p
+            if f.rank > top_rank:
+                top_rank = f.rank
+                top_lim = f.limiting
             if p > 0.0:
-                at = wp.vec2(f[1], f[2])  # image position, pixels
-                if in_look != 0 and wp.length(at - anchor) < f[3]:  # moved less than a module: the same look
+                at = wp.vec2(f.u, f.v)  # image position, pixels
+                if in_look != 0 and wp.length(at - anchor) < f.module_px:  # moved less than a module: one look
                     look_p = wp.max(look_p, p)
                 else:
                     if in_look != 0:
@@ -146,3 +179,5 @@ def transit_kernel(
     best_p[c, t] = top
     frames[c, t] = n_frames
     looks[c, t] = n_looks
+    limiting[c, t] = top_lim
+    rank[c, t] = top_rank

@@ -144,21 +144,20 @@ def transit_report(res: Results, tr: TransitResults, worst: int = 5) -> str:
     lines.append(format_table(["camera", "labels it reads (a frame with p_read >= 0.9)", "only it reads"],
                               [[_short(c, cam_common), str(int(reads[i].sum())), str(int(only[i].sum()))]
                                for i, c in enumerate(tr.cameras)]))
-    best = tr.best_camera()
-    summaries = res.summaries()
+    explaining = tr.explaining_camera()
     rows = []
     for t in moving[np.argsort(rate, kind="stable")[:worst]]:
         if tr.read_rate[t] >= 0.9995:
             break
-        s = summaries[t]
+        c = int(explaining[t])
         rows.append([_short(tr.targets[t], common), f"{100 * tr.read_rate[t]:.2f} %",
                      f"{100 * tr.read_rate_looks[t]:.2f} %", f"{tr.best_p[:, t].max(initial=0.0):.3f}",
-                     str(int(tr.frames[:, t].sum())),
-                     _short(res.camera_paths[best[t]], cam_common) if best[t] >= 0 and tr.best_p[:, t].max() > 0
-                     else "-", "-" if s.decodable else (s.limiting or "-")])
+                     str(int(tr.frames[:, t].sum())), _short(res.camera_paths[c], cam_common),
+                     factor_name(int(tr.limiting[c, t])) or "-"])
     if rows:
-        lines.append("labels that drag it down (limiting: at their authored place, best camera)")
-        lines.append(format_table(["target", "read rate", "indep. looks", "best frame p", "frames", "best camera",
+        lines.append("labels that drag it down (limiting: what stopped the best camera's closest frame; - when "
+                     "some frame decodes)")
+        lines.append(format_table(["target", "read rate", "indep. looks", "best frame p", "frames", "camera",
                                    "limiting"], rows))
     return "\n".join(lines)
 

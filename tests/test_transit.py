@@ -13,7 +13,7 @@ from test_read_probability import one_camera_station
 
 import swb
 from swb.engine.model import MeshPart, Scene
-from swb.engine.profiles import PROFILES, read_probability
+from swb.engine.profiles import FACTOR_CODE, PROFILES, read_probability
 from swb.engine.station_generator import box_mesh
 from swb.engine.transit import evaluate_transits, moving_parts
 from swb.engine.world import World
@@ -64,6 +64,13 @@ def test_a_label_crossing_the_view_reads_in_every_frame_it_is_in_view():
     assert tr.read_rate[0] == pytest.approx(p0, rel=1e-4)
     assert tr.read_rate_looks[0] == pytest.approx(1.0 - (1.0 - p0) ** n, rel=1e-4)
     assert module < 0.5 / 30.0
+    assert tr.limiting[0, 0] == FACTOR_CODE["resolution"]  # why: its best frame lacks pixels per module
+    sharp, _ = _margin_target(1.5, velocity=np.array([0.5, 0.0, 0.0]))
+    _, tr_sharp = _run([cam], [sharp], phases=1)
+    assert tr_sharp.limiting[0, 0] == 0 and tr_sharp.best_p[0, 0] >= 0.9  # a frame decodes
+    away = make_camera(decoder_profile="industrial", rotation=camera_rotation((0.0, -1.0, 0.0)))
+    _, tr_away = _run([away], [tgt], phases=1)
+    assert tr_away.limiting[0, 0] == FACTOR_CODE["fov"] and tr_away.frames[0, 0] == 0
 
 
 def test_frames_less_than_a_module_apart_are_one_look():

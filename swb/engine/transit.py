@@ -25,6 +25,7 @@ import warp as wp
 from swb.kernels.transit import transit_kernel
 
 from .model import CameraModel, MeshPart, TargetModel
+from .profiles import factor_name
 from .world import World
 
 PHASES = 4  # frame phases averaged: cameras are not synchronised with the parcels
@@ -59,6 +60,8 @@ class TransitResults:
     best_p: np.ndarray  # (C, T): the camera's best one-frame read probability over the transit
     frames: np.ndarray  # (C, T) int: frames that could read it (first phase)
     looks: np.ndarray  # (C, T) int: independent looks among them
+    limiting: np.ndarray  # (C, T) int: factor code that stopped the camera's closest frame (0: a frame decodes)
+    rank: np.ndarray  # (C, T): how close that frame came (kernels.viz.pair_rank: 3 + score decodes ... 0 out of view)
     reach: np.ndarray  # (T,) metres travelled either side
     phases: int
 
@@ -83,12 +86,19 @@ class TransitResults:
             return np.full(len(self.targets), -1)
         return np.argmin(self.miss_frame, axis=0)
 
+    def explaining_camera(self) -> np.ndarray:
+        """(T,) the camera that says why a label reads as it does: its best reader, or when none reads it the one
+        whose frames came closest (-1 without cameras)."""
+        if not len(self.cameras):
+            return np.full(len(self.targets), -1)
+        return np.where(self.best_p.max(axis=0) > 0, self.best_camera(), np.argmax(self.rank, axis=0))
+
     def worst(self, k: int = 5) -> list[int]:
         """The labels that drag the read rate down most, lowest first."""
         return [int(i) for i in np.argsort(self.read_rate, kind="stable")[:k]]
 
     def to_json(self) -> dict[str, Any]:
-        best = self.best_camera()
+        best = self.explaining_camera()
         rate, looks = self.read_rate, self.read_rate_looks
         return {
             "read_rate": self.station_read_rate(), "read_rate_independent_looks": self.station_read_rate(True),
@@ -97,6 +107,7 @@ class TransitResults:
                 {"path": p, "moving": bool(self.moving[t]), "read_rate": float(rate[t]),
                  "read_rate_independent_looks": float(looks[t]),
                  "best_camera": self.cameras[best[t]] if best[t] >= 0 else None,
+                 "limiting": factor_name(int(self.limiting[best[t], t])) if best[t] >= 0 else "fov",
                  "best_frame_p_read": float(self.best_p[:, t].max(initial=0.0)),
                  "frames": int(self.frames[:, t].sum()), "looks": int(self.looks[:, t].sum()),
                  "reach_m": float(self.reach[t])}
@@ -117,8 +128,9 @@ def evaluate_transits(world: World, *, phases: int = PHASES,
     static_mesh = world.part_mesh(~moving)
     moving_mesh = world.part_mesh(moving)
     shape = (max(n_cam, 1), max(n_tgt, 1))
-    out = {name: wp.zeros(shape, dtype=wp.float32, device=dev) for name in ("miss_frame", "miss_look", "best_p")}
-    counts = {name: wp.zeros(shape, dtype=wp.int32, device=dev) for name in ("frames", "looks")}
+    out = {name: wp.zeros(shape, dtype=wp.float32, device=dev)
+           for name in ("miss_frame", "miss_look", "best_p", "rank")}
+    counts = {name: wp.zeros(shape, dtype=wp.int32, device=dev) for name in ("frames", "looks", "limiting")}
     reach_dev = wp.array(np.asarray(far, np.float32) if n_tgt else np.zeros(1, np.float32), dtype=wp.float32,
                          device=dev)
     speed = np.array([np.linalg.norm(t.velocity) for t in world.targets])
@@ -132,7 +144,7 @@ def evaluate_transits(world: World, *, phases: int = PHASES,
                           static_mesh.id if static_mesh is not None else wp.uint64(0), int(static_mesh is not None),
                           moving_mesh.id if moving_mesh is not None else wp.uint64(0), int(moving_mesh is not None),
                           world.lighting, out["miss_frame"], out["miss_look"], out["best_p"], counts["frames"],
-                          counts["looks"]])
+                          counts["looks"], counts["limiting"], out["rank"]])
 
     if n_cam and n_tgt:
         world.split(n_tgt, int(n_cam * phases * frames_per_label), launch)
@@ -144,4 +156,5 @@ def evaluate_transits(world: World, *, phases: int = PHASES,
         cameras=[c.path for c in world.cameras], targets=[t.path for t in world.targets],
         moving=speed > 0, miss_frame=host(out["miss_frame"]), miss_look=host(out["miss_look"]),
         best_p=host(out["best_p"]), frames=host(counts["frames"]), looks=host(counts["looks"]),
+        limiting=host(counts["limiting"]), rank=host(out["rank"]),
         reach=np.asarray(far, np.float32).copy(), phases=int(phases))
