@@ -63,15 +63,16 @@ class Frame:
 
 @wp.func
 def frame_read(cam: Camera, tgt0: Target, offset: wp.vec3, static_mesh: wp.uint64, has_static: int,
-               moving_mesh: wp.uint64, has_moving: int, lit: Lighting) -> Frame:
+               moving_mesh: wp.uint64, has_moving: int, lit: Lighting, light_mesh: wp.uint64) -> Frame:
     """One frame with the label moved by ``offset`` (p 0 when hidden). Most frames of a transit lie outside the
-    camera's view: a bounding-sphere test skips them."""
+    camera's view: a bounding-sphere test skips them. Shadows of the lights are cast against ``light_mesh`` (the
+    world's, as authored)."""
     f = Frame()
     f.limiting = FOV
     tgt = moved(tgt0, offset)
     if surely_outside(cam, tgt):
         return f
-    r = evaluate_pair(cam, tgt, static_mesh, 0, lit, -1)  # occlusion below, in both frames
+    r = evaluate_pair(cam, tgt, light_mesh, 0, lit, -1)  # occlusion below, in both frames
     if r.limiting == 0 or r.p_read > 0.0:
         if has_static != 0 or has_moving != 0:
             mask = wp.int32(ALL_SEEN)
@@ -109,6 +110,7 @@ def transit_kernel(
     moving_mesh: wp.uint64,
     has_moving: int,
     lit: Lighting,
+    light_mesh: wp.uint64,
     miss_frame: wp.array2d(dtype=wp.float32),
     miss_look: wp.array2d(dtype=wp.float32),
     best_p: wp.array2d(dtype=wp.float32),
@@ -149,7 +151,7 @@ def transit_kernel(
             shift = v * ((float(k) + phase) * step)
             if speed <= 0.0:
                 shift = wp.vec3(0.0, 0.0, 0.0)
-            f = frame_read(cam, tgt0, shift, static_mesh, has_static, moving_mesh, has_moving, lit)
+            f = frame_read(cam, tgt0, shift, static_mesh, has_static, moving_mesh, has_moving, lit, light_mesh)
             p = f.p
             if f.rank > top_rank:
                 top_rank = f.rank

@@ -190,3 +190,25 @@ def test_a_moved_part_is_refitted_into_the_transit_geometry():
     assert after.frames[0, 0] < before.frames[0, 0]
     for name in ("miss_frame", "miss_look", "best_p", "frames", "looks"):
         assert np.array_equal(getattr(after, name), getattr(fresh, name)), name
+
+
+def test_lights_in_a_station_whose_only_geometry_moves():
+    """Shadows see the station as authored even when every part rides on the belt (no static geometry): a bright
+    light at the camera reads the label frame by frame, a dim one fails on exposure."""
+    from swb.engine.model import LightModel
+
+    v = np.array([0.5, 0.0, 0.0])
+    cam = make_camera(decoder_profile="industrial", exposure=1e-4, f_number=4.0, focus_distance=D)
+    tgt = make_target(path="/P/Label", d=D, velocity=v, module_size=0.0006)
+    box = _box("/P/Box", (0.0, D + 0.06, 0.0), (0.1, 0.05, 0.1))
+    rates = {}
+    for name, candela in (("bright", 2.0e5), ("dim", 1.0)):
+        light = LightModel("/Light", np.array([0.0, -0.05, 0.0]), np.array([0.0, 1.0, 0.0]), candela, 60.0)
+        world = World(Scene("transit", [cam], [tgt], [box], lights=[light]), device=DEVICE, threads=1)
+        try:
+            world.evaluate()
+            rates[name] = evaluate_transits(world, phases=1)
+        finally:
+            world.close()
+    assert rates["bright"].read_rate[0] > 0.9 and rates["bright"].frames[0, 0] > 0
+    assert rates["dim"].read_rate[0] == 0.0 and rates["dim"].limiting[0, 0] == FACTOR_CODE["exposure"]

@@ -143,7 +143,8 @@ def evaluate_transits(world: World, *, phases: int = PHASES,
                   inputs=[world.camera_records, world.target_records, reach_dev, int(phases), a,
                           static_mesh.id if static_mesh is not None else wp.uint64(0), int(static_mesh is not None),
                           moving_mesh.id if moving_mesh is not None else wp.uint64(0), int(moving_mesh is not None),
-                          world.lighting, out["miss_frame"], out["miss_look"], out["best_p"], counts["frames"],
+                          world.lighting, world.mesh.id if world.mesh is not None else wp.uint64(0),
+                          out["miss_frame"], out["miss_look"], out["best_p"], counts["frames"],
                           counts["looks"], counts["limiting"], out["rank"]])
 
     if n_cam and n_tgt:
