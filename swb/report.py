@@ -139,9 +139,11 @@ def transit_report(res: Results, tr: TransitResults, worst: int = 5) -> str:
              f"looks)"]
     common = _common_prefix(res.target_paths)
     cam_common = _common_prefix(res.camera_paths)
-    reads = tr.best_p[:, moving] >= 0.9  # the camera reads the label in some frame, 9 times in 10 or more
+    # the camera reads the label: some frame is decodable (p_read at least the camera's minimum)
+    floor = np.array([c.min_read_probability for c in res.cameras], np.float32)[:, None]
+    reads = tr.best_p[:, moving] >= floor
     only = reads & (reads.sum(axis=0) == 1)
-    lines.append(format_table(["camera", "labels it reads (a frame with p_read >= 0.9)", "only it reads"],
+    lines.append(format_table(["camera", "labels it reads (a decodable frame)", "only it reads"],
                               [[_short(c, cam_common), str(int(reads[i].sum())), str(int(only[i].sum()))]
                                for i, c in enumerate(tr.cameras)]))
     explaining = tr.explaining_camera()

@@ -147,7 +147,9 @@ def json_frame(sim):  # noqa: ANN001, ANN201 - Simulation -> JsonFrame
 
 def _transit(sim):  # noqa: ANN001, ANN202
     """Transit read rates when some label moves (None otherwise)."""
-    if not any(float(v) != 0.0 for t in sim.scene.targets for v in t.velocity):
+    from ..engine.transit import label_speeds
+
+    if not (label_speeds(sim.scene.targets) > 0.0).any():
         return None
     t0 = time.perf_counter()
     tr = sim.transit()

@@ -31,9 +31,15 @@ from .world import World
 PHASES = 4  # frame phases averaged: cameras are not synchronised with the parcels
 
 
+def label_speeds(targets: Sequence[TargetModel]) -> np.ndarray:
+    """(T,) each label's speed in m/s: a label with speed > 0 is carried through the station."""
+    return np.array([float(np.linalg.norm(t.velocity)) for t in targets], np.float64)
+
+
 def moving_parts(targets: Sequence[TargetModel], parts: Sequence[MeshPart]) -> np.ndarray:
     """Per part: it moves with a moving label (it lies under the label's parent prim, e.g. the parcel's box)."""
-    parents = {t.path.rsplit("/", 1)[0] for t in targets if np.linalg.norm(t.velocity) > 0.0}
+    speed = label_speeds(targets)
+    parents = {t.path.rsplit("/", 1)[0] for t, v in zip(targets, speed, strict=True) if v > 0.0}
     parents.discard("")
     return np.array([any(p.path == q or p.path.startswith(q + "/") for q in parents) for p in parts], bool)
 
@@ -133,7 +139,7 @@ def evaluate_transits(world: World, *, phases: int = PHASES,
     counts = {name: wp.zeros(shape, dtype=wp.int32, device=dev) for name in ("frames", "looks", "limiting")}
     reach_dev = wp.array(np.asarray(far, np.float32) if n_tgt else np.zeros(1, np.float32), dtype=wp.float32,
                          device=dev)
-    speed = np.array([np.linalg.norm(t.velocity) for t in world.targets])
+    speed = label_speeds(world.targets)
     rates = np.array([c.frame_rate for c in world.cameras])
     per_label = 2 * np.ceil(far * rates.max(initial=0.0) / np.where(speed > 0, speed, np.inf)) + 1
     frames_per_label = float(per_label.mean()) if n_tgt else 1.0

@@ -28,7 +28,7 @@ import viser
 
 from ..engine.model import CameraModel
 from ..engine.profiles import PROFILES
-from ..engine.transit import evaluate_transits
+from ..engine.transit import evaluate_transits, label_speeds
 from ..errors import SwbError
 from ..simulation import Simulation
 from ..stage.ui_state import VIS_MODES
@@ -682,7 +682,7 @@ class LiveView:
         """The station's transit read rate for the panel, recomputed with every update on stations small enough to
         follow live (a big one says where to get it); empty when no label moves."""
         sim = self.sim
-        moving = sum(1 for t in sim.scene.targets if float(np.linalg.norm(t.velocity)) > 0.0)
+        moving = int((label_speeds(sim.scene.targets) > 0.0).sum())
         if not moving:
             return ""
         if len(sim.scene.cameras) * moving > LIVE_TRANSIT_PAIRS:
