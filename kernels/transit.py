@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import warp as wp
 
-from .camera import Camera, Target, project, to_camera
+from .camera import Camera, Target, project, to_camera, vector_to_camera
 from .evaluate import evaluate_pair
 from .lighting import Lighting
 from .metrics import LINEAR
 from .scoring import FOV, OCCLUDED, PairResult
-from .sweep import surely_outside
+from .sweep import CULL_GROW, CULL_PAD, surely_outside
 from .visibility import ALL_SEEN, N_SAMPLES, readable_despite_occlusion, samples_seen, visible_samples
 from .viz import pair_rank
 
@@ -46,6 +46,45 @@ def shifted(cam: Camera, offset: wp.vec3) -> Camera:
     out = cam
     out.pos = cam.pos - offset
     return out
+
+
+@wp.func
+def clip_interval(lo_hi: wp.vec2, a: float, b: float) -> wp.vec2:
+    """[lo, hi] cut to the s with a s >= b (empty: lo > hi)."""
+    out = lo_hi
+    if a > 0.0:
+        out[0] = wp.max(out[0], b / a)
+    elif a < 0.0:
+        out[1] = wp.min(out[1], b / a)
+    elif b > 0.0:
+        out[0] = 1.0
+        out[1] = -1.0
+    return out
+
+
+@wp.func
+def plane_interval(lo_hi: wp.vec2, nx: float, ny: float, nd: float, c0: wp.vec3, dc: wp.vec3, r: float) -> wp.vec2:
+    """Cut to the s where the sphere at c0 + s dc is not wholly beyond the plane n . p = 0 (``beyond_plane``)."""
+    n_len = wp.sqrt(nx * nx + ny * ny + nd * nd)
+    a = nx * dc[0] + ny * dc[1] + nd * dc[2]
+    return clip_interval(lo_hi, a, -r * n_len - (nx * c0[0] + ny * c0[1] + nd * c0[2]))
+
+
+@wp.func
+def view_interval(cam: Camera, tgt: Target, direction: wp.vec3, reach: float) -> wp.vec2:
+    """The metres s in [-reach, reach] along the unit ``direction`` where the label, moved by s, is not
+    ``surely_outside`` the camera's view: the same sphere and planes, each linear in s, so a transit visits only
+    the frames inside (the frame test still runs on each; this interval only skips frames it would reject)."""
+    c0 = to_camera(cam, tgt.pos)
+    dc = vector_to_camera(cam, direction)
+    r = wp.length(tgt.half_size_qz) * CULL_GROW + CULL_PAD
+    out = wp.vec2(-reach, reach)
+    out = clip_interval(out, dc[2], cam.clip_near - r - c0[2])  # depth + r >= near
+    out = clip_interval(out, -dc[2], c0[2] - r - cam.clip_far)  # depth - r <= far
+    out = plane_interval(out, cam.fx, 0.0, cam.cx, c0, dc, r)
+    out = plane_interval(out, -cam.fx, 0.0, cam.width - cam.cx, c0, dc, r)
+    out = plane_interval(out, 0.0, -cam.fy, cam.cy, c0, dc, r)
+    return plane_interval(out, 0.0, cam.fy, cam.height - cam.cy, c0, dc, r)
 
 
 @wp.struct
@@ -131,8 +170,10 @@ def transit_kernel(
     speed = wp.length(v)
     step = 1.0 / cam.frame_rate
     half = wp.int32(0)
+    window = wp.vec2(0.0, 0.0)  # metres along the velocity where frames can see the label (view_interval)
     if speed > 0.0:
         half = wp.min(wp.int32(wp.ceil(reach[t] / (speed * step))), MAX_FRAMES)
+        window = view_interval(cam, tgt0, v / speed, reach[t] + 2.0 * speed * step)
     sum_frame = wp.float32(0.0)
     sum_look = wp.float32(0.0)
     top = wp.float32(0.0)
@@ -147,7 +188,16 @@ def transit_kernel(
         look_p = wp.float32(0.0)
         in_look = wp.int32(0)
         anchor = wp.vec2(0.0, 0.0)
-        for k in range(-half, half + 1):
+        # frames k with (k + phase) step speed inside the window, one spare frame either side for rounding
+        first = -half
+        last = half
+        if speed > 0.0:
+            if window[0] > window[1]:
+                last = first - 1
+            else:
+                first = wp.max(first, wp.int32(wp.floor(window[0] / (speed * step) - phase)) - 1)
+                last = wp.min(last, wp.int32(wp.ceil(window[1] / (speed * step) - phase)) + 1)
+        for k in range(first, last + 1):
             shift = v * ((float(k) + phase) * step)
             if speed <= 0.0:
                 shift = wp.vec3(0.0, 0.0, 0.0)
@@ -176,6 +226,8 @@ def transit_kernel(
         sum_frame += 1.0 - best
         sum_look += miss
         top = wp.max(top, best)
+    if top_rank < 0.0:  # no frame could see it: out of view (as every skipped frame would have said)
+        top_rank = 0.0
     miss_frame[c, t] = sum_frame / float(n_phases)
     miss_look[c, t] = sum_look / float(n_phases)
     best_p[c, t] = top
@@ -183,3 +235,28 @@ def transit_kernel(
     looks[c, t] = n_looks
     limiting[c, t] = top_lim
     rank[c, t] = top_rank
+
+
+@wp.kernel
+def transit_frames_kernel(
+    cameras: wp.array(dtype=Camera),
+    targets: wp.array(dtype=Target),
+    reach: wp.array(dtype=wp.float32),
+    offset: int,
+    frames: wp.array2d(dtype=wp.float32),
+):
+    """Thread (c, j): how many frames of one phase of label t = offset + j's transit camera c can see at most (the
+    frames inside ``view_interval``; 1 for a label at rest): what ``transit_kernel`` will evaluate, before it runs."""
+    c, j0 = wp.tid()
+    t = j0 + offset
+    cam = cameras[c]
+    tgt = targets[t]
+    speed = wp.length(tgt.velocity)
+    n = wp.float32(1.0)
+    if speed > 0.0:
+        step = speed / cam.frame_rate
+        window = view_interval(cam, tgt, tgt.velocity / speed, reach[t] + step)
+        n = 0.0
+        if window[0] <= window[1]:
+            n = wp.min((window[1] - window[0]) / step + 1.0, 2.0 * reach[t] / step + 1.0)
+    frames[c, t] = n

@@ -42,12 +42,13 @@ def camera_table(res: Results) -> str:
     p = res.pairs
     in_view = (p.limiting != FACTOR_CODE["fov"]) & (p.limiting != FACTOR_CODE["backfacing"])
     common = _common_prefix(res.camera_paths)
+    linear = res_linear(res)
     rows = []
     for i, cam in enumerate(res.cameras):
         dec = p.decodable[i]
         blockers = Counter(factor_name(int(c)) for c in p.limiting[i][in_view[i] & ~dec])
         top = ", ".join(f"{name} {n}" for name, n in blockers.most_common(2)) or "-"
-        ppm = np.minimum(p.ppm_u[i], np.where(res_linear(res), np.inf, p.ppm_w[i]))[dec]
+        ppm = np.minimum(p.ppm_u[i], np.where(linear, np.inf, p.ppm_w[i]))[dec]
         rows.append([
             _short(cam.path, common),
             cam.decoder_profile,

@@ -31,7 +31,7 @@ from pxr import Gf, Sdf, Tf, Usd, UsdGeom
 from .engine.model import CameraModel, MeshPart, Scene, TargetModel
 from .engine.pair_results import PairResults
 from .engine.results import Results
-from .engine.transit import PHASES, TransitResults, evaluate_transits
+from .engine.transit import PHASES, TransitResults, evaluate_transits, transit_frames
 from .engine.world import World
 from .errors import SwbError
 from .stage import load as loader
@@ -40,7 +40,7 @@ from .stage.geometry import split_instance_path
 from .stage.layers import copy_stage_metadata, open_layer, open_stage
 from .stage.placement import local_for_world_pose
 from .stage.results_layer import SWB_PRIM, ResultsLayerWriter, read_results
-from .stage.save import SaveContent, check_save_target, read_save, write_save
+from .stage.save import SaveContent, check_save_target, file_signature, read_save, write_save
 from .stage.ui_state import UiState, read_ui_state, write_ui_state
 from .stage.units import rigid_poses
 
@@ -92,7 +92,10 @@ class Simulation:
         self.scene_path = Path(scene_path).resolve()
         self.device = device
         self.threads = threads
+        # the file as read, when this open read it (a layer already in USD's registry may predate the file on disk)
+        signature = file_signature(self.scene_path) if Sdf.Layer.Find(str(self.scene_path)) is None else None
         scene_layer = open_layer(self.scene_path)
+        self._scene_signature = signature if file_signature(self.scene_path) == signature else None
         self.config_layer = _anonymous_copy(config, "config.usda")
         self._results_layer_obj = Sdf.Layer.CreateAnonymous("results.usdc")
         self.sweep_layer = _anonymous_copy(sweep, "sweep.usdc")
@@ -193,13 +196,20 @@ class Simulation:
             self._world_current = False
         return self._world
 
-    def transit(self, *, phases: int = PHASES, reach: float | None = None) -> TransitResults:
+    def transit(self, *, phases: int = PHASES, reach: float | None = None,
+                progress: Callable[[float], None] | None = None) -> TransitResults:
         """Transit read rates of the moving labels (docs/model.md, rule 12), on the current world (pending edits
         are evaluated first). ``reach``: metres each label travels either side of its place (default: twice its
-        distance to the farthest camera)."""
+        distance to the farthest camera); ``progress(share done)`` is called as a big transit runs."""
         if self._pairs is None or self.has_pending_changes:
             self.evaluate()
-        return evaluate_transits(self.world, phases=phases, reach=reach)
+        return evaluate_transits(self.world, phases=phases, reach=reach, progress=progress)
+
+    def transit_work(self, *, phases: int = PHASES, reach: float | None = None) -> float:
+        """How many frame evaluations ``transit`` will run at most (a cheap pass first: whether to run it now)."""
+        if self._pairs is None or self.has_pending_changes:
+            self.evaluate()
+        return float(transit_frames(self.world, reach=reach).sum(dtype=np.float64)) * phases
 
     @property
     def results(self) -> Results | None:
@@ -550,7 +560,8 @@ class Simulation:
         return write_save(root, SaveContent(
             scene_path=self.scene_path, scene_layer=self._scene_layer, root_layer=self.root_layer,
             config=self.config_layer, results=self.results_layer, ui=self.ui_layer, sweep=self.sweep_layer,
-            has_results=self._pairs is not None, companions=companions or {}, in_use=frozenset(used)))
+            has_results=self._pairs is not None, companions=companions or {}, in_use=frozenset(used),
+            scene_signature=self._scene_signature))
 
 
 _VIEWER: Any = None  # swb.view.serve, registered by the swb package (the view imports the simulation, not back)

@@ -212,3 +212,59 @@ def test_lights_in_a_station_whose_only_geometry_moves():
             world.close()
     assert rates["bright"].read_rate[0] > 0.9 and rates["bright"].frames[0, 0] > 0
     assert rates["dim"].read_rate[0] == 0.0 and rates["dim"].limiting[0, 0] == FACTOR_CODE["exposure"]
+
+
+def _station_world(threads: int = 2) -> World:
+    from swb.engine.station_generator import generate_station
+
+    scene = generate_station(n_triangles=20_000, n_cameras=8, n_targets=300, seed=5)
+    world = World(scene, device=DEVICE, threads=threads)
+    world.evaluate()
+    return world
+
+
+def test_slices_give_the_same_transit_and_report_progress(monkeypatch):
+    """A big transit runs in label slices of equal work (balanced threads, progress); the numbers do not change,
+    and the cheap frame count bounds the frames that could read (the kernel visits only those frames)."""
+    import swb.engine.transit as transit
+
+    world = _station_world()
+    try:
+        whole = evaluate_transits(world)
+        monkeypatch.setattr(transit, "BIG_FRAMES", 0)
+        seen: list[float] = []
+        sliced = evaluate_transits(world, progress=seen.append)
+        bound = transit.transit_frames(world)
+    finally:
+        world.close()
+    assert whole.moving.sum() > 50 and whole.frames.sum() > 100
+    for name in ("miss_frame", "miss_look", "best_p", "frames", "looks", "limiting", "rank"):
+        assert np.array_equal(getattr(whole, name), getattr(sliced, name)), name
+    assert len(seen) > 8 and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    assert np.all(whole.frames <= np.ceil(bound))
+    assert np.all(bound[:, ~whole.moving] == 1.0)
+
+
+def test_eval_skips_a_transit_too_big_for_the_device_unless_asked(monkeypatch, capsys):
+    """`--transit auto` runs it when it fits in about a minute of the device, says so and how to ask otherwise."""
+    import json
+
+    import swb.engine.transit as transit
+    from swb.cli import main
+
+    scene = str(swb.bundled_scene("six_sided_tunnel"))
+    args = ["eval", scene, "--json", "--device", DEVICE]
+    assert main([*args]) == 0
+    out = capsys.readouterr()
+    assert "transit" in json.loads(out.out) and "frame evaluations at most" in out.err
+    monkeypatch.setattr(transit, "FRAMES_PER_MINUTE_CPU_THREAD", 1.0)
+    monkeypatch.setattr(transit, "FRAMES_PER_MINUTE_GPU", 1.0)
+    assert main([*args]) == 0
+    out = capsys.readouterr()
+    assert "transit" not in json.loads(out.out)
+    assert "transits not run" in out.err and "--transit on" in out.err
+    assert main([*args, "--transit", "on"]) == 0
+    assert "transit" in json.loads(capsys.readouterr().out)
+    assert main([*args, "--transit", "off"]) == 0
+    out = capsys.readouterr()
+    assert "transit" not in json.loads(out.out) and "transit" not in out.err

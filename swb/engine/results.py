@@ -256,15 +256,19 @@ class Results:
             }
             for i, c in enumerate(self.cameras)
         ]
+        # positions for every target at once (a big station has tens of thousands)
+        world = np.array([t.position for t in self.targets], np.float64).reshape(len(self.targets), 3)
+        positions = world.tolist()
+        staged = (world @ to_stage.T).tolist() if to_stage is not None else None
         tgts = []
-        for s, t in zip(self.summaries(), self.targets, strict=True):
+        for k, (s, t) in enumerate(zip(self.summaries(), self.targets, strict=True)):
             tgts.append(
                 {
                     "path": t.path,
                     "symbology": t.symbology,
                     "module_size": t.module_size,
-                    "position": [float(x) for x in t.position],
-                    **stage_position(t.position),
+                    "position": positions[k],
+                    **({} if staged is None else {"position_stage": staged[k]}),
                     "decodable": s.decodable,
                     "best_camera": s.best_camera if s.decodable else None,
                     "score": s.score,

@@ -15,25 +15,34 @@ parcel) are moving geometry, the rest static (``moving_parts``). A label at rest
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import warp as wp
 
-from swb.kernels.transit import transit_kernel
+from swb.kernels.transit import transit_frames_kernel, transit_kernel
 
 from .model import CameraModel, MeshPart, TargetModel
 from .profiles import factor_name
 from .world import World
 
 PHASES = 4  # frame phases averaged: cameras are not synchronised with the parcels
+SLICES = 64  # label slices of a big transit: progress, and balanced work across CPU threads
+BIG_FRAMES = 2_000_000  # frames above which a transit is run in slices
+# Frame evaluations a device does in about a minute (the pair model at each frame a camera may see, occlusion rays
+# where it could read): what `swb eval` runs unasked (its --transit auto). CPU: measured on the generated stations
+# (docs/results.md), per worker thread; a GPU: the CPU's per-thread rate times the ~1000x its ray rate shows.
+FRAMES_PER_MINUTE_CPU_THREAD = 2.0e7
+FRAMES_PER_MINUTE_GPU = 2.0e10
 
 
 def label_speeds(targets: Sequence[TargetModel]) -> np.ndarray:
     """(T,) each label's speed in m/s: a label with speed > 0 is carried through the station."""
-    return np.array([float(np.linalg.norm(t.velocity)) for t in targets], np.float64)
+    if not len(targets):
+        return np.zeros(0, np.float64)
+    return np.linalg.norm(np.array([t.velocity for t in targets], np.float64).reshape(len(targets), 3), axis=1)
 
 
 def moving_parts(targets: Sequence[TargetModel], parts: Sequence[MeshPart]) -> np.ndarray:
@@ -49,9 +58,11 @@ def default_reach(cameras: Sequence[CameraModel], targets: Sequence[TargetModel]
     label that far from every camera has left the station)."""
     if not cameras or not targets:
         return np.zeros(len(targets), np.float32)
-    cams = np.array([c.position for c in cameras], np.float64)
-    tgts = np.array([t.position for t in targets], np.float64)
-    return (2.0 * np.linalg.norm(tgts[:, None, :] - cams[None, :, :], axis=2).max(axis=1)).astype(np.float32)
+    tgts = np.array([t.position for t in targets], np.float64).reshape(len(targets), 3)
+    far = np.zeros(len(targets), np.float64)
+    for c in cameras:  # one camera at a time: O(labels) memory on a big station
+        np.maximum(far, np.linalg.norm(tgts - np.asarray(c.position, np.float64), axis=1), out=far)
+    return (2.0 * far).astype(np.float32)
 
 
 @dataclass
@@ -121,15 +132,51 @@ class TransitResults:
         }
 
 
-def evaluate_transits(world: World, *, phases: int = PHASES,
-                      reach: float | np.ndarray | None = None) -> TransitResults:
-    """Run every label through every camera's frames (``reach``: metres either side, default ``default_reach``)."""
+def _reach(world: World, reach: float | np.ndarray | None) -> np.ndarray:
+    n_tgt = len(world.targets)
+    return (default_reach(world.cameras, world.targets) if reach is None
+            else np.broadcast_to(np.asarray(reach, np.float32), (n_tgt,)))
+
+
+def _reach_array(world: World, far: np.ndarray) -> wp.array:
+    return wp.array(np.asarray(far, np.float32) if len(far) else np.zeros(1, np.float32), dtype=wp.float32,
+                    device=world.device)
+
+
+def auto_frame_budget(device: Any, threads: int = 1) -> float:
+    """Frame evaluations that take about a minute on ``device`` (a Warp device) with ``threads`` CPU workers."""
+    if getattr(device, "is_cpu", True):
+        return FRAMES_PER_MINUTE_CPU_THREAD * max(1, threads)
+    return FRAMES_PER_MINUTE_GPU
+
+
+def transit_frames(world: World, *, reach: float | np.ndarray | None = None) -> np.ndarray:
+    """(C, T) the frames of one phase that each camera may see of each label's transit (a label at rest: 1), from
+    a cheap kernel before the transit runs: what it will cost (``evaluate_transits`` evaluates the pair model on
+    ``phases`` times these frames)."""
+    n_cam, n_tgt = len(world.cameras), len(world.targets)
+    if not n_cam or not n_tgt:
+        return np.zeros((n_cam, n_tgt), np.float32)
+    out = wp.zeros((n_cam, n_tgt), dtype=wp.float32, device=world.device)
+    reach_dev = _reach_array(world, _reach(world, reach))
+
+    def launch(a: int, b: int) -> None:
+        wp.launch(transit_frames_kernel, dim=(n_cam, b - a), device=world.device,
+                  inputs=[world.camera_records, world.target_records, reach_dev, a, out])
+
+    world.split(n_tgt, n_cam, launch)
+    return out.numpy()
+
+
+def evaluate_transits(world: World, *, phases: int = PHASES, reach: float | np.ndarray | None = None,
+                      progress: Callable[[float], None] | None = None) -> TransitResults:
+    """Run every label through every camera's frames (``reach``: metres either side, default ``default_reach``).
+    A big transit runs in slices of labels of about equal work; ``progress(share done)`` after each."""
     n_cam, n_tgt = len(world.cameras), len(world.targets)
     if phases < 1:
         raise ValueError(f"phases must be at least 1, got {phases}")
     dev = world.device
-    far = (default_reach(world.cameras, world.targets) if reach is None
-           else np.broadcast_to(np.asarray(reach, np.float32), (n_tgt,)))
+    far = _reach(world, reach)
     moving = moving_parts(world.targets, world.parts)
     static_mesh = world.part_mesh(~moving)
     moving_mesh = world.part_mesh(moving)
@@ -137,12 +184,8 @@ def evaluate_transits(world: World, *, phases: int = PHASES,
     out = {name: wp.zeros(shape, dtype=wp.float32, device=dev)
            for name in ("miss_frame", "miss_look", "best_p", "rank")}
     counts = {name: wp.zeros(shape, dtype=wp.int32, device=dev) for name in ("frames", "looks", "limiting")}
-    reach_dev = wp.array(np.asarray(far, np.float32) if n_tgt else np.zeros(1, np.float32), dtype=wp.float32,
-                         device=dev)
+    reach_dev = _reach_array(world, far)
     speed = label_speeds(world.targets)
-    rates = np.array([c.frame_rate for c in world.cameras])
-    per_label = 2 * np.ceil(far * rates.max(initial=0.0) / np.where(speed > 0, speed, np.inf)) + 1
-    frames_per_label = float(per_label.mean()) if n_tgt else 1.0
 
     def launch(a: int, b: int) -> None:
         wp.launch(transit_kernel, dim=(n_cam, b - a), device=dev,
@@ -154,7 +197,26 @@ def evaluate_transits(world: World, *, phases: int = PHASES,
                           counts["looks"], counts["limiting"], out["rank"]])
 
     if n_cam and n_tgt:
-        world.split(n_tgt, int(n_cam * phases * frames_per_label), launch)
+        # the work of each label: its frames in view, plus one frame test per camera for the rest
+        work = transit_frames(world, reach=far).sum(axis=0, dtype=np.float64) * phases + n_cam
+        total = float(work.sum())
+        slices = SLICES if total > BIG_FRAMES else 1
+        bounds = np.unique(np.searchsorted(np.cumsum(work), np.linspace(0.0, total, slices + 1)[1:-1]))
+        bounds = np.concatenate([[0], bounds[(bounds > 0) & (bounds < n_tgt)], [n_tgt]])
+        if len(bounds) == 2:
+            world.split(n_tgt, int(total / n_tgt) + 1, launch)
+            if progress is not None:
+                progress(1.0)
+        else:
+            done = [0.0]
+            cumulative = np.concatenate([[0.0], np.cumsum(work)])
+
+            def finished(a: int, b: int) -> None:
+                done[0] += cumulative[b] - cumulative[a]
+                if progress is not None:
+                    progress(done[0] / total)
+
+            world.run_slices(bounds, launch, finished)
 
     def host(a: wp.array) -> np.ndarray:
         return a.numpy()[:n_cam, :n_tgt].copy()

@@ -11,7 +11,7 @@ import functools
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 
 import numpy as np
 import warp as wp
@@ -532,6 +532,30 @@ class World:
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-eval")
         for fut in [self._pool.submit(launch, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]:
             fut.result()
+
+    def run_slices(self, bounds: Sequence[int], launch, done=None) -> None:  # noqa: ANN001
+        """Run launch(a, b) for each slice [bounds[k], bounds[k + 1]): on the CPU across the worker threads (more
+        slices than threads balance uneven work), elsewhere one after another; ``done(a, b)`` after each, in this
+        thread (progress)."""
+        slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+        if not self.device.is_cpu or self.threads <= 1 or len(slices) <= 1:
+            for a, b in slices:
+                launch(a, b)
+                if done is not None:
+                    done(a, b)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-eval")
+        futures = {self._pool.submit(launch, a, b): (a, b) for a, b in slices}
+        try:
+            for fut in as_completed(futures):
+                fut.result()
+                if done is not None:
+                    done(*futures[fut])
+        except BaseException:  # an error or Ctrl-C: slices not started yet are dropped
+            for fut in futures:
+                fut.cancel()
+            raise
 
     def move_part(self, i: int, part: MeshPart) -> tuple[np.ndarray, np.ndarray]:
         """``update_part`` then re-evaluate only the affected pairs; returns them as (cam_idx, tgt_idx)."""

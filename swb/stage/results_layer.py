@@ -18,6 +18,14 @@ from ..engine.profiles import FACTORS, factor_name
 from ..engine.results import Results, SummaryArrays
 from ..errors import SwbError
 from .geometry import split_instance_path
+from .schema import (
+    SUMMARY_BEST_CAMERA,
+    SUMMARY_CAMERAS_DECODING,
+    SUMMARY_DECODABLE,
+    SUMMARY_LIMITING,
+    SUMMARY_READ_PROBABILITY,
+    SUMMARY_SCORE,
+)
 
 SWB_PRIM = Sdf.Path("/SWB")
 RESULTS_PRIM = SWB_PRIM.AppendChild("Results")
@@ -97,20 +105,24 @@ class ResultsLayerWriter:
             best, dec, score = summary.best.tolist(), summary.decodable.tolist(), summary.score.tolist()
             lim, n_dec = summary.limiting.tolist(), summary.decoding.tolist()
             p_read = summary.p_read.tolist()
+            kinds = ((SUMMARY_BEST_CAMERA, _T.String), (SUMMARY_DECODABLE, _T.Bool), (SUMMARY_LIMITING, _T.Token),
+                     (SUMMARY_SCORE, _T.Float), (SUMMARY_CAMERAS_DECODING, _T.Int),
+                     (SUMMARY_READ_PROBABILITY, _T.Float))
             for ti in todo.tolist():
                 target = paths[1][ti]
                 if split_instance_path(target) is not None:
                     continue  # a PointInstancer instance is no prim: its summary lives in the arrays only
+                values = (cams[best[ti]] if best[ti] >= 0 else "", bool(dec[ti]), factor_name(lim[ti]) or "none",
+                          score[ti], n_dec[ti], p_read[ti])
                 over = layer.GetPrimAtPath(target)
-                if over is None:
+                if over is None:  # a new over: its attributes are new too (no lookups: most of a first write)
                     over = Sdf.CreatePrimInLayer(layer, Sdf.Path(target))
                     over.SetInfo("apiSchemas", Sdf.TokenListOp.Create(prependedItems=[SUMMARY_API]))
-                set_attribute(over, "swb:summary:bestCamera", _T.String, cams[best[ti]] if best[ti] >= 0 else "")
-                set_attribute(over, "swb:summary:decodable", _T.Bool, bool(dec[ti]))
-                set_attribute(over, "swb:summary:limiting", _T.Token, factor_name(lim[ti]) or "none")
-                set_attribute(over, "swb:summary:score", _T.Float, score[ti])
-                set_attribute(over, "swb:summary:camerasDecoding", _T.Int, n_dec[ti])
-                set_attribute(over, "swb:summary:readProbability", _T.Float, p_read[ti])
+                    for (name, type_name), value in zip(kinds, values, strict=True):
+                        Sdf.AttributeSpec(over, name, type_name).default = value
+                else:
+                    for (name, type_name), value in zip(kinds, values, strict=True):
+                        set_attribute(over, name, type_name, value)
         self._written = summary
         self._paths = paths
         return len(todo)

@@ -9,7 +9,10 @@ every save) that the layer names carry:
   station.<gen>.sweep.usdc        sweep result arrays (only when the simulation ran a sweep)
   station.<gen>.config.usda       configuration edits made through SWB
   station.<gen>.scene.usdc        the user's scene, flattened, so the save does not depend on the original file
-Each layer also records its generation in its own customLayerData (``swbSave``).
+                                  (a crate file that names no other file is copied byte for byte: the same
+                                  scene without USD's flatten and export, which take most of a big station's save)
+Each layer also records its generation in its own customLayerData (``swbSave``), except a byte copy of the scene:
+the root records its size and BLAKE2b digest (``sceneCopy``) and restore checks them.
 
 The transaction, under an exclusive lock (``fcntl.flock`` on ``.station.swb-lock`` beside the root):
   1. finish a committed earlier save whose companion files were not renamed yet, and remove what killed saves
@@ -26,6 +29,7 @@ than the root does. Saves written before generations existed (format 1) still re
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -36,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pxr import Sdf, Usd
+from pxr import Sdf, Usd, UsdUtils
 
 from ..errors import SwbError
 from .diagnostics import captured, report
@@ -86,6 +90,9 @@ class SaveContent:
     # results JSON or Parquet file of `swb eval --out`
     companions: Mapping[str, bytes | Callable[[Path], None]] = field(default_factory=dict)
     in_use: frozenset[Path] = frozenset()  # files the simulation reads: never removed by the clean-up
+    # the scene file as the simulation read it (``file_signature``), None when unknown: while the file is unchanged
+    # and stands alone, a copy of its bytes is its flattened copy
+    scene_signature: tuple[int, int, int] | None = None
 
 
 @dataclass
@@ -98,6 +105,67 @@ class SavedLayers:
     results: Sdf.Layer | None
     sweep: Sdf.Layer | None
     generation: str | None = None  # None for a format-1 save
+
+
+def file_signature(path: Path) -> tuple[int, int, int] | None:
+    """(size, modification time in ns, inode) of a file, None when it cannot be read: what tells that a file is
+    still the one that was read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+CRATE_MAGIC = b"PXR-USDC"
+
+
+def _stands_alone(content: SaveContent) -> bool:
+    """The scene file is a crate file, unchanged since the simulation read it and unedited in memory, and names
+    no other file (sublayers, references, payloads or asset-valued attributes: a copy in another folder would
+    resolve them elsewhere): a byte copy of it is the flattened scene."""
+    path, layer = content.scene_path, content.scene_layer
+    if content.scene_signature is None or layer.dirty or file_signature(path) != content.scene_signature:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(CRATE_MAGIC)) != CRATE_MAGIC:
+                return False
+    except OSError:
+        return False
+    with captured():
+        try:
+            sublayers, references, payloads = UsdUtils.ExtractExternalReferences(str(path))
+        except Exception:  # noqa: BLE001 - anything USD cannot list: flatten instead
+            return False
+    return not (sublayers or references or payloads)
+
+
+SCENE_COPY_KEY = "sceneCopy"  # the root's record of a scene copied byte for byte: {"bytes": n, "blake2b": hex}
+
+
+def _copy_scene(source: Path, dest: Path) -> dict[str, Any]:
+    """Copy the scene file's bytes to dest; returns the root's record of the copy (its size and BLAKE2b digest:
+    the copy is the user's file unchanged, so it carries no stamp of its own)."""
+    digest = hashlib.blake2b(digest_size=16)
+    size = 0
+    with open(source, "rb") as src, open(dest, "wb") as out:
+        while chunk := src.read(1 << 22):
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    return {"bytes": size, "blake2b": digest.hexdigest()}
+
+
+def _is_scene_copy(file: Path, record: Any) -> bool:
+    """The file is the byte copy the root recorded (size, then digest)."""
+    if not isinstance(record, dict) or not file.is_file() or file.stat().st_size != record.get("bytes"):
+        return False
+    digest = hashlib.blake2b(digest_size=16)
+    with open(file, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest() == record.get("blake2b")
 
 
 def new_generation() -> str:
@@ -197,18 +265,23 @@ def _stamped(layer: Sdf.Layer, generation: str, role: str) -> Sdf.Layer:
     return layer
 
 
-def _reusable_scene(root: Path, content: SaveContent) -> tuple[Path, str] | None:
-    """A restored save re-saved to the same root keeps its scene copy (it is that save's own file)."""
+def _reusable_scene(root: Path, content: SaveContent) -> tuple[Path, str, dict[str, Any] | None] | None:
+    """A restored save re-saved to the same root keeps its scene copy (it is that save's own file): (path,
+    generation, the root's record when it is a byte copy)."""
     m = re.fullmatch(re.escape(root.stem) + rf"\.({_GEN})\.scene\.usdc", content.scene_path.name)
     if m is None or content.scene_path.parent != root.parent or not content.scene_path.is_file():
         return None
+    info = _current_info(root)
+    if info is not None and info.get("scene") == content.scene_path.name and SCENE_COPY_KEY in info:
+        record = info[SCENE_COPY_KEY]
+        return (content.scene_path, m.group(1), record) if _is_scene_copy(content.scene_path, record) else None
     try:
         stamp = read_layer_fresh(content.scene_path).customLayerData.get(STAMP_KEY)
     except SwbError:
         return None
     if not isinstance(stamp, dict) or stamp.get("generation") != m.group(1):
         return None
-    return content.scene_path, m.group(1)
+    return content.scene_path, m.group(1), None
 
 
 def write_save(root: Path, content: SaveContent) -> Path:
@@ -238,9 +311,11 @@ def _write_generation(root: Path, content: SaveContent, gen: str, retire: set[Pa
     generations = {role: gen for role in roles}
     reused = _reusable_scene(root, content)
     pending: list[tuple[str, Sdf.Layer]] = []
+    copy_scene = reused is None and _stands_alone(content)
+    scene_copy = None  # the root's record of a byte copy of the scene
     if reused is not None:
-        paths["scene"], generations["scene"] = reused
-    else:
+        paths["scene"], generations["scene"], scene_copy = reused
+    elif not copy_scene:
         with captured() as cap:  # the scene's composition problems were reported when it was loaded
             flat = Usd.Stage.Open(content.scene_layer).Flatten()
         report(cap.others(), str(content.scene_path))
@@ -255,23 +330,26 @@ def _write_generation(root: Path, content: SaveContent, gen: str, retire: set[Pa
     layer = Sdf.Layer.CreateAnonymous("root.usda")
     copy_stage_metadata(content.root_layer, layer)
     layer.subLayerPaths = [f"./{paths[role].name}" for role in roles]
-    layer.customLayerData = {
-        "swb": {
-            "formatVersion": FORMAT_VERSION,
-            "generation": gen,
-            "savedAt": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "source": str(content.scene_path),
-            "hasResults": content.has_results,
-            **{role: paths[role].name for role in roles},
-            "generations": dict(generations),
-            "companions": dict.fromkeys(content.companions, gen),
-        }
+    info = {
+        "formatVersion": FORMAT_VERSION,
+        "generation": gen,
+        "savedAt": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "source": str(content.scene_path),
+        "hasResults": content.has_results,
+        **{role: paths[role].name for role in roles},
+        "generations": dict(generations),
+        "companions": dict.fromkeys(content.companions, gen),
     }
     folder = root.parent
     root_tmp = folder / f".{root.name}.{gen}.tmp{root.suffix}"
     companion_tmp = {name: folder / f".{root.name}.{gen}.{name}.tmp" for name in content.companions}
     written: list[Path] = []
     try:
+        if copy_scene:
+            written.append(paths["scene"])
+            scene_copy = _copy_scene(content.scene_path, paths["scene"])
+            fsync_file(paths["scene"])
+            _step("layer:scene")
         for role, src in pending:
             written.append(paths[role])
             export_layer(_stamped(src, gen, role), paths[role])
@@ -285,6 +363,7 @@ def _write_generation(root: Path, content: SaveContent, gen: str, retire: set[Pa
                 _write_file(companion_tmp[name], data)
             _step(f"companion:{name}")
         written.append(root_tmp)
+        layer.customLayerData = {"swb": info | ({SCENE_COPY_KEY: scene_copy} if scene_copy is not None else {})}
         export_layer(layer, root_tmp)
         fsync_file(root_tmp)
         fsync_dir(folder)
@@ -438,7 +517,12 @@ def _read_layers(root_path: Path, info: dict[str, Any]) -> SavedLayers:
             raise SwbError(f"the save's {role} layer is missing ({name})", file=str(root_path),
                            hint="the save is incomplete: restore an intact copy or save again")
         layers[role] = open_layer(file) if role == "scene" else read_layer_fresh(file)
-        if version >= 2:
+        if role == "scene" and SCENE_COPY_KEY in info:  # a byte copy: the root holds its record
+            if not _is_scene_copy(file, info[SCENE_COPY_KEY]):
+                raise SwbError(f"the scene copy {name} is not the file this save wrote (its size or BLAKE2b digest "
+                               f"differs from the root's record)", file=str(file),
+                               hint="the save was mixed or changed by hand; restore an intact copy or save again")
+        elif version >= 2:
             _check_generation(layers[role], file, role, generations.get(role, gen), gen)
     return SavedLayers(
         scene_path=root_path.parent / info["scene"],

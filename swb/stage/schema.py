@@ -102,6 +102,7 @@ SUMMARY_DECODABLE = "swb:summary:decodable"
 SUMMARY_LIMITING = "swb:summary:limiting"
 SUMMARY_SCORE = "swb:summary:score"
 SUMMARY_CAMERAS_DECODING = "swb:summary:camerasDecoding"
+SUMMARY_READ_PROBABILITY = "swb:summary:readProbability"
 
 # SwbSimulation (the /SWB prim)
 UI_ACTIVE_CAMERA = "swb:ui:activeCamera"
