@@ -267,7 +267,10 @@ def test_coverage_figures_are_named_for_what_they_count(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert "sample_coverage" in doc["baseline"] and "sample_coverage" in doc["top"][0]
     assert "coverage" not in doc["baseline"] and "label sample" in doc["units"]["sample_coverage"]
+    best = doc["top"][0]["config"]
+    assert doc["transit"]["config"] == best and 0.0 < doc["transit"]["read_rate"] <= 1.0  # the belt, too
     assert main(["sweep", str(scene), "--spec", str(ROOT / "scenes" / "scan_tunnel_sweep.toml"), "--samples", "4",
                  "--device", DEVICE]) == 0
     text = capsys.readouterr().out
     assert "sample coverage" in text and "label coverage" in text  # the sweep names both and says which is which
+    assert f"transit read rate (the moving labels as authored, every frame): configuration {best} " in text

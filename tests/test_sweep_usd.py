@@ -15,6 +15,7 @@ from stage_builders import build_station
 import swb
 from swb.cli import main
 from swb.sweep.apply import apply_configuration, verify_applied
+from swb.sweep.configuration_transit import configuration_transit
 from swb.sweep.results import read_sweep_layer
 from swb.sweep.spec import (
     PARAMETER_TYPE,
@@ -138,6 +139,24 @@ def test_apply_best_matches_swb_eval_bit_for_bit(tunnel, tmp_path):
     # the user's scene is untouched and the applied stage references it by a relative path
     root = Sdf.Layer.FindOrOpen(str(out))
     assert root.subLayerPaths[0] == "./tunnel.best.apply.usda" and not Path(root.subLayerPaths[1]).is_absolute()
+
+
+def test_a_configurations_transit_read_rate_is_that_of_its_applied_stage(tunnel, tmp_path):
+    """The sweep's transit read rate of a configuration (its camera records in the transit kernel) equals the
+    transit of the stage --apply writes for it, and the station's as authored equals swb eval's."""
+    sim = swb.open(tunnel, device=DEVICE)
+    res = sim.sweep(spec=SMALL)
+    worst = int(res.config_ids[res.order[-1]])
+    for index in (res.best, worst):
+        got = configuration_transit(sim, res, index)
+        applied = swb.open(apply_configuration(sim, res, tmp_path / f"c{index}" / "t.usda", index), device=DEVICE)
+        want = applied.transit()
+        assert got.configured.moving.sum() > 3
+        for name in ("miss_frame", "miss_look", "best_p", "frames"):
+            assert np.allclose(getattr(got.configured, name), getattr(want, name), atol=1e-6), name
+        assert got.as_authored.station_read_rate() == sim.transit().station_read_rate()
+    assert configuration_transit(sim, res, res.best).configured.station_read_rate() != \
+        configuration_transit(sim, res, worst).configured.station_read_rate()
 
 
 def test_apply_reproduces_oriented_coverage(tunnel, tmp_path):

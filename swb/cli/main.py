@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from ..errors import SwbError, SwbWarning
 from .common import add_device_args, progress
+from .transit import add_transit_arg, run_transit
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write the results to FILE alone: .json (up to 1,000,000 pairs) or .parquet (any size, "
                     "needs swb[parquet])")
     ev.add_argument("--save", type=Path, help="save the whole simulation state as this USD file")
-    _add_transit_arg(ev)
+    add_transit_arg(ev)
     add_device_args(ev)
     ev.set_defaults(handler=_cmd_eval)
 
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--check", action="store_true", help="re-evaluate and verify the results are identical")
     rs.add_argument("--viz", type=Path, metavar="DIR",
                     help="re-create the saved picture (the UI state's visualisation mode) in DIR")
-    _add_transit_arg(rs)
+    add_transit_arg(rs)
     add_device_args(rs)
     rs.set_defaults(handler=_cmd_restore)
 
@@ -147,40 +148,6 @@ def json_frame(sim):  # noqa: ANN001, ANN201 - Simulation -> JsonFrame
     return JsonFrame(mpu, up, np.linalg.inv(stage_to_world(mpu, up)[:3, :3]))
 
 
-def _add_transit_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--transit", choices=("auto", "on", "off"), default="auto",
-                   help="transit read rates of moving labels: auto (default) runs them unless the station needs "
-                   "more frame evaluations than the device does in about a minute (docs/results.md); on, off")
-
-
-def _transit(sim, mode: str = "auto"):  # noqa: ANN001, ANN202
-    """Transit read rates when some label moves and ``mode`` allows (None otherwise)."""
-    from ..engine.transit import auto_frame_budget, label_speeds
-
-    if mode == "off" or not (label_speeds(sim.scene.targets) > 0.0).any():
-        return None
-    frames = sim.transit_work()
-    budget = auto_frame_budget(sim.world.device, sim.world.threads)
-    if mode == "auto" and frames > budget:
-        progress(f"transits not run: about {frames:,.0f} frame evaluations, more than {budget:,.0f} (about a minute "
-                 f"on {sim.world.device}); `--transit on` runs them, with progress")
-        return None
-    t0 = time.perf_counter()
-    last = [t0]
-
-    def report(done: float) -> None:
-        now = time.perf_counter()
-        if now - last[0] >= 10.0 and done < 1.0:
-            last[0] = now
-            eta = (now - t0) * (1.0 - done) / max(done, 1e-9)
-            progress(f"transits: {100 * done:.0f} % after {now - t0:.0f} s, about {eta:.0f} s to go")
-
-    tr = sim.transit(progress=report)
-    progress(f"transits: {int(tr.moving.sum())} moving labels x {len(tr.cameras)} cameras, every frame "
-             f"({frames:,.0f} frame evaluations at most), in {time.perf_counter() - t0:.2f} s")
-    return tr
-
-
 def _transit_doc(tr) -> dict:  # noqa: ANN001
     """The results document's transit entry (none when no label moves)."""
     return {} if tr is None else {"transit": tr.to_json()}
@@ -195,7 +162,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         check_name(args.results)
     sim = _open(args.scene, args)
     res = _evaluate(sim, "evaluated")
-    tr = _transit(sim, args.transit)
+    tr = run_transit(sim, args.transit)
     extra = _transit_doc(tr)
     frame = json_frame(sim)
     if args.json:
@@ -226,7 +193,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     scene = swb.bundled_scene("scan_tunnel")
     sim = _open(scene, args)
     res = _evaluate(sim, "evaluated")
-    tr = _transit(sim)
+    tr = run_transit(sim)
     print(full_report(res, tr))
     from .sweep import run_demo_sweep
 
@@ -240,7 +207,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     six = swb.bundled_scene("six_sided_tunnel")
     sim6 = _open(six, args)
     res6 = _evaluate(sim6, "evaluated")
-    tr6 = _transit(sim6)
+    tr6 = run_transit(sim6)
     print(f"\n\nsix-sided tunnel ({six.name}): 2 m/s belt with a bottom-read gap, parcels of 0.1 to 0.8 m, labels on "
           "every face, read as they pass\n")
     if tr6 is not None:
@@ -283,7 +250,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     if res is None:
         progress("the save holds no results; evaluating")
         res = _evaluate(sim, "evaluated")
-    tr = _transit(sim, args.transit)  # derived from the restored scene, like the tables
+    tr = run_transit(sim, args.transit)  # derived from the restored scene, like the tables
     ui = sim.ui
     picture = None
     if args.viz is not None:  # the recorded picture, or a view of the station coloured by the saved mode

@@ -20,6 +20,7 @@ from ..sweep.run import stop_on_interrupt
 from ..sweep.spec import SAMPLERS
 from .cluster import add_cluster_args, cluster_from_args
 from .common import add_device_args, positive_int, progress
+from .transit import add_transit_arg, progress_every, transit_allowed
 
 Handler = Callable[[argparse.Namespace], int]
 DEMO_SPEC = "scan_tunnel_sweep.toml"
@@ -74,6 +75,7 @@ def add_sweep_commands(subparsers: argparse._SubParsersAction) -> dict[str, Hand
                    help="write that configuration as a new stage <scene>.<sweep>.<best|N>.usda (needs --out) and "
                    "check that it reproduces")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_transit_arg(p)
     add_device_args(p)
     add_cluster_args(p, "configurations")
     p.set_defaults(handler=cmd_sweep)
@@ -200,6 +202,12 @@ def _report_and_write(args: argparse.Namespace, sim, result, index: int | None) 
     doc = result.to_json(args.top) if args.json else None
     if not args.json:
         print(result.report(args.top))
+    transit = _configuration_transit(args, sim, result, index)
+    if transit is not None:
+        if doc is not None:
+            doc["transit"] = transit.to_json()
+        else:
+            print(transit.line())
     written: list[Path] = [args.rows] if args.rows is not None else []
     stem = args.scene.stem
     if args.out is not None:
@@ -225,6 +233,21 @@ def _report_and_write(args: argparse.Namespace, sim, result, index: int | None) 
     for path in written:
         progress(f"wrote {path}")
     return 0
+
+
+def _configuration_transit(args: argparse.Namespace, sim, result, index: int | None):  # noqa: ANN001, ANN202
+    """The transit read rate of the applied (else the best) configuration next to the station's, when labels move
+    and --transit allows (None otherwise)."""
+    from ..engine.transit import PHASES
+    from ..sweep.configuration_transit import configuration_transit, configuration_work, has_moving_labels
+
+    index = result.best if index is None else index
+    mode = getattr(args, "transit", "auto")
+    if index is None or mode == "off" or not has_moving_labels(sim):
+        return None
+    if not transit_allowed(mode, configuration_work(sim, result, index, PHASES), sim.world):
+        return None
+    return configuration_transit(sim, result, index, progress=progress_every())
 
 
 def _error(message: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import warp as wp
 
+from swb.kernels.camera import Camera
 from swb.kernels.transit import transit_frames_kernel, transit_kernel
 
 from .model import CameraModel, MeshPart, TargetModel
@@ -53,15 +54,17 @@ def moving_parts(targets: Sequence[TargetModel], parts: Sequence[MeshPart]) -> n
     return np.array([any(p.path == q or p.path.startswith(q + "/") for q in parents) for p in parts], bool)
 
 
-def default_reach(cameras: Sequence[CameraModel], targets: Sequence[TargetModel]) -> np.ndarray:
+def default_reach(cameras: Sequence[CameraModel] | np.ndarray, targets: Sequence[TargetModel]) -> np.ndarray:
     """Metres each label travels either side of its authored place: twice its distance to the farthest camera (a
-    label that far from every camera has left the station)."""
-    if not cameras or not targets:
+    label that far from every camera has left the station). ``cameras``: the models, or their positions (C, 3)."""
+    cams = np.asarray([c.position for c in cameras] if not isinstance(cameras, np.ndarray) else cameras,
+                      np.float64).reshape(-1, 3)
+    if not len(cams) or not targets:
         return np.zeros(len(targets), np.float32)
     tgts = np.array([t.position for t in targets], np.float64).reshape(len(targets), 3)
     far = np.zeros(len(targets), np.float64)
-    for c in cameras:  # one camera at a time: O(labels) memory on a big station
-        np.maximum(far, np.linalg.norm(tgts - np.asarray(c.position, np.float64), axis=1), out=far)
+    for c in cams:  # one camera at a time: O(labels) memory on a big station
+        np.maximum(far, np.linalg.norm(tgts - c, axis=1), out=far)
     return (2.0 * far).astype(np.float32)
 
 
@@ -132,10 +135,10 @@ class TransitResults:
         }
 
 
-def _reach(world: World, reach: float | np.ndarray | None) -> np.ndarray:
-    n_tgt = len(world.targets)
-    return (default_reach(world.cameras, world.targets) if reach is None
-            else np.broadcast_to(np.asarray(reach, np.float32), (n_tgt,)))
+def _reach(world: World, reach: float | np.ndarray | None, cameras: np.ndarray | None = None) -> np.ndarray:
+    if reach is not None:
+        return np.broadcast_to(np.asarray(reach, np.float32), (len(world.targets),))
+    return default_reach(world.cameras if cameras is None else cameras["pos"].astype(np.float64), world.targets)
 
 
 def _reach_array(world: World, far: np.ndarray) -> wp.array:
@@ -150,7 +153,18 @@ def auto_frame_budget(device: Any, threads: int = 1) -> float:
     return FRAMES_PER_MINUTE_GPU
 
 
-def transit_frames(world: World, *, reach: float | np.ndarray | None = None) -> np.ndarray:
+def _camera_records(world: World, cameras: np.ndarray | None) -> wp.array:
+    """The world's device cameras, or ``cameras`` (packed records, one per world camera: another configuration of
+    the same cameras, e.g. a sweep's best) on its device."""
+    if cameras is None:
+        return world.camera_records
+    if len(cameras) != len(world.cameras):
+        raise ValueError(f"{len(cameras)} camera records for a world of {len(world.cameras)} cameras")
+    return wp.array(cameras, dtype=Camera, device=world.device)
+
+
+def transit_frames(world: World, *, reach: float | np.ndarray | None = None,
+                   cameras: np.ndarray | None = None) -> np.ndarray:
     """(C, T) the frames of one phase that each camera may see of each label's transit (a label at rest: 1), from
     a cheap kernel before the transit runs: what it will cost (``evaluate_transits`` evaluates the pair model on
     ``phases`` times these frames)."""
@@ -158,25 +172,28 @@ def transit_frames(world: World, *, reach: float | np.ndarray | None = None) -> 
     if not n_cam or not n_tgt:
         return np.zeros((n_cam, n_tgt), np.float32)
     out = wp.zeros((n_cam, n_tgt), dtype=wp.float32, device=world.device)
-    reach_dev = _reach_array(world, _reach(world, reach))
+    reach_dev = _reach_array(world, _reach(world, reach, cameras))
+    cams = _camera_records(world, cameras)
 
     def launch(a: int, b: int) -> None:
         wp.launch(transit_frames_kernel, dim=(n_cam, b - a), device=world.device,
-                  inputs=[world.camera_records, world.target_records, reach_dev, a, out])
+                  inputs=[cams, world.target_records, reach_dev, a, out])
 
     world.split(n_tgt, n_cam, launch)
     return out.numpy()
 
 
 def evaluate_transits(world: World, *, phases: int = PHASES, reach: float | np.ndarray | None = None,
-                      progress: Callable[[float], None] | None = None) -> TransitResults:
+                      progress: Callable[[float], None] | None = None,
+                      cameras: np.ndarray | None = None) -> TransitResults:
     """Run every label through every camera's frames (``reach``: metres either side, default ``default_reach``).
-    A big transit runs in slices of labels of about equal work; ``progress(share done)`` after each."""
+    A big transit runs in slices of labels of about equal work; ``progress(share done)`` after each. ``cameras``:
+    packed records of another configuration of the world's cameras (default: the world's own)."""
     n_cam, n_tgt = len(world.cameras), len(world.targets)
     if phases < 1:
         raise ValueError(f"phases must be at least 1, got {phases}")
     dev = world.device
-    far = _reach(world, reach)
+    far = _reach(world, reach, cameras)
     moving = moving_parts(world.targets, world.parts)
     static_mesh = world.part_mesh(~moving)
     moving_mesh = world.part_mesh(moving)
@@ -186,10 +203,11 @@ def evaluate_transits(world: World, *, phases: int = PHASES, reach: float | np.n
     counts = {name: wp.zeros(shape, dtype=wp.int32, device=dev) for name in ("frames", "looks", "limiting")}
     reach_dev = _reach_array(world, far)
     speed = label_speeds(world.targets)
+    cams = _camera_records(world, cameras)
 
     def launch(a: int, b: int) -> None:
         wp.launch(transit_kernel, dim=(n_cam, b - a), device=dev,
-                  inputs=[world.camera_records, world.target_records, reach_dev, int(phases), a,
+                  inputs=[cams, world.target_records, reach_dev, int(phases), a,
                           static_mesh.id if static_mesh is not None else wp.uint64(0), int(static_mesh is not None),
                           moving_mesh.id if moving_mesh is not None else wp.uint64(0), int(moving_mesh is not None),
                           world.lighting, world.mesh.id if world.mesh is not None else wp.uint64(0),
@@ -198,7 +216,7 @@ def evaluate_transits(world: World, *, phases: int = PHASES, reach: float | np.n
 
     if n_cam and n_tgt:
         # the work of each label: its frames in view, plus one frame test per camera for the rest
-        work = transit_frames(world, reach=far).sum(axis=0, dtype=np.float64) * phases + n_cam
+        work = transit_frames(world, reach=far, cameras=cameras).sum(axis=0, dtype=np.float64) * phases + n_cam
         total = float(work.sum())
         slices = SLICES if total > BIG_FRAMES else 1
         bounds = np.unique(np.searchsorted(np.cumsum(work), np.linspace(0.0, total, slices + 1)[1:-1]))

@@ -40,7 +40,7 @@ _TYPES = {
 }
 
 
-def _builder(sim: Simulation, result: SweepResult) -> CandidateBuilder:
+def candidate_builder(sim: Simulation, result: SweepResult) -> CandidateBuilder:
     if result.runner is not None:
         return result.runner.builder
     return CandidateBuilder(sim.scene, result.spec, stage_frame(sim.stage, sim.scene), result.columns)
@@ -51,7 +51,7 @@ def candidates_of(sim: Simulation, result: SweepResult, index: int) -> Candidate
         raise SwbError(f"configuration {index} is not among the {result.n_done} evaluated",
                        hint=f"use 0..{result.n_done - 1} or 'best'")
     row = result.row_of(index)
-    return _builder(sim, result).build(result.values[row:row + 1])
+    return candidate_builder(sim, result).build(result.values[row:row + 1])
 
 
 def apply_configuration(sim: Simulation, result: SweepResult, out: str | Path, index: int | None = None) -> Path:
@@ -67,7 +67,7 @@ def apply_configuration(sim: Simulation, result: SweepResult, out: str | Path, i
         raise SwbError("writing here would overwrite the scene the simulation was opened from", file=str(out),
                        hint="choose another file name")
     cand = candidates_of(sim, result, index)
-    builder = _builder(sim, result)
+    builder = candidate_builder(sim, result)
     scene_layer = open_layer(sim.scene_path)
     layer = Sdf.Layer.CreateAnonymous("apply.usda")
     layer.TransferContent(sim.config_layer)
