@@ -177,6 +177,16 @@ def main(argv: list[str] | None = None) -> int:
         log(f"[3] SWB full evaluation (occlusion: {how}): {warp_full * 1e3:.1f} ms  {n_pairs / warp_full:,.0f} "
             f"pairs/s  {rays:,} occlusion rays in {ray_time * 1e3:.1f} ms  {rays / ray_time:,.0f} rays/s "
             f"({ray_note}; median of {reps}); mesh-less evaluation {model_only * 1e3:.1f} ms")
+        # culled pairs (issue 17 item 1): every camera moved 100 m down, nothing in view, one CPU thread
+        away = [dataclasses.replace(c, position=np.asarray(c.position) + np.array([0.0, 0.0, -100.0]))
+                for c in scene.cameras]
+        for keep in (True, False):
+            culled = World(dataclasses.replace(scene, cameras=away), device=args.device, threads=1, detail=keep)
+            t_culled = timed_full(culled)[0]
+            log(f"    culled pairs (no camera sees anything), 1 thread{' on the CPU' if culled.device.is_cpu else ''}"
+                f": {n_pairs / t_culled:,.0f} pairs/s, {culled.pair_bytes()} B kept per pair "
+                f"({'record + detail' if keep else 'record only'})")
+            culled.close()
         if host_s >= 0:
             bvh = World(scene, device=args.device, threads=args.threads, embree=False)
             bvh_full = timed_full(bvh)[0]

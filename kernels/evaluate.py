@@ -1,7 +1,10 @@
 """The fused per-pair kernel: one thread per camera x target runs the whole decodability model (docs/model.md).
 
-Only pairs that pass the field of view and face the camera cast occlusion rays; everything else is a few dozen
-flops. ``evaluate_pair`` is a plain ``@wp.func`` so sweeps can call it with candidate cameras.
+A pair outside the view or facing away stops there (``cull``): only its distance and tilt are computed, the rest
+of its metrics stay 0 like any metric that cannot be computed; the study's remodel asks for every metric of every
+pair (``cull`` 0). Only pairs in view and facing the camera cast occlusion rays. Each pair's outputs are two
+records, one store each: ``PairRecord`` (32 B, always) and ``PairDetail`` (the blur metrics and the margins,
+when the world keeps them). ``evaluate_pair`` is a plain ``@wp.func`` so sweeps can call it with candidate cameras.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from .visibility import (
     in_fov,
     readable_despite_occlusion,
     samples_seen,
+    surely_outside,
     visible_samples,
 )
 
@@ -53,22 +57,29 @@ wp.set_module_options({"enable_backward": False})
 
 
 @wp.struct
-class PairOutputs:
-    """Persistent (n_cameras, n_targets) result arrays the kernel writes into (margins: trailing axis of 9)."""
+class PairRecord:
+    """What every pair keeps (32 B; one store: a record array is far cheaper to fill than one array per field)."""
 
-    decodable: wp.array2d(dtype=wp.uint8)
-    limiting: wp.array2d(dtype=wp.int32)
-    score: wp.array2d(dtype=wp.float32)
-    p_read: wp.array2d(dtype=wp.float32)
-    ppm_u: wp.array2d(dtype=wp.float32)
-    ppm_w: wp.array2d(dtype=wp.float32)
-    tilt_deg: wp.array2d(dtype=wp.float32)
-    defocus_px: wp.array2d(dtype=wp.float32)
-    motion_px: wp.array2d(dtype=wp.float32)
-    visible_fraction: wp.array2d(dtype=wp.float32)
-    distance: wp.array2d(dtype=wp.float32)
-    combined_margin: wp.array2d(dtype=wp.float32)
-    margins: wp.array3d(dtype=wp.float32)
+    score: wp.float32
+    p_read: wp.float32
+    ppm_u: wp.float32
+    ppm_w: wp.float32
+    tilt_deg: wp.float32
+    distance: wp.float32
+    combined_margin: wp.float32
+    decodable: wp.uint8
+    limiting: wp.uint8
+    seen: wp.uint8  # occlusion samples seen (visible_fraction = seen / N_SAMPLES)
+    spare: wp.uint8
+
+
+@wp.struct
+class PairDetail:
+    """The rest of a pair's outputs (44 B), kept when the world keeps detail: blur metrics and every margin."""
+
+    defocus_px: wp.float32
+    motion_px: wp.float32
+    margins: vec9
 
 
 @wp.func
@@ -80,14 +91,17 @@ def pass_margin(ok: bool) -> float:
 
 @wp.func
 def evaluate_pair_seen(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit: Lighting,
-                       group: int, seen: int) -> PairResult:
+                       group: int, seen: int, cull: int) -> PairResult:
     """The decodability model for one camera x target. ``has_mesh`` != 0 casts occlusion rays against ``mesh``;
     ``lit`` gives the lights and whether they cast shadows, ``group`` the symbol's own parcel faces (sweep samples;
     -1 for none) that never shadow it. ``seen`` >= 0 is the visibility mask the host already cast for this pair
-    (the same rays, through Embree on the CPU: swb/engine/embree_masks.py); -1 casts them here."""
+    (the same rays, through Embree on the CPU: swb/engine/embree_masks.py); -1 casts them here. ``cull`` != 0 stops
+    at a pair out of view or facing away with its distance and tilt (its other metrics 0)."""
     r = PairResult()
     m = vec9(0.0)
-    fov = in_fov(cam, tgt)
+    fov = False
+    if not surely_outside(cam, tgt):  # the bounding-sphere test first: it never rejects a pair in view
+        fov = in_fov(cam, tgt)
     front = front_facing(cam, tgt)
     # Lights only for pairs in view and facing the camera (like occlusion rays); inf otherwise and without lights.
     glare = wp.float32(wp.inf)
@@ -106,6 +120,12 @@ def evaluate_pair_seen(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int,
 
     r.distance = wp.length(cam.pos - tgt.pos)
     r.tilt_deg = tilt_degrees(cam, tgt)
+    if cull != 0 and not (fov and front):
+        r.margins = m
+        r.limiting = BACKFACING
+        if not fov:
+            r.limiting = FOV
+        return r
     angle_margin = ratio_or_inf(wp.min(cam.max_tilt, cam.decoder_tilt[tgt.cls]), r.tilt_deg)
     centre = to_camera(cam, tgt.pos)
     scan = cam.scanline != 0 and (tgt.cls == LINEAR or tgt.cls == PDF417)
@@ -200,26 +220,33 @@ def evaluate_pair_seen(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int,
 @wp.func
 def evaluate_pair(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit: Lighting,
                   group: int) -> PairResult:
-    """``evaluate_pair_seen`` casting its own occlusion rays."""
-    return evaluate_pair_seen(cam, tgt, mesh, has_mesh, lit, group, -1)
+    """``evaluate_pair_seen`` casting its own occlusion rays, stopping at pairs out of view or facing away."""
+    return evaluate_pair_seen(cam, tgt, mesh, has_mesh, lit, group, -1, 1)
 
 
 @wp.func
-def store(out: PairOutputs, c: int, t: int, r: PairResult):
-    out.decodable[c, t] = wp.uint8(r.decodable)
-    out.limiting[c, t] = r.limiting
-    out.score[c, t] = r.score
-    out.p_read[c, t] = r.p_read
-    out.ppm_u[c, t] = r.ppm_u
-    out.ppm_w[c, t] = r.ppm_w
-    out.tilt_deg[c, t] = r.tilt_deg
-    out.defocus_px[c, t] = r.defocus_px
-    out.motion_px[c, t] = r.motion_px
-    out.visible_fraction[c, t] = r.visible_fraction
-    out.distance[c, t] = r.distance
-    out.combined_margin[c, t] = r.combined_margin
-    for k in range(9):
-        out.margins[c, t, k] = r.margins[k]
+def record_of(r: PairResult, seen: int) -> PairRecord:
+    out = PairRecord()
+    out.score = r.score
+    out.p_read = r.p_read
+    out.ppm_u = r.ppm_u
+    out.ppm_w = r.ppm_w
+    out.tilt_deg = r.tilt_deg
+    out.distance = r.distance
+    out.combined_margin = r.combined_margin
+    out.decodable = wp.uint8(r.decodable)
+    out.limiting = wp.uint8(r.limiting)
+    out.seen = wp.uint8(seen)
+    return out
+
+
+@wp.func
+def detail_of(r: PairResult) -> PairDetail:
+    out = PairDetail()
+    out.defocus_px = r.defocus_px
+    out.motion_px = r.motion_px
+    out.margins = r.margins
+    return out
 
 
 @wp.kernel
@@ -232,14 +259,18 @@ def evaluate_kernel(
     cam_idx: wp.array(dtype=wp.int32),
     tgt_idx: wp.array(dtype=wp.int32),
     sparse: int,
-    out: PairOutputs,
+    records: wp.array2d(dtype=PairRecord),
+    detail: wp.array2d(dtype=PairDetail),
+    with_detail: int,
+    cull: int,
     rays: wp.array(dtype=wp.int64),
     slot: int,
     seen: wp.array2d(dtype=wp.int32),
     use_seen: int,
 ):
     """Grid launch (len(cam_idx), len(tgt_idx)) for blocks of pairs; with ``sparse`` != 0 a (n, 1) launch where
-    thread i evaluates the pair (cam_idx[i], tgt_idx[i]). ``rays[slot]`` counts the occlusion rays cast. With
+    thread i evaluates the pair (cam_idx[i], tgt_idx[i]). Writes ``records[c, t]`` and, with ``with_detail`` != 0,
+    ``detail[c, t]``; ``cull``: see ``evaluate_pair_seen``. ``rays[slot]`` counts the occlusion rays cast. With
     ``use_seen`` != 0, ``seen[c, t]`` >= 0 is a visibility mask cast on the host (-1: cast here)."""
     i, j = wp.tid()
     c = cam_idx[i]
@@ -249,7 +280,9 @@ def evaluate_kernel(
     pre = wp.int32(-1)
     if use_seen != 0:
         pre = seen[c, t]
-    r = evaluate_pair_seen(cameras[c], targets[t], mesh, has_mesh, lit, -1, pre)
-    store(out, c, t, r)
+    r = evaluate_pair_seen(cameras[c], targets[t], mesh, has_mesh, lit, -1, pre, cull)
+    records[c, t] = record_of(r, wp.int32(r.visible_fraction * float(N_SAMPLES) + 0.5))
+    if with_detail != 0:
+        detail[c, t] = detail_of(r)
     if r.rays > 0:
         wp.atomic_add(rays, slot, wp.int64(r.rays))

@@ -23,18 +23,21 @@ from __future__ import annotations
 
 import warp as wp
 
-from .camera import Camera, Target, to_camera
+from .camera import Camera, Target
 from .evaluate import evaluate_pair
 from .lighting import Lighting
 from .scoring import ANGLE, BACKFACING, EXPOSURE, FOV, GLARE, OCCLUDED
 from .visibility import (
     ALL_SEEN,
+    CULL_GROW,
+    CULL_PAD,
     N_SAMPLES,
     front_facing,
     in_fov,
     readable_despite_occlusion,
     sample_ray,
     samples_seen,
+    surely_outside,
     visible_samples,
 )
 
@@ -43,8 +46,6 @@ wp.set_module_options({"enable_backward": False})
 MAX_SKIPS = wp.constant(16)  # own-parcel triangles a ray may pass through before it counts as blocked
 SKIP_EPS = wp.constant(1.0e-4)  # metres: restart a ray this far beyond an ignored hit
 KEY_DECODES = wp.constant(4.0)
-CULL_GROW = wp.constant(1.01)  # bounding-sphere margin of the view pre-test (relative, and metres)
-CULL_PAD = wp.constant(1.0e-5)
 
 
 @wp.struct
@@ -118,26 +119,6 @@ class ViewCull:
     plane_v: wp.vec3  # the v <= H plane
     clip_near: float
     clip_far: float
-
-
-@wp.func
-def beyond_plane(nx: float, ny: float, nd: float, c: wp.vec3, r: float) -> bool:
-    """The sphere (centre c, radius r) lies wholly on the outer side of the plane n . p = 0 through the eye."""
-    return nx * c[0] + ny * c[1] + nd * c[2] < -r * wp.sqrt(nx * nx + ny * ny + nd * nd)
-
-
-@wp.func
-def surely_outside(cam: Camera, tgt: Target) -> bool:
-    """A cheap test that implies ``not in_fov``: the symbol's bounding sphere (quiet zone included, grown by a
-    margin for rounding) lies beyond the clipping range or beyond one of the four planes through the eye and
-    an image edge (u >= 0: fx x + cx d >= 0, u <= W, v >= 0, v <= H in camera (x, y, depth))."""
-    c = to_camera(cam, tgt.pos)
-    r = wp.length(tgt.half_size_qz) * CULL_GROW + CULL_PAD
-    if c[2] + r < cam.clip_near or c[2] - r > cam.clip_far:
-        return True
-    if beyond_plane(cam.fx, 0.0, cam.cx, c, r) or beyond_plane(-cam.fx, 0.0, cam.width - cam.cx, c, r):
-        return True
-    return beyond_plane(0.0, -cam.fy, cam.cy, c, r) or beyond_plane(0.0, cam.fy, cam.height - cam.cy, c, r)
 
 
 @wp.func

@@ -23,8 +23,16 @@ from .evaluate import evaluate_pair
 from .lighting import Lighting
 from .metrics import LINEAR
 from .scoring import FOV, OCCLUDED, PairResult
-from .sweep import CULL_GROW, CULL_PAD, surely_outside
-from .visibility import ALL_SEEN, N_SAMPLES, readable_despite_occlusion, samples_seen, visible_samples
+from .visibility import (
+    ALL_SEEN,
+    CULL_GROW,
+    CULL_PAD,
+    N_SAMPLES,
+    readable_despite_occlusion,
+    samples_seen,
+    surely_outside,
+    visible_samples,
+)
 from .viz import pair_rank
 
 wp.set_module_options({"enable_backward": False})

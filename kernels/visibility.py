@@ -16,6 +16,8 @@ RAY_SHORTEN_REL = wp.constant(1.0e-4)
 RAY_SHORTEN_ABS = wp.constant(1.0e-4)  # metres
 N_SAMPLES = wp.constant(9)  # a 3 x 3 grid; sample k sits at (k % 3 - 1, k // 3 - 1) half-sizes, bit k of a mask
 ALL_SEEN = wp.constant(511)
+CULL_GROW = wp.constant(1.01)  # bounding-sphere margin of the view pre-test (relative, and metres)
+CULL_PAD = wp.constant(1.0e-5)
 ROW = wp.constant(7)  # the three samples of one row across u (constant w)
 LINEAR = wp.constant(0)  # threshold class of 1-D symbols
 
@@ -54,6 +56,26 @@ def in_fov(cam: Camera, tgt: Target) -> bool:
         if not in_view(cam, to_camera(cam, symbol_point(tgt, su, sw, half))):
             return False
     return True
+
+
+@wp.func
+def beyond_plane(nx: float, ny: float, nd: float, c: wp.vec3, r: float) -> bool:
+    """The sphere (centre c, radius r) lies wholly on the outer side of the plane n . p = 0 through the eye."""
+    return nx * c[0] + ny * c[1] + nd * c[2] < -r * wp.sqrt(nx * nx + ny * ny + nd * nd)
+
+
+@wp.func
+def surely_outside(cam: Camera, tgt: Target) -> bool:
+    """A cheap test that implies ``not in_fov``: the symbol's bounding sphere (quiet zone included, grown by a
+    margin for rounding) lies beyond the clipping range or beyond one of the four planes through the eye and
+    an image edge (u >= 0: fx x + cx d >= 0, u <= W, v >= 0, v <= H in camera (x, y, depth))."""
+    c = to_camera(cam, tgt.pos)
+    r = wp.length(tgt.half_size_qz) * CULL_GROW + CULL_PAD
+    if c[2] + r < cam.clip_near or c[2] - r > cam.clip_far:
+        return True
+    if beyond_plane(cam.fx, 0.0, cam.cx, c, r) or beyond_plane(-cam.fx, 0.0, cam.width - cam.cx, c, r):
+        return True
+    return beyond_plane(0.0, -cam.fy, cam.cy, c, r) or beyond_plane(0.0, cam.fy, cam.height - cam.cy, c, r)
 
 
 @wp.func

@@ -72,8 +72,8 @@ def quad(path: str, centre, half_x: float, half_z: float) -> MeshPart:
     return MeshPart(path, pts, np.array([[0, 1, 2], [0, 2, 3]], np.int32), to_world)
 
 
-def evaluate(cameras, targets, parts=()) -> PairResults:
-    world = World(Scene("test", list(cameras), list(targets), list(parts)), device=DEVICE, threads=1)
+def evaluate(cameras, targets, parts=(), cull: bool = True) -> PairResults:
+    world = World(Scene("test", list(cameras), list(targets), list(parts)), device=DEVICE, threads=1, cull=cull)
     world.evaluate()
     res = world.results()
     for name in ("score", "ppm_u", "ppm_w", "tilt_deg", "defocus_px", "motion_px", "distance", "margins"):
@@ -81,8 +81,8 @@ def evaluate(cameras, targets, parts=()) -> PairResults:
     return res
 
 
-def one(cam: CameraModel, tgt: TargetModel, parts=()) -> dict:
-    res = evaluate([cam], [tgt], parts)
+def one(cam: CameraModel, tgt: TargetModel, parts=(), cull: bool = True) -> dict:
+    res = evaluate([cam], [tgt], parts, cull)
     return {name: getattr(res, name)[0, 0] for name in (
         "decodable", "limiting", "score", "ppm_u", "ppm_w", "tilt_deg", "defocus_px", "motion_px",
         "visible_fraction", "distance", "combined_margin", "margins")}
@@ -187,8 +187,15 @@ def test_outside_view_and_facing():
     behind = one(cam, make_target(-0.5, rotation=symbol_rotation((0, 1, 0), (1, 0, 0))))
     assert behind["limiting"] == FACTOR_CODE["fov"] and behind["visible_fraction"] == 0.0
     assert behind["ppm_u"] == 0.0 and behind["margins"][M["fov"]] == 0.0
-    aside = one(cam, make_target(0.5, position=np.array([0.5, 0.5, 0.0])))
-    assert aside["limiting"] == FACTOR_CODE["fov"] and aside["ppm_u"] > 0  # metrics still filled
+    aside_at = make_target(0.5, position=np.array([0.5, 0.5, 0.0]))
+    aside = one(cam, aside_at)  # culled: only its distance and tilt, its other metrics 0
+    assert aside["limiting"] == FACTOR_CODE["fov"] and aside["ppm_u"] == 0.0 and aside["combined_margin"] == 0.0
+    assert aside["distance"] == pytest.approx(math.hypot(0.5, 0.5)) and aside["tilt_deg"] > 0
+    full = one(cam, aside_at, cull=False)  # the study's world: every metric of every pair
+    assert full["limiting"] == FACTOR_CODE["fov"] and full["ppm_u"] > 0 and full["combined_margin"] > 0
+    assert full["distance"] == aside["distance"] and full["tilt_deg"] == aside["tilt_deg"]
+    for k in ("fov", "backfacing", "glare", "exposure", "occluded"):
+        assert full["margins"][M[k]] == aside["margins"][M[k]], k
     away = one(cam, make_target(0.5, rotation=symbol_rotation((0, 1, 0), (1, 0, 0))))
     assert away["limiting"] == FACTOR_CODE["backfacing"] and away["margins"][M["backfacing"]] == 0.0
     assert math.isinf(away["margins"][M["fov"]])

@@ -17,7 +17,7 @@ import trimesh
 
 from .model import CameraModel, LightModel, MeshPart, Scene, TargetModel
 from .pair_results import PairResults
-from .profiles import PROFILES, SYMBOLOGY_CODE, module_aspect
+from .profiles import FACTORS, PROFILES, SYMBOLOGY_CODE, module_aspect
 from .verdict import DecoderTerms, PairMetrics, in_view, verdict
 
 # Occlusion sample points in units of the symbol half-size: a 3 x 3 grid (centre, 4 corners, 4 edge midpoints),
@@ -424,10 +424,15 @@ def _terms(cam: dict[str, np.ndarray], tg: dict[str, np.ndarray]) -> DecoderTerm
     return DecoderTerms.per_pair(list(PROFILES.values()), cam["profile"][:, None], tg["sym"][None, :])
 
 
+_CULLED_MARGINS = [FACTORS.index(f) for f in ("resolution", "defocus", "motion", "angle")]
+
+
 def _evaluate_chunk(
-    cam: dict[str, np.ndarray], tg: dict[str, np.ndarray], occ: ReferenceOcclusion, light: TargetLight | None = None
+    cam: dict[str, np.ndarray], tg: dict[str, np.ndarray], occ: ReferenceOcclusion, light: TargetLight | None = None,
+    cull: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Every result field for all pairs of a chunk of cameras x the selected targets."""
+    """Every result field for all pairs of a chunk of cameras x the selected targets; with ``cull`` a pair out of
+    view or facing away keeps only its distance and tilt, like the kernel's (its other metrics and margins 0)."""
     metrics, extra = pair_metrics(cam, tg, occ)
     C, T = metrics.ppm_u.shape
     terms = _terms(cam, tg)
@@ -443,6 +448,13 @@ def _evaluate_chunk(
         metrics.smear_w = metrics.smear_w * scale
         extra["motion_px"] = extra["motion_px"] * scale
     v = verdict(metrics, terms, glare, exposure, min_read=cam["min_read"][:, None])
+    if cull:
+        off = ~(in_view(metrics, terms.quiet_share, terms.line_view) & metrics.front)
+        for name in ("ppm_u", "ppm_w", "blur"):
+            setattr(metrics, name, np.where(off, 0.0, getattr(metrics, name)))
+        extra["motion_px"] = np.where(off, 0.0, extra["motion_px"])
+        v.combined = np.where(off, 0.0, v.combined)
+        v.margins[..., _CULLED_MARGINS] = np.where(off[..., None], 0.0, v.margins[..., _CULLED_MARGINS])
     return {
         "decodable": v.decodable,
         "limiting": v.limiting,
@@ -467,12 +479,13 @@ def evaluate_reference(
     *,
     occlusion: ReferenceOcclusion | None = None,
     max_pairs_per_chunk: int = 1 << 17,
+    cull: bool = True,
 ) -> PairResults:
     """Evaluate the model for the selected cameras x targets (default all).
 
     Returns a PairResults of shape (len(cameras), len(targets)), rows and columns in the order given.
     ``occlusion`` lets a caller reuse the merged mesh + Embree BVH across calls (building it costs seconds
-    for a million triangles); by default it is built from ``scene.parts``.
+    for a million triangles); by default it is built from ``scene.parts``. ``cull``: as ``World``'s.
     """
     cam_idx = np.arange(len(scene.cameras)) if cameras is None else np.asarray(cameras, dtype=np.int64)
     tgt_idx = np.arange(len(scene.targets)) if targets is None else np.asarray(targets, dtype=np.int64)
@@ -488,7 +501,7 @@ def evaluate_reference(
     for start in range(0, len(cam_idx), step):
         sl = slice(start, start + step)
         cam = {k: v[sl] for k, v in cam_all.items()}
-        res = _evaluate_chunk(cam, tg, occlusion, light)
+        res = _evaluate_chunk(cam, tg, occlusion, light, cull)
         for name, value in res.items():
             getattr(out, name)[sl] = value
     return out

@@ -12,20 +12,22 @@ import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Any
 
 import numpy as np
 import warp as wp
 
 from swb.kernels.camera import Camera, Light, Target
-from swb.kernels.evaluate import PairOutputs, evaluate_kernel
+from swb.kernels.evaluate import PairDetail, PairRecord, evaluate_kernel
 from swb.kernels.lighting import Lighting
 from swb.kernels.transform import pairs_near_boxes, transform_points
+from swb.kernels.visibility import N_SAMPLES
 
 from ..errors import SwbError
 from . import embree_masks
 from .devices import resolve_device
 from .model import CameraModel, LightModel, MeshPart, Scene, TargetModel
-from .pair_results import SCALAR_FIELDS, PairResults
+from .pair_results import PairResults
 from .profiles import (
     CLASS_CODE,
     FACTORS,
@@ -195,13 +197,37 @@ class PartMove:
     job: Future | None
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(PairResults))
+_DETAIL_FIELDS = ("defocus_px", "motion_px", "margins")
+
+
+def _field(records: np.ndarray, detail: np.ndarray | None, name: str, where: Any) -> np.ndarray:
+    """One ``PairResults`` field at ``where`` from the device records (numpy structured arrays), in its host dtype;
+    NaN for a detail field the world does not keep."""
+    if name in _DETAIL_FIELDS:
+        if detail is None:
+            shape = records[where].shape + ((len(FACTORS),) if name == "margins" else ())
+            return np.full(shape, np.nan, np.float32)
+        return detail[name][where]
+    if name == "visible_fraction":
+        return records["seen"][where].astype(np.float32) / np.float32(N_SAMPLES)
+    if name == "decodable":
+        return records["decodable"][where].astype(bool)
+    if name == "limiting":
+        return records["limiting"][where].astype(np.int32)
+    return records[name][where]
+
+
 class World:
     """Device copy of a scene plus persistent per-pair result arrays (see ``swb.engine.pair_results``)."""
 
     def __init__(self, scene: Scene, device: str | None = None, threads: int | None = None,
-                 embree: bool | None = None) -> None:
+                 embree: bool | None = None, *, detail: bool = True, cull: bool = True) -> None:
         """``embree``: cast big launches' occlusion rays through Embree on the CPU (None: ``SWB_EMBREE`` or the
-        measured default; see swb/engine/embree_masks.py); ignored on a GPU or without embreex."""
+        measured default; see swb/engine/embree_masks.py); ignored on a GPU or without embreex. ``detail``: keep
+        each pair's blur metrics and margins (``PairDetail``, 44 B a pair) besides its 32-byte record; without
+        them ``results`` and ``read_back`` give NaN there. ``cull``: pairs out of view or facing away keep only
+        their distance and tilt (False: every metric of every pair, for the validation study)."""
         self.device = resolve_device(device)
         self.threads = max(1, int(threads if threads is not None else (os.cpu_count() or 1)))
         self.min_split_pairs = MIN_SPLIT_PAIRS
@@ -231,12 +257,10 @@ class World:
         self.lighting = make_lighting(self.lights, dev, self.mesh is not None)
 
         shape = (len(self.cameras), len(self.targets))
-        self._out = PairOutputs()
-        self._out.decodable = wp.zeros(shape, dtype=wp.uint8, device=dev)
-        self._out.limiting = wp.zeros(shape, dtype=wp.int32, device=dev)
-        for name in SCALAR_FIELDS:
-            setattr(self._out, name, wp.zeros(shape, dtype=wp.float32, device=dev))
-        self._out.margins = wp.zeros((*shape, len(FACTORS)), dtype=wp.float32, device=dev)
+        self.detail = bool(detail)
+        self.cull = bool(cull)
+        self._records = wp.zeros(shape, dtype=PairRecord, device=dev)
+        self._detail = wp.zeros(shape if self.detail else (1, 1), dtype=PairDetail, device=dev)
         self._rays = wp.zeros(self.threads, dtype=wp.int64, device=dev)
         self._near_mask: wp.array | None = None
         self.embree = embree_masks.wanted(embree, dev)
@@ -609,7 +633,8 @@ class World:
             dim = (ci.shape[0], 1 if sparse else ti.shape[0])
             wp.launch(evaluate_kernel, dim=dim, device=self.device,
                       inputs=[self._cams, self._tgts, mesh_id, has_mesh, self.lighting, ci, ti, int(sparse),
-                              self._out, self._rays, slot, seen, use_seen])
+                              self._records, self._detail, int(self.detail), int(self.cull), self._rays, slot, seen,
+                              use_seen])
 
         pieces = self.threads if self.device.is_cpu and pairs >= self.min_split_pairs else 1
         # Split along the longer index (sparse: the pair list, sliced in both arrays alike).
@@ -664,38 +689,39 @@ class World:
             raise ValueError(f"host results of shape {into.shape}, world of {(len(self.cameras), len(self.targets))}")
         rows = None if cameras is None else np.asarray(cameras, np.int64)
         cols = None if targets is None else np.asarray(targets, np.int64)
-        for f in dataclasses.fields(into):
-            src = getattr(self._out, f.name).numpy()
-            dst = getattr(into, f.name)
+        records = self._records.numpy()
+        detail = self._detail.numpy() if self.detail else None
+        for name in _FIELDS:
+            dst = getattr(into, name)
             if rows is not None and rows.size:
-                dst[rows] = src[rows]
+                dst[rows] = _field(records, detail, name, np.s_[rows])
             if cols is not None and cols.size:
-                dst[:, cols] = src[:, cols]
+                dst[:, cols] = _field(records, detail, name, np.s_[:, cols])
             if pairs is not None and len(pairs[0]):
-                dst[pairs[0], pairs[1]] = src[pairs[0], pairs[1]]
+                dst[pairs[0], pairs[1]] = _field(records, detail, name, (pairs[0], pairs[1]))
 
     def decodable_rows(self, cameras: Sequence[int]) -> np.ndarray:
         """The decodable bits of these camera rows, (len(cameras), n_targets) bool: all a coverage count needs, so
-        a loop over configurations reads back one byte per pair of the rows it changed and nothing else."""
+        a loop over configurations reads back one record per pair of the rows it changed and nothing else."""
         rows = np.asarray(cameras, np.int64).ravel()
-        dec = self._out.decodable
+        rec = self._records
         if self.device.is_cpu:
-            return dec.numpy()[rows].astype(bool)
+            return rec.numpy()["decodable"][rows].astype(bool)
         out = np.empty((len(rows), len(self.targets)), dtype=bool)
         for k, r in enumerate(rows):  # one contiguous row each: only these rows cross the bus
-            out[k] = dec[int(r)].numpy().astype(bool)
+            out[k] = rec[int(r)].numpy()["decodable"].astype(bool)
         return out
 
     def results(self) -> PairResults:
         """Numpy copies of every result array."""
-        out = self._out
-        scalars = {name: np.array(getattr(out, name).numpy(), copy=True) for name in SCALAR_FIELDS}
-        return PairResults(
-            decodable=out.decodable.numpy().astype(bool),
-            limiting=np.array(out.limiting.numpy(), copy=True),
-            margins=np.array(out.margins.numpy(), copy=True),
-            **scalars,
-        )
+        records = self._records.numpy()
+        detail = self._detail.numpy() if self.detail else None
+        return PairResults(**{name: np.ascontiguousarray(_field(records, detail, name, ...)) for name in _FIELDS})
+
+    def pair_bytes(self) -> int:
+        """Device bytes each pair keeps (its record, and its detail when kept)."""
+        record = self._records.numpy().dtype.itemsize
+        return record + (self._detail.numpy().dtype.itemsize if self.detail else 0)
 
     def close(self) -> None:
         """Stop the CPU worker threads (the device buffers go with the object)."""

@@ -63,7 +63,7 @@ class Optimizer:
         self.t0 = time.perf_counter()
         self.spec = spec
         self.frame = frame if frame is not None else StageFrame()
-        self.world = world if world is not None else World(scene, device=device, threads=threads)
+        self.world = world if world is not None else World(scene, device=device, threads=threads, detail=False)
         self.scene = scene
         counted, _ = counted_scene(scene, spec.labels)
         if not counted.targets:

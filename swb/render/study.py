@@ -214,7 +214,7 @@ def check_pairs(
 ) -> list[Case]:
     """Model verdict and zxing outcome for the given (camera, target) pairs of one scene (``render`` False: the
     model's side only, nothing rendered or decoded)."""
-    world = World(scene, device, threads=1)
+    world = World(scene, device, threads=1, cull=False)  # every metric of every case, in view or not
     try:
         world.evaluate()
         res = world.results()

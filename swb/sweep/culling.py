@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from swb.kernels.scoring import FOV
-from swb.kernels.sweep import CULL_GROW, CULL_PAD, ViewCull
+from swb.kernels.sweep import ViewCull
+from swb.kernels.visibility import CULL_GROW, CULL_PAD
 
 BIN_SIZE = 32  # samples per bin: near ones (a space-filling-curve order) share one bounding sphere
 BIN_GROW = 1.0e-4  # relative and absolute (metres) growth of a bin's sphere against float32 rounding

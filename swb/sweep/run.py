@@ -96,7 +96,7 @@ class SweepRunner:
         n_cam = len(scene.cameras)
         self.design: Design = make_design(spec, self.frame.meters_per_unit, host_budget=host_budget,
                                           n_cameras=n_cam)
-        self.world = world if world is not None else World(scene, device=device, threads=threads)
+        self.world = world if world is not None else World(scene, device=device, threads=threads, detail=False)
         self.device = self.world.device
         self.threads = max(1, int(threads if threads is not None else (os.cpu_count() or 1)))
         self.samples: SampleSet = build_samples(scene, spec, self.frame, self.world.face_part)
