@@ -198,6 +198,9 @@ def test_validate_fits_the_link_cross_validated_by_study(tmp_path, capsys):
     cal = fit["read_link_calibration"]
     assert cal["n"] == 1400 and sum(b["n"] for b in cal["bins"]) == 1400
     assert cal["ece"] < 0.04
+    qr = cal["by_symbology"]["qrcode"]  # one symbology here: its row is the whole study, none of it tilted
+    assert qr["n"] == 1400 and abs(qr["predicted"] - qr["observed"]) < 0.04
+    assert qr["tilted_n"] == 0 and qr["tilted_predicted"] is None
     with pytest.raises(SwbError, match="--fit-link needs"):
         cmd_validate(parser.parse_args(["validate", "scene.usda", "--fit-link"]))
 

@@ -43,6 +43,8 @@ class PairResults:
     distance          camera to symbol centre, metres
     combined_margin   1 / (r_s^4 + r_b^4)^(1/4) on the worst module axis (sampling and blur together)
     margins           value / threshold per factor; a factor passes when its margin >= 1
+    A pair out of view or facing away (limiting fov or backfacing) keeps its distance and tilt; its other metrics,
+    combined margin and resolution, defocus, motion and angle margins are 0 (``World(cull=False)``: all computed).
     """
 
     decodable: np.ndarray

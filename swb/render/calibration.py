@@ -12,7 +12,7 @@ the limit and the share of "decodable" pairs that fail.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -26,6 +26,7 @@ LN_CLIP = 2.5  # ln M beyond +-2.5 (M outside 0.08..12) carries no information a
 MIN_SLOPE = 1.0  # the link must rise with margin; a class with too few cases near its limit gets at least this
 FAR = 0.25  # |ln(M / limit)| above this: a pair "far from the limit"
 N_BINS = 10
+HIGH_TILT = 60.0  # degrees: the per-symbology table also shows the cases tilted this much or more
 _GATES = (FACTOR_CODE["fov"], FACTOR_CODE["backfacing"], FACTOR_CODE["occluded"])
 
 
@@ -133,6 +134,8 @@ class Calibration:
     decodable_n: int
     false_decodable: float  # of the pairs called decodable, the share the decoder failed
     by_class: dict[str, dict]
+    # per symbology, with the cases tilted by HIGH_TILT or more apart: where decoders of one class could differ
+    by_symbology: dict[str, dict] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -172,6 +175,17 @@ def calibration(cases: list[Case], profile: DecoderProfile, p_read: np.ndarray |
             by_class[name] = {"n": int(sel.sum()), "predicted": float(p[sel].mean()),
                               "observed": float(dec[sel].mean()), "decodable": int((called & sel).sum()),
                               "false_decodable": int((called & sel & ~dec).sum())}
+    sym = np.array([c.symbology for c in cases])
+    tilted = np.array([c.tilt_deg for c in cases], np.float64) >= HIGH_TILT
+    by_symbology = {}
+    for name in sorted(set(sym.tolist())):
+        sel = sym == name
+        steep = sel & tilted
+        by_symbology[name] = {"n": int(sel.sum()), "predicted": float(p[sel].mean()),
+                              "observed": float(dec[sel].mean()), "decodable": int((called & sel).sum()),
+                              "false_decodable": int((called & sel & ~dec).sum()), "tilted_n": int(steep.sum()),
+                              "tilted_predicted": float(p[steep].mean()) if steep.any() else None,
+                              "tilted_observed": float(dec[steep].mean()) if steep.any() else None}
     return Calibration(
         n=len(p), bins=bins, ece=float(ece), far_n=int(far.sum()),
         far_agreement=float((likely[far] == dec[far]).mean()) if far.any() else 1.0,
@@ -179,7 +193,7 @@ def calibration(cases: list[Case], profile: DecoderProfile, p_read: np.ndarray |
         verdict_far_agreement=float((called[verdict_far] == dec[verdict_far]).mean()) if verdict_far.any() else 1.0,
         decodable_n=int(called.sum()),
         false_decodable=float((called & ~dec).sum() / called.sum()) if called.any() else 0.0,
-        by_class=by_class)
+        by_class=by_class, by_symbology=by_symbology)
 
 
 def format_calibration(c: Calibration, title: str) -> str:
@@ -199,4 +213,11 @@ def format_calibration(c: Calibration, title: str) -> str:
     for name, r in c.by_class.items():
         lines.append(f"{name:<12} {r['n']:5d} {100 * r['predicted']:9.1f}% {100 * r['observed']:8.1f}% "
                      f"{r['decodable']:10d} {r['false_decodable']:7d}")
+    lines.append(f"{'symbology':<12} {'n':>5} {'predicted':>10} {'observed':>9} {'decodable':>10} {'failed':>7}"
+                 f"   tilt >= {HIGH_TILT:.0f} deg: {'n':>4} {'predicted':>10} {'observed':>9}")
+    for name, r in c.by_symbology.items():
+        steep = (f"{r['tilted_n']:4d} {100 * r['tilted_predicted']:9.1f}% {100 * r['tilted_observed']:8.1f}%"
+                 if r["tilted_n"] else f"{0:4d} {'-':>10} {'-':>9}")
+        lines.append(f"{name:<12} {r['n']:5d} {100 * r['predicted']:9.1f}% {100 * r['observed']:8.1f}% "
+                     f"{r['decodable']:10d} {r['false_decodable']:7d}   {'':>18}{steep}")
     return "\n".join(lines)
