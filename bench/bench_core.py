@@ -1,6 +1,7 @@
 """Core benchmark: SWB's world against an honest baseline on a generated 1 M-triangle station.
 
     python bench/bench_core.py [--device cpu|cuda] [--small] [--threads N] [--repeats N] [--embree auto|on|off]
+                               [--cameras C] [--targets T] [--triangles N]
 
 The baseline is the vectorised numpy model (swb/engine/reference.py, one Python thread) whose occlusion rays go
 through Embree's any-hit query (rtcOccluded1) on every core (a thread pool; embreex releases the GIL), i.e. the
@@ -104,12 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="CPU worker threads for the Warp world")
     ap.add_argument("--repeats", type=int, default=5, help="timed repeats (median) of cheap steps")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cameras", type=int, help="cameras (overrides the size; e.g. 64 with --targets 100000 on a GPU)")
+    ap.add_argument("--targets", type=int, help="labels (overrides the size)")
+    ap.add_argument("--triangles", type=int, help="triangles (overrides the size)")
     ap.add_argument("--embree", choices=("auto", "on", "off"), default="auto",
                     help="SWB's CPU occlusion rays through Embree (auto: the engine's default)")
     args = ap.parse_args(argv)
     embree_opt = {"auto": None, "on": True, "off": False}[args.embree]
     cores = args.threads or os.cpu_count() or 1
-    size = SMALL if args.small else FULL
+    size = dict(SMALL if args.small else FULL)
+    for key, value in (("n_cameras", args.cameras), ("n_targets", args.targets), ("n_triangles", args.triangles)):
+        if value:
+            size[key] = value
     reps = max(1, args.repeats)
 
     log(f"[1] generating station {size} seed={args.seed}")
