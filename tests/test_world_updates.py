@@ -213,3 +213,37 @@ def test_decodable_rows_reads_only_those_rows():
     got = world.decodable_rows(rows)
     assert got.dtype == bool and got.shape == (2, len(scene.targets))
     np.testing.assert_array_equal(got, world.results().decodable[rows])
+
+
+def test_culling_and_detail_change_what_is_kept_never_the_verdict():
+    """Pairs out of view or facing away stop early (cull) and a world may keep only the 32-byte records (no detail):
+    verdicts, limiting factors, p_read, scores, distances and tilts are those of the full computation; culled pairs'
+    other metrics are 0, and a world without detail says NaN where it has nothing."""
+    from swb.engine.station_generator import generate_station
+
+    scene = generate_station(n_triangles=20_000, n_cameras=8, n_targets=400, seed=4)
+    worlds = {(c, d): World(scene, device=DEVICE, threads=2, cull=c, detail=d) for c in (True, False)
+              for d in (True, False)}
+    try:
+        for w in worlds.values():
+            w.evaluate()
+        res = {k: w.results() for k, w in worlds.items()}
+        full = res[(False, True)]
+        culled = (full.limiting == FACTOR_CODE["fov"]) | (full.limiting == FACTOR_CODE["backfacing"])
+        assert 0.3 < culled.mean() < 1.0
+        for key, r in res.items():
+            for name in ("decodable", "limiting", "score", "p_read", "distance", "tilt_deg", "visible_fraction"):
+                assert np.array_equal(getattr(r, name), getattr(full, name)), (key, name)
+            keep = ~culled if key[0] else np.ones_like(culled)
+            for name in ("ppm_u", "ppm_w", "combined_margin"):
+                assert np.array_equal(getattr(r, name)[keep], getattr(full, name)[keep]), (key, name)
+                assert not key[0] or not getattr(r, name)[culled].any(), (key, name)
+            if key[1]:
+                assert np.array_equal(r.margins[keep], full.margins[keep]) and np.array_equal(
+                    r.defocus_px[keep], full.defocus_px[keep]), key
+            else:
+                assert np.isnan(r.margins).all() and np.isnan(r.motion_px).all(), key
+        assert worlds[(True, True)].pair_bytes() == 76 and worlds[(True, False)].pair_bytes() == 32
+    finally:
+        for w in worlds.values():
+            w.close()
