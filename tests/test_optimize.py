@@ -242,3 +242,27 @@ def test_a_moving_label_needs_a_frame_interval_of_decoding_positions():
     assert ps.reduce(dec, np.full(3, 10.0))[:, 0].tolist() == [False, False, True]
     # no frame rate: one decoding position is enough
     assert ps.reduce(dec, np.zeros(3))[:, 0].tolist() == [True, True, True]
+
+
+def test_apply_reports_the_designs_transit_read_rate(tmp_path, capsys):
+    """On a conveyor (the bundled scan tunnel, labels moving), `--apply` also gives the validated transit read rate of
+    the written design beside the station's as authored: the figure `swb eval` gives on the written stage."""
+    doc = {"design": {"name": "tunnel", "candidates": 24, "rounds": 1, "refine_generations": 1, "milp_time_limit": 10,
+                      "orientation_mode": "asAuthored", "positions": 3, "travel": [-0.3, 0.3], "seed": 1,
+                      "goal": "maxReadRate", "cameras": 2},
+           "mount": [{"name": "top", "kind": "box", "box_min": [-1.0, -0.8, 1.8], "box_max": [1.0, 0.8, 2.4]}],
+           "sensor": [{"name": "s5MP", "resolution": [2448, 2048], "pixel_pitch_um": 3.45, "frame_rate": 60,
+                       "exposure_s": [0.0001], "profile": "industrial"}],
+           "lens": [{"name": "f12", "focal_length_mm": 12, "f_stops": [8.0]}]}
+    spec = tmp_path / "tunnel.toml"
+    spec.write_text(_toml(doc))
+    out = tmp_path / "out" / "tunnel.design.usda"
+    scene = swb.bundled_scene("scan_tunnel")
+    assert main(["optimize", str(scene), "--spec", str(spec), "--json", "--apply", str(out), "--device", DEVICE]) == 0
+    got = json.loads(capsys.readouterr().out)["applied"]["transit"]
+    want = swb.open(out, device=DEVICE).transit().station_read_rate()
+    assert got["read_rate"] == pytest.approx(want, abs=1e-12) and 0.0 < want <= got["read_rate_independent_looks"]
+    assert got["as_authored_read_rate"] == pytest.approx(swb.open(scene, device=DEVICE).transit().station_read_rate())
+    assert main(["optimize", str(scene), "--spec", str(spec), "--apply", str(out), "--transit", "off",
+                 "--device", DEVICE]) == 0
+    assert "transit read rate" not in capsys.readouterr().out

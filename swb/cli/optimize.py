@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .cluster import add_cluster_args, cluster_from_args
 from .common import add_device_args, positive_int, progress
+from .transit import add_transit_arg, run_transit
 
 
 def _rate(text: str) -> float:
@@ -48,6 +49,7 @@ def add_optimize_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--apply", type=Path, metavar="OUT.usda",
                    help="write the chosen cameras as a new stage (OUT.usda + OUT.design.usda; the scene is untouched) "
                    "and check that it reproduces the read rate")
+    add_transit_arg(p)
     add_device_args(p)
     add_cluster_args(p, "candidate x label matrix")
     p.set_defaults(handler=cmd_optimize)
@@ -105,6 +107,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             cluster.close()
     doc = result.to_json() if args.json else None
     status = 0
+    transit_line = None
     if args.apply is not None:
         written = write_design(sim, result, args.apply)
         check = verify_design(written, result, device=args.device, threads=args.threads)
@@ -113,8 +116,37 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         (progress if check.ok else _error)(check.message())
         progress(f"wrote {written} and {written.with_name(written.stem + '.design.usda')}")
         status = 0 if check.ok else 1
+        transits = _design_transit(sim, written, args)
+        if transits is not None:
+            designed, authored = transits
+            transit_line = (f"transit read rate of the written design (the moving labels as authored, every frame; "
+                            f"docs/results.md): {100 * designed.station_read_rate():.2f} % (independent looks "
+                            f"{100 * designed.station_read_rate(True):.2f} %), the station as authored "
+                            f"{100 * authored.station_read_rate():.2f} %")
+            if doc is not None:
+                doc["applied"]["transit"] = {"read_rate": designed.station_read_rate(),
+                                             "read_rate_independent_looks": designed.station_read_rate(True),
+                                             "as_authored_read_rate": authored.station_read_rate()}
     print(json.dumps(doc, indent=1) if doc is not None else result.report())
+    if transit_line is not None and doc is None:
+        print(transit_line)
     return status
+
+
+def _design_transit(sim, written: Path, args: argparse.Namespace):  # noqa: ANN001, ANN202
+    """(the written design's transits, the station's as authored) when labels move and --transit allows: the
+    validated transit read rate of the designed cameras, beside the optimiser's own design read rate."""
+    import swb
+
+    from ..engine.transit import label_speeds
+
+    if args.transit == "off" or not (label_speeds(sim.scene.targets) > 0.0).any():
+        return None
+    designed = run_transit(swb.open(written, device=args.device, threads=args.threads), args.transit)
+    if designed is None:
+        return None
+    authored = run_transit(sim, args.transit)
+    return None if authored is None else (designed, authored)
 
 
 def _error(message: str) -> None:
