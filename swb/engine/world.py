@@ -720,8 +720,8 @@ class World:
 
     def pair_bytes(self) -> int:
         """Device bytes each pair keeps (its record, and its detail when kept)."""
-        record = self._records.numpy().dtype.itemsize
-        return record + (self._detail.numpy().dtype.itemsize if self.detail else 0)
+        record = np.dtype(PairRecord.numpy_dtype()).itemsize  # from the type: no copy off the device
+        return record + (np.dtype(PairDetail.numpy_dtype()).itemsize if self.detail else 0)
 
     def close(self) -> None:
         """Stop the CPU worker threads (the device buffers go with the object)."""
