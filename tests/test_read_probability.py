@@ -198,6 +198,9 @@ def test_validate_fits_the_link_cross_validated_by_study(tmp_path, capsys):
     cal = fit["read_link_calibration"]
     assert cal["n"] == 1400 and sum(b["n"] for b in cal["bins"]) == 1400
     assert cal["ece"] < 0.04
+    # reads drawn from the link: far from the limit the agreement is what the link itself expects (not 100 %)
+    assert cal["far_n"] > 500 and cal["far_gated_read"] == 0
+    assert cal["far_expected"] < 0.995 and abs(cal["far_agreement"] - cal["far_expected"]) < 0.02
     qr = cal["by_symbology"]["qrcode"]  # one symbology here: its row is the whole study, none of it tilted
     assert qr["n"] == 1400 and abs(qr["predicted"] - qr["observed"]) < 0.04
     assert qr["tilted_n"] == 0 and qr["tilted_predicted"] is None

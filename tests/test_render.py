@@ -222,6 +222,27 @@ def test_study_prediction_matches_the_numpy_verdict_and_cli_reads_saved_cases(tm
         cmd_validate(parser.parse_args(["validate", "--cases", str(tmp_path / "cases.json"), "--remodel"]))
 
 
+def test_a_study_aimed_at_one_factor_keeps_every_other_draw():
+    """``--design angle``: every case probes the tilt, with the symbology and content the unforced study draws."""
+    for i in range(6):
+        free, drawn = study_case(7, i)
+        forced, design = study_case(7, i, "angle")
+        assert design == "angle"
+        assert forced.targets[0].symbology == free.targets[0].symbology
+        assert forced.targets[0].content == free.targets[0].content
+        if drawn == "angle":
+            np.testing.assert_array_equal(forced.targets[0].position, free.targets[0].position)
+        tgt, cam = forced.targets[0], forced.cameras[0]
+        to_cam = (cam.position - tgt.position) / np.linalg.norm(cam.position - tgt.position)
+        assert np.degrees(np.arccos(np.clip(tgt.rotation[:, 2] @ to_cam, -1, 1))) > 25  # the angle design: 30-85
+    with pytest.raises(SwbError, match="unknown study design"):
+        study_case(7, 0, "tilt")
+    parser = argparse.ArgumentParser()
+    add_render_commands(parser.add_subparsers(dest="command"))
+    with pytest.raises(SwbError, match="--design angle needs --study"):
+        cmd_validate(parser.parse_args(["validate", "--cases", "x.json", "--design", "angle"]))
+
+
 def test_quiet_zone_in_view_closed_form():
     """Code 128 (60 modules, 10-module quiet zones, PPM 3.2): 16 of the right quiet zone's 32 px in the image."""
     f, d = 0.016, 0.5

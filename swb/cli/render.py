@@ -39,6 +39,8 @@ def add_render_commands(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("scene", type=Path, nargs="?", help="a USD station (or use --study)")
     v.add_argument("--study", type=positive_int, metavar="N", help="a randomised study of N single-pair scenes")
     v.add_argument("--seed", type=int, default=None, help="study and render seed (default 0)")
+    v.add_argument("--design", metavar="FACTOR",
+                   help="with --study: every case probes this factor (e.g. angle for a study of steep tilts)")
     v.add_argument("--profile", help="decoder profile to predict with (study default: zxing; scene: each camera's)")
     v.add_argument("--fit", action="store_true", help="fit a decoder profile to the cases and report it")
     v.add_argument("--transits", type=positive_int, metavar="N",
@@ -137,7 +139,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from ..render.calibration import calibration, fit_read_link, format_calibration
     from ..render.fitting import agreement, fit_profile, format_report
     from ..render.renderer import RenderSettings
-    from ..render.study import load_cases, remodel_study, run_study, save_cases, validate_scene
+    from ..render.study import DESIGN_NAMES, load_cases, remodel_study, run_study, save_cases, validate_scene
 
     if args.transits is not None:
         return _validate_transits(args)
@@ -153,6 +155,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.fit_link and args.scene is not None:
         raise SwbError("--fit-link needs one profile for every case: a study (--study or --cases)",
                        hint="e.g. swb validate --cases s3/cases.json --cases s4/cases.json --fit-link")
+    if args.design is not None and (args.study is None or args.design not in DESIGN_NAMES):
+        raise SwbError(f"--design {args.design} needs --study N and one of: {', '.join(DESIGN_NAMES)}",
+                       hint="e.g. swb validate --study 600 --seed 50 --design angle --out s50/")
     seed = 0 if args.seed is None else args.seed
     t0 = time.perf_counter()
     groups: list[int] = []  # the study each case comes from: the read link is cross-validated by study
@@ -169,9 +174,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             title += f" (model recomputed, seed {seed})"
     elif args.study is not None:
         workers = getattr(args, "workers", None) or os.cpu_count() or 1
-        cases = run_study(args.study, seed, device=args.device, workers=workers,
+        cases = run_study(args.study, seed, device=args.device, workers=workers, design=args.design,
                           progress=lambda k, n: progress(f"{k}/{n} cases") if k % 50 == 0 or k == n else None)
         title = f"study of {args.study} randomised cases, seed {seed}"
+        if args.design:
+            title += f", every case probing {args.design}"
     else:
         from ..stage.load import load_stage
 

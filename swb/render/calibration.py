@@ -136,6 +136,10 @@ class Calibration:
     by_class: dict[str, dict]
     # per symbology, with the cases tilted by HIGH_TILT or more apart: where decoders of one class could differ
     by_symbology: dict[str, dict] = field(default_factory=dict)
+    # What far_agreement can reach: the agreement a decoder that reads each far case with exactly its p_read is
+    # expected to show (mean of max(p, 1 - p)); a calibrated link cannot beat it, however good the model.
+    far_expected: float = 1.0
+    far_gated_read: int = 0  # far cases failing a gate (p_read 0) that the decoder read: the safe side's misses
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -189,6 +193,8 @@ def calibration(cases: list[Case], profile: DecoderProfile, p_read: np.ndarray |
     return Calibration(
         n=len(p), bins=bins, ece=float(ece), far_n=int(far.sum()),
         far_agreement=float((likely[far] == dec[far]).mean()) if far.any() else 1.0,
+        far_expected=float(np.maximum(p, 1.0 - p)[far].mean()) if far.any() else 1.0,
+        far_gated_read=int((far & cm.gated & dec).sum()),
         verdict_far_n=int(verdict_far.sum()),
         verdict_far_agreement=float((called[verdict_far] == dec[verdict_far]).mean()) if verdict_far.any() else 1.0,
         decodable_n=int(called.sum()),
@@ -205,7 +211,9 @@ def format_calibration(c: Calibration, title: str) -> str:
                          f"{100 * b['observed']:8.1f}%")
     lines += [f"expected calibration error {100 * c.ece:.1f} %",
               f"far from the decoder's limit (|ln(M / m50)| > {FAR} or a gate fails): {c.far_n} cases, "
-              f"p_read >= 0.5 agrees with the decoder on {100 * c.far_agreement:.1f} %",
+              f"p_read >= 0.5 agrees with the decoder on {100 * c.far_agreement:.1f} % ({c.far_gated_read} misses "
+              f"are pairs failing a gate that read; a decoder reading with exactly these p_read would agree on "
+              f"{100 * c.far_expected:.1f} %)",
               f"far from the decodable floor (|ln(M / floor)| > {FAR} or a gate fails): {c.verdict_far_n} cases, "
               f"decodable agrees on {100 * c.verdict_far_agreement:.1f} %",
               f"called decodable (p_read >= min): {c.decodable_n}, of them failed: {100 * c.false_decodable:.1f} %",

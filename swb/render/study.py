@@ -58,6 +58,7 @@ DESIGNS: tuple[tuple[str, float], ...] = (
     ("backfacing", 0.04),
     ("mixed", 0.16),
 )
+DESIGN_NAMES: tuple[str, ...] = tuple(name for name, _ in DESIGNS)
 PITCH = 3.45e-6  # metres: a common global-shutter pixel
 RESOLUTIONS = ((1280, 1024), (1440, 1080), (1920, 1200), (2448, 2048))
 FOCAL_LENGTHS = (8e-3, 12e-3, 16e-3, 25e-3, 35e-3)
@@ -310,11 +311,16 @@ def _focus_for_blur(d: float, f: float, n: float, blur_m: float, behind: bool) -
     return (d + k * f) / (1.0 + k)
 
 
-def study_case(seed: int, index: int) -> tuple[Scene, str]:
-    """One randomised single camera x single target scene and the factor it was designed to probe."""
+def study_case(seed: int, index: int, design: str | None = None) -> tuple[Scene, str]:
+    """One randomised single camera x single target scene and the factor it was designed to probe. ``design``
+    forces that factor (a study aimed at one limit); the draw it replaces is still made, so every other choice of
+    the case is the one the unforced study makes."""
     rng = np.random.default_rng([seed, index])
     names, weights = zip(*DESIGNS, strict=True)
-    design = str(rng.choice(names, p=np.asarray(weights) / sum(weights)))
+    drawn = str(rng.choice(names, p=np.asarray(weights) / sum(weights)))
+    if design is not None and design not in names:
+        raise SwbError(f"unknown study design {design!r}", hint="one of: " + ", ".join(names))
+    design = drawn if design is None else design
     group = list(STUDY_GROUPS)[int(rng.integers(0, len(STUDY_GROUPS)))]
     symbology = str(rng.choice(list(STUDY_GROUPS[group])))
     content = _random_content(rng, symbology)
@@ -468,16 +474,18 @@ def run_study(
     device: str | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    design: str | None = None,
 ) -> list[Case]:
-    """Generate, render and decode ``n`` study cases (deterministic for a seed on a given device)."""
+    """Generate, render and decode ``n`` study cases (deterministic for a seed on a given device); ``design``:
+    every case probes that factor (see ``study_case``)."""
     dev = resolve_device(device)
     for module in ("swb.kernels.evaluate", "swb.kernels.render"):
         wp.load_module(module, device=dev)  # before any worker thread launches
 
     def one(i: int) -> Case:
-        scene, design = study_case(seed, i)
+        scene, probe = study_case(seed, i, design)
         settings = RenderSettings(seed=seed * 100003 + i)
-        return check_pairs(scene, [(0, 0)], device=str(dev), settings=settings, design=design, index=i)[0]
+        return check_pairs(scene, [(0, 0)], device=str(dev), settings=settings, design=probe, index=i)[0]
 
     cases: list[Case] = []
     if workers <= 1:
@@ -499,7 +507,7 @@ def remodel_study(cases: list[Case], seed: int, *, device: str | None = None) ->
     model change; the rendering and decoding do not depend on the model, so their outcomes are kept."""
     out = []
     for old in cases:
-        scene, design = study_case(seed, old.index)
+        scene, design = study_case(seed, old.index, old.design if old.design in DESIGN_NAMES else None)
         case = check_pairs(scene, [(0, 0)], device=device, design=design, index=old.index, render=False)[0]
         if case.content != old.content or case.symbology != old.symbology:
             raise SwbError(f"case {old.index} does not come from study seed {seed}",
