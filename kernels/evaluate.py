@@ -286,3 +286,36 @@ def evaluate_kernel(
         detail[c, t] = detail_of(r)
     if r.rays > 0:
         wp.atomic_add(rays, slot, wp.int64(r.rays))
+
+
+@wp.func
+def seen_mask(seen: int) -> int:
+    """A visibility mask with ``seen`` samples set: all the detail needs of a pair's occlusion (its fraction)."""
+    return (wp.int32(1) << seen) - 1
+
+
+@wp.kernel
+def detail_kernel(
+    cameras: wp.array(dtype=Camera),
+    targets: wp.array(dtype=Target),
+    mesh: wp.uint64,
+    has_mesh: int,
+    lit: Lighting,
+    cam_idx: wp.array(dtype=wp.int32),
+    tgt_idx: wp.array(dtype=wp.int32),
+    sparse: int,
+    seen: wp.array2d(dtype=wp.int32),
+    cull: int,
+    out: wp.array2d(dtype=PairDetail),
+):
+    """A world's ``PairDetail`` recomputed for the pairs someone asks about, by the same ``evaluate_pair_seen``.
+    Grid launch (len(cam_idx), len(tgt_idx)) writing ``out[i, j]``, or with ``sparse`` != 0 an (n, 1) launch for
+    the pairs (cam_idx[i], tgt_idx[i]) writing ``out[i, 0]``. ``seen[i, j]`` is the pair's kept count of seen
+    occlusion samples: no ray is cast again, so the visibility is the record's, whichever engine cast it."""
+    i, j = wp.tid()
+    c = cam_idx[i]
+    t = tgt_idx[j]
+    if sparse != 0:
+        t = tgt_idx[i]
+    r = evaluate_pair_seen(cameras[c], targets[t], mesh, has_mesh, lit, -1, seen_mask(seen[i, j]), cull)
+    out[i, j] = detail_of(r)

@@ -18,7 +18,7 @@ import numpy as np
 import warp as wp
 
 from swb.kernels.camera import Camera, Light, Target
-from swb.kernels.evaluate import PairDetail, PairRecord, evaluate_kernel
+from swb.kernels.evaluate import PairDetail, PairRecord, detail_kernel, evaluate_kernel
 from swb.kernels.lighting import Lighting
 from swb.kernels.transform import pairs_near_boxes, transform_points
 from swb.kernels.visibility import N_SAMPLES
@@ -222,12 +222,15 @@ class World:
     """Device copy of a scene plus persistent per-pair result arrays (see ``swb.engine.pair_results``)."""
 
     def __init__(self, scene: Scene, device: str | None = None, threads: int | None = None,
-                 embree: bool | None = None, *, detail: bool = True, cull: bool = True) -> None:
+                 embree: bool | None = None, *, detail: bool = True, cull: bool = True,
+                 records: bool = True) -> None:
         """``embree``: cast big launches' occlusion rays through Embree on the CPU (None: ``SWB_EMBREE`` or the
         measured default; see swb/engine/embree_masks.py); ignored on a GPU or without embreex. ``detail``: keep
         each pair's blur metrics and margins (``PairDetail``, 44 B a pair) besides its 32-byte record; without
         them ``results`` and ``read_back`` give NaN there. ``cull``: pairs out of view or facing away keep only
-        their distance and tilt (False: every metric of every pair, for the validation study)."""
+        their distance and tilt (False: every metric of every pair, for the validation study). ``records``: False
+        keeps no per-pair array at all, for a world that only recomputes the detail of records kept elsewhere
+        (``pair_detail``)."""
         self.device = resolve_device(device)
         self.threads = max(1, int(threads if threads is not None else (os.cpu_count() or 1)))
         self.min_split_pairs = MIN_SPLIT_PAIRS
@@ -259,8 +262,9 @@ class World:
         shape = (len(self.cameras), len(self.targets))
         self.detail = bool(detail)
         self.cull = bool(cull)
-        self._records = wp.zeros(shape, dtype=PairRecord, device=dev)
-        self._detail = wp.zeros(shape if self.detail else (1, 1), dtype=PairDetail, device=dev)
+        self._records = wp.zeros(shape if records else (1, 1), dtype=PairRecord, device=dev)
+        self._detail = wp.zeros(shape if self.detail and records else (1, 1), dtype=PairDetail, device=dev)
+        self.version = 0  # bumped by every change of cameras, targets or geometry (what detail depends on)
         self._rays = wp.zeros(self.threads, dtype=wp.int64, device=dev)
         self._near_mask: wp.array | None = None
         self.embree = embree_masks.wanted(embree, dev)
@@ -336,6 +340,7 @@ class World:
             rows = pack_cameras([cams[i] for i in idx], self.source)
             self._scatter(self._cams, Camera, idx, rows)
             self._scatter(self._cam_pos, wp.vec3, idx, rows["pos"])
+            self.version += 1
             for i in idx:
                 self.cameras[i] = cams[i]
 
@@ -347,6 +352,7 @@ class World:
             self._scatter(self._tgts, Target, idx, rows)
             self._scatter(self._tgt_pos, wp.vec3, idx, rows["pos"])
             self._scatter(self._tgt_half, wp.vec2, idx, rows["half_size"])
+            self.version += 1
             for i in idx:
                 self.targets[i] = tgts[i]
 
@@ -420,6 +426,7 @@ class World:
                 raise ValueError(f"part {part.path}: point/triangle count changed ({counts}); rebuild the World")
         dev = self.device
         rebuild = False
+        self.version += 1
         for i, part in parts.items():
             old = self.parts[i]
             self.parts[i] = part
@@ -717,6 +724,71 @@ class World:
         records = self._records.numpy()
         detail = self._detail.numpy() if self.detail else None
         return PairResults(**{name: np.ascontiguousarray(_field(records, detail, name, ...)) for name in _FIELDS})
+
+    def records(self) -> np.ndarray:
+        """A numpy copy of every pair's 32-byte record ((cameras, targets), the ``PairRecord`` dtype)."""
+        return self._records.numpy().copy()
+
+    def read_back_records(self, into: np.ndarray, cameras: Sequence[int] | None = None,
+                          targets: Sequence[int] | None = None,
+                          pairs: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """``read_back`` into a host copy of the records (one structured copy per row, column or pair list)."""
+        if into.shape != (len(self.cameras), len(self.targets)):
+            raise ValueError(f"host records of shape {into.shape}, world of {(len(self.cameras), len(self.targets))}")
+        records = self._records.numpy()
+        if cameras is not None and len(cameras):
+            rows = np.asarray(cameras, np.int64)
+            into[rows] = records[rows]
+        if targets is not None and len(targets):
+            cols = np.asarray(targets, np.int64)
+            into[:, cols] = records[:, cols]
+        if pairs is not None and len(pairs[0]):
+            into[pairs[0], pairs[1]] = records[pairs[0], pairs[1]]
+
+    def pair_detail(self, cam_idx: np.ndarray, tgt_idx: np.ndarray, seen: np.ndarray,
+                    sparse: bool = False) -> np.ndarray:
+        """The ``PairDetail`` of pairs whose records are kept elsewhere, recomputed by the pair model itself
+        (``kernels.evaluate.detail_kernel``) from the current cameras, targets and geometry: what a detail world
+        keeps, for only the pairs asked. Grid: cam_idx x tgt_idx, ``seen`` (len(cam_idx), len(tgt_idx)); sparse:
+        the pairs (cam_idx[k], tgt_idx[k]), ``seen`` (n,). ``seen`` is each pair's record field (its occlusion:
+        no ray is cast again). Returns a numpy ``PairDetail`` array shaped like ``seen``."""
+        ci = np.ascontiguousarray(cam_idx, np.int32).ravel()
+        ti = np.ascontiguousarray(tgt_idx, np.int32).ravel()
+        n_i, n_j = (len(ci), 1) if sparse else (len(ci), len(ti))
+        shape = np.shape(seen)
+        if n_i * n_j == 0:
+            return np.zeros(shape, _dtype(PairDetail))
+        dev = self.device
+        seen2 = wp.array(np.ascontiguousarray(seen, np.int32).reshape(n_i, n_j), dtype=wp.int32, device=dev)
+        out = wp.empty((n_i, n_j), dtype=PairDetail, device=dev)
+        c_all = wp.array(ci, dtype=wp.int32, device=dev)
+        t_all = wp.array(ti, dtype=wp.int32, device=dev)
+        mesh_id = self.mesh.id if self.mesh is not None else wp.uint64(0)
+        has_mesh = 1 if self.mesh is not None else 0
+        split_cams = sparse or n_i >= n_j
+
+        def launch(a: int, b: int) -> None:
+            if split_cams:
+                c, t, s, o = c_all[a:b], (t_all[a:b] if sparse else t_all), seen2[a:b], out[a:b]
+            else:
+                c, t, s, o = c_all, t_all[a:b], seen2[:, a:b], out[:, a:b]
+            wp.launch(detail_kernel, dim=(c.shape[0], 1 if sparse else t.shape[0]), device=dev,
+                      inputs=[self._cams, self._tgts, mesh_id, has_mesh, self.lighting, c, t, int(sparse), s,
+                              int(self.cull), o])
+
+        self._split(n_i if split_cams else n_j, n_j if split_cams else n_i, launch)
+        return out.numpy().reshape(shape)
+
+    def release_pairs(self) -> None:
+        """Free the per-pair arrays (records, detail, host masks, the affected-pairs mask): the world then only
+        recomputes detail (``pair_detail``) for records kept elsewhere."""
+        self._records = wp.zeros((1, 1), dtype=PairRecord, device=self.device)
+        self._detail = wp.zeros((1, 1), dtype=PairDetail, device=self.device)
+        self._near_mask = None
+        if self._host_masks is not None:
+            self._host_masks.close()
+            self._host_masks = None
+        self.embree = False
 
     def pair_bytes(self) -> int:
         """Device bytes each pair keeps (its record, and its detail when kept)."""

@@ -54,11 +54,13 @@ def _write_arrays(spec: Sdf.PrimSpec, results: Results) -> None:
     set_attribute(spec, NS + "shape", _T.Int2, Gf.Vec2i(*(int(n) for n in p.shape)))
     set_attribute(spec, NS + "decodable", _T.BoolArray, Vt.BoolArray.FromNumpy(p.decodable.ravel()))
     set_attribute(spec, NS + "limiting", _T.IntArray, Vt.IntArray.FromNumpy(p.limiting.astype(np.int32).ravel()))
+    detail = dict(zip(("defocus_px", "motion_px", "margins"), p.detail(), strict=True))  # compact: computed now
     for name in SCALAR_FIELDS:
-        values = np.ascontiguousarray(getattr(p, name), dtype=np.float32).ravel()
-        set_attribute(spec, NS + name, _T.FloatArray, Vt.FloatArray.FromNumpy(values))
-    margins = Vt.FloatArray.FromNumpy(p.margins.astype(np.float32).ravel())
-    set_attribute(spec, NS + "margins", _T.FloatArray, margins)
+        values = np.ascontiguousarray(detail.pop(name) if name in detail else getattr(p, name), dtype=np.float32)
+        set_attribute(spec, NS + name, _T.FloatArray, Vt.FloatArray.FromNumpy(values.ravel()))
+        del values
+    margins = np.ascontiguousarray(detail.pop("margins"), dtype=np.float32)
+    set_attribute(spec, NS + "margins", _T.FloatArray, Vt.FloatArray.FromNumpy(margins.ravel()))
     set_attribute(spec, NS + "coverage", _T.Float, results.coverage())
 
 
