@@ -23,6 +23,7 @@ summaries that changed are rewritten).
 from __future__ import annotations
 
 import dataclasses
+import os
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -93,14 +94,15 @@ class Simulation:
         ui: Sdf.Layer | None = None,
         results: Sdf.Layer | None = None,
         sweep: Sdf.Layer | None = None,
-        detail: bool = False,
+        detail: bool | None = None,
     ) -> None:
         """``detail``: keep every pair's blur metrics and margins (the old 76 + 81 B a pair) instead of computing
-        them on request; the values are the same either way."""
+        them on request; the values are the same either way (None: the ``SWB_DETAIL`` environment variable, 1/0,
+        else False)."""
         self.scene_path = Path(scene_path).resolve()
         self.device = device
         self.threads = threads
-        self.detail = bool(detail)
+        self.detail = detail_wanted(detail)
         # the file as read, when this open read it (a layer already in USD's registry may predate the file on disk)
         signature = file_signature(self.scene_path) if Sdf.Layer.Find(str(self.scene_path)) is None else None
         scene_layer = open_layer(self.scene_path)
@@ -646,6 +648,16 @@ def _reread_part(stage: Usd.Stage, path: str, ctx: loader.LoadContext) -> MeshPa
     return parts[0] if len(parts) == 1 else None
 
 
+DETAIL_ENV = "SWB_DETAIL"
+
+
+def detail_wanted(option: bool | None) -> bool:
+    """Whether a simulation keeps every pair's detail: ``option``, else ``SWB_DETAIL`` (1/0), else False."""
+    if option is not None:
+        return bool(option)
+    return os.environ.get(DETAIL_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _view(pairs: Pairs) -> Pairs:
     """A new object over the same arrays (the simulation tracks it to copy before writing)."""
     if isinstance(pairs, PairRecords):
@@ -654,7 +666,7 @@ def _view(pairs: Pairs) -> Pairs:
 
 
 def open_simulation(path: str | Path, *, device: str | None = None, threads: int | None = None,
-                    detail: bool = False) -> Simulation:
+                    detail: bool | None = None) -> Simulation:
     """Open a user's stage for evaluation (the file itself is never modified)."""
     return Simulation(path, device=device, threads=threads, detail=detail)
 
