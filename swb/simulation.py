@@ -45,7 +45,7 @@ from .stage.attributes import create_attribute
 from .stage.geometry import split_instance_path
 from .stage.layers import copy_stage_metadata, open_layer, open_stage
 from .stage.placement import local_for_world_pose
-from .stage.results_layer import SWB_PRIM, ResultsLayerWriter, read_results
+from .stage.results_layer import SWB_PRIM, PairChanges, ResultsLayerWriter, read_results
 from .stage.save import SaveContent, check_save_target, file_signature, read_save, write_save
 from .stage.ui_state import UiState, read_ui_state, write_ui_state
 from .stage.units import rigid_poses
@@ -125,6 +125,9 @@ class Simulation:
         self._stage.SetEditTarget(Usd.EditTarget(self.config_layer))
         self._results_writer = ResultsLayerWriter(self._results_layer_obj)
         self._layer_stale = False  # the results layer lags behind self._pairs
+        # pairs recomputed since the layer was written (None: any may have changed): compact results compute the
+        # detail the layer stores for those alone
+        self._unwritten: PairChanges | None = None
         self.scene: Scene = loader.load_scene_from_stage(self._stage, str(self.scene_path))
         self.ui = read_ui_state(self.ui_layer)
         self._world: World | None = None
@@ -192,10 +195,11 @@ class Simulation:
             return False
         self._muted = True
         try:
-            self._results_writer.write(self.results)  # type: ignore[arg-type]
+            self._results_writer.write(self.results, changed=self._unwritten)  # type: ignore[arg-type]
         finally:
             self._muted = False
         self._layer_stale = False
+        self._unwritten = PairChanges()
         return True
 
     # ----- evaluation ------------------------------------------------------------------------------------------
@@ -300,6 +304,7 @@ class Simulation:
             self._world_current = True
             self._results_ref = None
             self._handed_out = []
+            self._unwritten = None
             self._pairs = (world.results() if self.detail
                            else PairRecords(world.records(), WorldDetail(world, self.scene)))
         elif plan is not None and parts is not None and ctx is not None:
@@ -436,6 +441,11 @@ class Simulation:
         else:
             world.read_back(pairs, cameras=cams, targets=tgts, pairs=(c_idx, t_idx))
         self.last_update = UpdateStats(False, list(cams), list(tgts), list(parts), n_pairs)
+        if self._unwritten is not None:
+            self._unwritten.add(cams, tgts, (c_idx, t_idx))
+            shape = (len(self.scene.cameras), len(self.scene.targets))
+            if self._unwritten.count(shape) > shape[0] * shape[1] // 4:  # many edits unwritten: all at once
+                self._unwritten = None
 
     # ----- edits (authored into the config layer, picked up by the change listener) ---------------------------
     def _prim(self, path: str) -> Usd.Prim:

@@ -157,3 +157,27 @@ def test_detail_twin_answers_after_the_world_is_rebuilt(tunnel):
     assert compact.world is not first
     del first
     assert held.pairs.equal(kept)
+
+
+def test_results_layer_patched_across_several_edits(tunnel):
+    """Edits evaluated one by one with the layer written only after the last: the compact simulation patches the
+    detail of every pair recomputed since its last write, and its layer equals a full rewrite's."""
+    compact, full = _pair(tunnel)
+    compact.evaluate()
+    full.evaluate()
+    assert compact.results_layer.ExportToString() == full.results_layer.ExportToString()
+    cams = compact.scene.cameras
+    guard = next(p.path for p in compact.scene.parts if "Guard" in p.path)
+    for sim in (compact, full):
+        _nudge(sim, cams[2].path, -0.04)
+        sim.evaluate()
+        sim.set_attribute(cams[4].path, "swb:sensor:decoderProfile", "robust")
+        sim.evaluate()
+        _nudge(sim, guard, 0.1, 0.2)
+        sim.evaluate()
+        _nudge(sim, sim.scene.targets[5].path, 0.03)
+        sim.evaluate()
+    patched = compact.results_layer.ExportToString()
+    assert patched == full.results_layer.ExportToString()
+    compact.flush_results(rewrite=True)
+    assert compact.results_layer.ExportToString() == patched
