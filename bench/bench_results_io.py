@@ -19,7 +19,6 @@ against the evaluation's. No timing is asserted; ``--full`` is what issue 15 siz
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -79,10 +78,8 @@ def child(args: argparse.Namespace) -> dict:
     res = Results(scene.cameras, scene.targets, pairs)
     evaluate_s = time.perf_counter() - t0
     n = len(scene.cameras) * len(scene.targets)
-    host = sum(getattr(pairs, f.name).nbytes for f in dataclasses.fields(pairs)) if args.detail else \
-        pairs.records.nbytes
     out = {"writer": args.write, "pairs": n, "evaluate_s": evaluate_s, "device_bytes": world.pair_bytes(),
-           "host_bytes": host / max(n, 1), "device": str(world.device), "rss_before_write": rss_bytes(),
+           "host_bytes": pairs.nbytes_per_pair(), "device": str(world.device), "rss_before_write": rss_bytes(),
            "peak_eval": peak_bytes()}
     if args.write != "none":
         if args.write == "parquet":

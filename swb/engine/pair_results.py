@@ -104,6 +104,10 @@ class PairResults:
     def full(self) -> PairResults:
         return self
 
+    def nbytes_per_pair(self) -> float:
+        """Host bytes held per pair, every array counted."""
+        return sum(getattr(self, f.name).nbytes for f in fields(self)) / max(self.decodable.size, 1)
+
     def copy(self) -> PairResults:
         return PairResults(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
