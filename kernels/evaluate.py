@@ -271,7 +271,8 @@ def evaluate_kernel(
     """Grid launch (len(cam_idx), len(tgt_idx)) for blocks of pairs; with ``sparse`` != 0 a (n, 1) launch where
     thread i evaluates the pair (cam_idx[i], tgt_idx[i]). Writes ``records[c, t]`` and, with ``with_detail`` != 0,
     ``detail[c, t]``; ``cull``: see ``evaluate_pair_seen``. ``rays[slot]`` counts the occlusion rays cast. With
-    ``use_seen`` != 0, ``seen[c, t]`` >= 0 is a visibility mask cast on the host (-1: cast here)."""
+    ``use_seen`` != 0, ``seen[i, j]`` (shaped like the launch) >= 0 is a visibility mask cast on the host (-1: cast
+    here)."""
     i, j = wp.tid()
     c = cam_idx[i]
     t = tgt_idx[j]
@@ -279,7 +280,7 @@ def evaluate_kernel(
         t = tgt_idx[i]
     pre = wp.int32(-1)
     if use_seen != 0:
-        pre = seen[c, t]
+        pre = seen[i, j]
     r = evaluate_pair_seen(cameras[c], targets[t], mesh, has_mesh, lit, -1, pre, cull)
     records[c, t] = record_of(r, wp.int32(r.visible_fraction * float(N_SAMPLES) + 0.5))
     if with_detail != 0:

@@ -636,36 +636,40 @@ class World:
                        sparse, self._split)
             seen, use_seen = masks.seen, 1
 
-        def run(ci: wp.array, ti: wp.array, slot: int) -> None:
+        def run(ci: wp.array, ti: wp.array, piece_seen: wp.array, slot: int) -> None:
             dim = (ci.shape[0], 1 if sparse else ti.shape[0])
             wp.launch(evaluate_kernel, dim=dim, device=self.device,
                       inputs=[self._cams, self._tgts, mesh_id, has_mesh, self.lighting, ci, ti, int(sparse),
-                              self._records, self._detail, int(self.detail), int(self.cull), self._rays, slot, seen,
-                              use_seen])
+                              self._records, self._detail, int(self.detail), int(self.cull), self._rays, slot,
+                              piece_seen, use_seen])
 
-        pieces = self.threads if self.device.is_cpu and pairs >= self.min_split_pairs else 1
-        # Split along the longer index (sparse: the pair list, sliced in both arrays alike).
-        split_cams = sparse or n_i >= n_j
-        n_split = n_i if split_cams else n_j
-        pieces = min(pieces, n_split)
-        if pieces <= 1:
-            run(cam_idx, tgt_idx, 0)
-        else:
-            bounds = np.linspace(0, n_split, pieces + 1).astype(int)
-            jobs = []
-            for k in range(pieces):
-                a, b = int(bounds[k]), int(bounds[k + 1])
-                if split_cams:
-                    ci, ti = cam_idx[a:b], (tgt_idx[a:b] if sparse else tgt_idx)
-                else:
-                    ci, ti = cam_idx, tgt_idx[a:b]
-                jobs.append((ci, ti, k))
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-eval")
-            for fut in [self._pool.submit(run, *job) for job in jobs]:
-                fut.result()
-        if masks is not None:
-            masks.clear()
+        try:
+            pieces = self.threads if self.device.is_cpu and pairs >= self.min_split_pairs else 1
+            # Split along the longer index (sparse: the pair list, sliced in both arrays alike).
+            split_cams = sparse or n_i >= n_j
+            n_split = n_i if split_cams else n_j
+            pieces = min(pieces, n_split)
+            if pieces <= 1:
+                run(cam_idx, tgt_idx, seen, 0)
+            else:
+                bounds = np.linspace(0, n_split, pieces + 1).astype(int)
+                jobs = []
+                for k in range(pieces):
+                    a, b = int(bounds[k]), int(bounds[k + 1])
+                    if split_cams:
+                        ci, ti = cam_idx[a:b], (tgt_idx[a:b] if sparse else tgt_idx)
+                        piece = seen[a:b] if use_seen else seen
+                    else:
+                        ci, ti = cam_idx, tgt_idx[a:b]
+                        piece = seen[:, a:b] if use_seen else seen
+                    jobs.append((ci, ti, piece, k))
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-eval")
+                for fut in [self._pool.submit(run, *job) for job in jobs]:
+                    fut.result()
+        finally:
+            if masks is not None:
+                masks.clear()  # the launch's masks go with it
         self.stats = {"pairs": int(pairs), "rays": int(self._rays.numpy().sum())}
 
     def host_rays(self) -> tuple[int, float]:
@@ -680,8 +684,7 @@ class World:
         if self._host_masks is None:
             if pairs < embree_masks.MIN_PAIRS:
                 return None
-            self._host_masks = embree_masks.HostMasks((len(self.cameras), len(self.targets)), self.device,
-                                                      self.threads)
+            self._host_masks = embree_masks.HostMasks(self.device, self.threads)
         return self._host_masks if self._host_masks.ready(self._geometry_version, pairs) else None
 
     # ------------------------------------------------------------------ read back
