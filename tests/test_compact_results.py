@@ -181,3 +181,33 @@ def test_results_layer_patched_across_several_edits(tunnel):
     assert patched == full.results_layer.ExportToString()
     compact.flush_results(rewrite=True)
     assert compact.results_layer.ExportToString() == patched
+
+
+def test_cli_output_is_the_same_with_detail_kept(tunnel, tmp_path, capsys, monkeypatch):
+    """`swb eval --json`, its tables, `swb query` and the --out results file: the same text with SWB_DETAIL=1."""
+    from swb.cli import main
+
+    def run(detail: str, *argv: str) -> str:
+        monkeypatch.setenv("SWB_DETAIL", detail)
+        assert main([*argv, "--device", DEVICE]) == 0
+        return capsys.readouterr().out
+
+    cam = swb.open(tunnel).scene.cameras[0].path
+    for argv in (("eval", str(tunnel), "--json"), ("eval", str(tunnel)), ("query", str(tunnel), "--camera", cam)):
+        assert run("0", *argv) == run("1", *argv), argv
+    run("0", "eval", str(tunnel), "--out", str(tmp_path / "a"))
+    run("1", "eval", str(tunnel), "--out", str(tmp_path / "b"))
+    a, b = ((tmp_path / k / "scan_tunnel.results.json").read_bytes() for k in "ab")
+    assert a == b
+
+
+def test_a_detail_only_world_is_never_evaluated(tunnel):
+    sim = swb.open(tunnel, device=DEVICE)
+    res = sim.evaluate()
+    kept = sim.world
+    sim.release_world()
+    with pytest.raises(RuntimeError, match="only recomputes detail"):
+        kept.evaluate()
+    full = swb.open(tunnel, device=DEVICE, detail=True).evaluate()
+    assert res.camera(res.camera_paths[0]) == full.camera(full.camera_paths[0])  # detail from the kept geometry
+    assert sim.evaluate(full=True).pairs.equal(res.pairs)  # a new world for the next evaluation

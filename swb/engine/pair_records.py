@@ -104,8 +104,8 @@ class PairRecords:
     def at(self, name: str, where: object) -> np.ndarray:
         """Field ``name`` at index ``where``, indexing the records before converting (a row or a few pairs of a
         big station never convert the whole field)."""
-        return getattr(PairRecords(np.atleast_2d(self.records[where]), self.source), name).reshape(
-            np.shape(self.records[where]))
+        picked = self.records[where]
+        return getattr(PairRecords(picked.reshape(1, -1), self.source), name).reshape(picked.shape)
 
     # ----- detail, on request
     def detail_at(self, cam_idx: np.ndarray, tgt_idx: np.ndarray) -> Detail:

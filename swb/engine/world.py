@@ -619,7 +619,14 @@ class World:
         t = self._index(tgt_idx, len(self.targets), self._all_tgts)
         self._launch(c, t, sparse=True)
 
+    def _check_pairs(self) -> None:
+        """A world without per-pair arrays (``records=False``, ``release_pairs``) only computes detail."""
+        if self._records.shape != (len(self.cameras), len(self.targets)) and self.cameras and self.targets:
+            raise RuntimeError("this world keeps no per-pair results (records=False or release_pairs): it only "
+                               "recomputes detail (pair_detail)")
+
     def _launch(self, cam_idx: wp.array, tgt_idx: wp.array, sparse: bool) -> None:
+        self._check_pairs()
         n_i = cam_idx.shape[0]
         n_j = 1 if sparse else tgt_idx.shape[0]
         pairs = n_i * n_j
@@ -697,6 +704,7 @@ class World:
         cheaper than a gather) and only those entries are taken."""
         if into.shape != (len(self.cameras), len(self.targets)):
             raise ValueError(f"host results of shape {into.shape}, world of {(len(self.cameras), len(self.targets))}")
+        self._check_pairs()
         rows = None if cameras is None else np.asarray(cameras, np.int64)
         cols = None if targets is None else np.asarray(targets, np.int64)
         records = self._records.numpy()
@@ -724,12 +732,14 @@ class World:
 
     def results(self) -> PairResults:
         """Numpy copies of every result array."""
+        self._check_pairs()
         records = self._records.numpy()
         detail = self._detail.numpy() if self.detail else None
         return PairResults(**{name: np.ascontiguousarray(_field(records, detail, name, ...)) for name in _FIELDS})
 
     def records(self) -> np.ndarray:
         """A numpy copy of every pair's 32-byte record ((cameras, targets), the ``PairRecord`` dtype)."""
+        self._check_pairs()
         return self._records.numpy().copy()
 
     def read_back_records(self, into: np.ndarray, cameras: Sequence[int] | None = None,
@@ -738,6 +748,7 @@ class World:
         """``read_back`` into a host copy of the records (one structured copy per row, column or pair list)."""
         if into.shape != (len(self.cameras), len(self.targets)):
             raise ValueError(f"host records of shape {into.shape}, world of {(len(self.cameras), len(self.targets))}")
+        self._check_pairs()
         records = self._records.numpy()
         if cameras is not None and len(cameras):
             rows = np.asarray(cameras, np.int64)
