@@ -778,7 +778,9 @@ class World:
         c_all = wp.array(ci, dtype=wp.int32, device=dev)
         t_all = wp.array(ti, dtype=wp.int32, device=dev)
         mesh_id = self.mesh.id if self.mesh is not None else wp.uint64(0)
-        has_mesh = 1 if self.mesh is not None else 0
+        # the occlusion is the record's (a mesh-less world's records saw every sample), so the mesh serves only
+        # shadow rays, which a world whose lights cast none never traces (release_pairs may have freed it)
+        has_mesh = 1
         split_cams = sparse or n_i >= n_j
 
         def launch(a: int, b: int) -> None:
@@ -794,8 +796,9 @@ class World:
         return out.numpy().reshape(shape)
 
     def release_pairs(self) -> None:
-        """Free the per-pair arrays (records, detail, host masks, the affected-pairs mask): the world then only
-        recomputes detail (``pair_detail``) for records kept elsewhere."""
+        """Free the per-pair arrays (records, detail, host masks, the affected-pairs mask), and the geometry unless
+        lights cast shadows through it: the world then only recomputes detail (``pair_detail``) for records kept
+        elsewhere."""
         self._records = wp.zeros((1, 1), dtype=PairRecord, device=self.device)
         self._detail = wp.zeros((1, 1), dtype=PairDetail, device=self.device)
         self._near_mask = None
@@ -803,6 +806,10 @@ class World:
             self._host_masks.close()
             self._host_masks = None
         self.embree = False
+        if not (self.lighting.count and self.lighting.shadows):
+            self.mesh = self.face_part_device = self._local = self._points = None
+            self._indices = self._vertex_part = self._xforms = None
+            self._part_meshes.clear()
 
     def pair_bytes(self) -> int:
         """Device bytes each pair keeps (its record, and its detail when kept)."""
