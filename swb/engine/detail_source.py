@@ -28,7 +28,7 @@ class WorldDetail:
                                           parts=list(scene.parts), lights=list(scene.lights))
         self._device = str(world.device)
         self._threads = world.threads
-        self._cull = world.cull
+        self.cull = world.cull
         self._own: World | None = None
 
     def keep(self, world: World) -> None:
@@ -44,7 +44,7 @@ class WorldDetail:
         if live is not None and live.version == self._version:
             return live
         self._own = World(self._scene, device=self._device, threads=self._threads, embree=False, detail=False,
-                          cull=self._cull, records=False)
+                          cull=self.cull, records=False)
         return self._own
 
     def pair_detail(self, cam_idx: np.ndarray, tgt_idx: np.ndarray, seen: np.ndarray,

@@ -21,6 +21,9 @@ from .pair_results import PairResults
 
 RECORD_DTYPE = np.dtype(PairRecord.numpy_dtype())
 DETAIL_DTYPE = np.dtype(PairDetail.numpy_dtype())
+_FLOAT_FIELDS = ("score", "p_read", "ppm_u", "ppm_w", "tilt_deg", "distance", "combined_margin")
+if tuple(RECORD_DTYPE.names or ())[:8] != (*_FLOAT_FIELDS, "decodable") or RECORD_DTYPE.itemsize != 32:
+    raise ImportError("PairRecord's layout changed: update PairRecords.columns")
 # Pairs per detail computation when every pair is asked for (a chunk's temporaries stay tens of MB).
 CHUNK_PAIRS = 1 << 20
 
@@ -28,7 +31,11 @@ Detail = tuple[np.ndarray, np.ndarray, np.ndarray]  # defocus_px, motion_px, mar
 
 
 class DetailSource(Protocol):
-    """Recomputes ``PairDetail`` for kept records (``World.pair_detail``'s signature)."""
+    """Recomputes ``PairDetail`` for kept records (``World.pair_detail``'s signature); ``cull``: the records come
+    from a world that stops at pairs out of view or facing away (their margins other than fov and backfacing,
+    and their combined margin, are 0)."""
+
+    cull: bool
 
     def pair_detail(self, cam_idx: np.ndarray, tgt_idx: np.ndarray, seen: np.ndarray,
                     sparse: bool = False) -> np.ndarray: ...
@@ -55,6 +62,12 @@ class PairRecords:
     @property
     def shape(self) -> tuple[int, int]:
         return self.records.shape  # type: ignore[return-value]
+
+    @property
+    def culled_zero(self) -> bool:
+        """Whether a pair stopped at the view or facing test has combined and angle margins of 0 (a culling
+        world's): a summary then needs no detail for it."""
+        return bool(self.source.cull)
 
     def nbytes_per_pair(self) -> float:
         """Host bytes kept per pair."""
@@ -100,6 +113,18 @@ class PairRecords:
     @property
     def combined_margin(self) -> np.ndarray:
         return self.records["combined_margin"]
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every record field as its own contiguous ``PairResults`` array, from one transposing pass over the
+        records (7 strided field reads cost 3x more): for code that reads most fields of every pair."""
+        shape = self.shape
+        words = np.ascontiguousarray(np.ascontiguousarray(self.records).view(np.float32).reshape(-1, 8).T)
+        out = {name: words[k].reshape(shape) for k, name in enumerate(_FLOAT_FIELDS)}
+        tail = words[len(_FLOAT_FIELDS)].view(np.uint8).reshape(-1, 4)  # decodable, limiting, seen, spare
+        out["decodable"] = tail[:, 0].view(np.bool_).reshape(shape).copy()
+        out["limiting"] = tail[:, 1].astype(np.int32).reshape(shape)
+        out["visible_fraction"] = (tail[:, 2].astype(np.float32) / np.float32(N_SAMPLES)).reshape(shape)
+        return out
 
     def at(self, name: str, where: object) -> np.ndarray:
         """Field ``name`` at index ``where``, indexing the records before converting (a row or a few pairs of a

@@ -76,6 +76,14 @@ class PairResults:
     def shape(self) -> tuple[int, int]:
         return self.decodable.shape
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """The record fields' arrays (as ``PairRecords.columns``; these are the arrays themselves)."""
+        return {name: getattr(self, name) for name in ("score", "p_read", "ppm_u", "ppm_w", "tilt_deg", "distance",
+                                                         "combined_margin", "decodable", "limiting",
+                                                         "visible_fraction")}
+
+    culled_zero = False  # arrays of any world: no margin is assumed (see PairRecords.culled_zero)
+
     def at(self, name: str, where: object) -> np.ndarray:
         """Field ``name`` at index ``where`` (as ``PairRecords.at``)."""
         return getattr(self, name)[where]

@@ -76,20 +76,25 @@ def summarize(p: Pairs) -> SummaryArrays:
         z = np.zeros(n_tgt, np.float32)
         return SummaryArrays(np.full(n_tgt, -1, np.int64), np.zeros(n_tgt, bool), z,
                              np.full(n_tgt, FACTOR_CODE["fov"], np.int32), np.zeros(n_tgt, np.int64), z.copy())
-    dec = p.decodable
+    cols = p.columns()  # contiguous arrays (compact records: one pass)
+    dec, score, combined = cols["decodable"], cols["score"], cols["combined_margin"]
     decoding = dec.sum(axis=0)
     any_dec = decoding > 0
     # decoding targets: first argmax of the score among decoding cameras
-    best_dec = np.argmax(np.where(dec, p.score, np.float32(-1.0)), axis=0)
+    best_dec = np.argmax(np.where(dec, score, np.float32(-1.0)), axis=0)
     # the rest: furthest stage, then the largest closeness (NaN ranks below every number), then the first camera
-    limiting = p.limiting  # once: compact results convert it on each access
+    limiting = cols["limiting"]
     stage_table = np.full(max(int(limiting.max(initial=0)), max(_STAGE)) + 1, 3, np.int8)
     for code, st in _STAGE.items():
         stage_table[code] = st
     stage = stage_table[np.clip(limiting, 0, len(stage_table) - 1)]
     top = stage == stage.max(axis=0)
-    closeness = np.array(p.combined_margin, np.float32)  # only entries of undecoded targets' top stage count
-    ci, ti = np.nonzero(top & ~any_dec)
+    closeness = np.array(combined, np.float32)  # only entries of undecoded targets' top stage count
+    need = top & ~any_dec & (top.sum(axis=0) > 1)  # a lone camera at the furthest check is chosen whatever it is
+    if p.culled_zero:  # stopped at the view or facing test: combined = angle margin = 0, the closeness is 0
+        need &= stage > _STAGE[FACTOR_CODE["backfacing"]]
+    ci, ti = np.nonzero(need)
+    del need
     if len(ci):
         closeness[ci, ti] = np.minimum(closeness[ci, ti], p.detail_at(ci, ti)[2][:, _ANGLE])
     del ci, ti
@@ -100,10 +105,10 @@ def summarize(p: Pairs) -> SummaryArrays:
     has_number = number.any(axis=0)
     best_fail = np.where(has_number, np.argmax(pick, axis=0), np.argmax(top, axis=0))
     best = np.where(any_dec, best_dec, best_fail)
-    cols = np.arange(n_tgt)
-    return SummaryArrays(best=best.astype(np.int64), decodable=any_dec, score=p.score[best, cols],
-                         limiting=limiting[best, cols].astype(np.int32), decoding=decoding.astype(np.int64),
-                         p_read=p.p_read.max(axis=0))
+    idx = np.arange(n_tgt)
+    return SummaryArrays(best=best.astype(np.int64), decodable=any_dec, score=score[best, idx],
+                         limiting=limiting[best, idx].astype(np.int32), decoding=decoding.astype(np.int64),
+                         p_read=cols["p_read"].max(axis=0))
 
 
 @dataclass(frozen=True)
@@ -209,7 +214,9 @@ class Results:
             ci = int(np.argmax(np.where(dec, p.score[:, ti], -1.0)))
         else:
             stage = np.array([_STAGE.get(int(code), 3) for code in limiting])
-            closeness = np.minimum(p.combined_margin[:, ti], p.detail_column(ti)[2][:, _ANGLE])
+            closeness = np.array(p.combined_margin[:, ti], np.float32)
+            need = np.flatnonzero(stage > _STAGE[FACTOR_CODE["backfacing"]] if p.culled_zero else stage >= 0)
+            closeness[need] = np.minimum(closeness[need], p.detail_at(need, np.full(len(need), ti))[2][:, _ANGLE])
             ci = int(np.lexsort((-closeness, -stage))[0])
         return TargetSummary(
             target=self.targets[ti].path,

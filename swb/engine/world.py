@@ -749,7 +749,8 @@ class World:
         if into.shape != (len(self.cameras), len(self.targets)):
             raise ValueError(f"host records of shape {into.shape}, world of {(len(self.cameras), len(self.targets))}")
         self._check_pairs()
-        records = self._records.numpy()
+        raw = np.dtype((np.void, into.dtype.itemsize))  # whole records as bytes: a copy, no per-field casting
+        records, into = self._records.numpy().view(raw), into.view(raw)
         if cameras is not None and len(cameras):
             rows = np.asarray(cameras, np.int64)
             into[rows] = records[rows]

@@ -102,15 +102,17 @@ def _detail_arrays(spec: Sdf.PrimSpec, results: Results, changed: PairChanges | 
 
 def _write_arrays(spec: Sdf.PrimSpec, results: Results, changed: PairChanges | None = None) -> None:
     p = results.pairs
+    cols = p.columns()
     set_attribute(spec, NS + "cameras", _T.StringArray, Vt.StringArray(results.camera_paths))
     set_attribute(spec, NS + "targets", _T.StringArray, Vt.StringArray(results.target_paths))
     set_attribute(spec, NS + "factors", _T.TokenArray, Vt.TokenArray(list(FACTORS)))
     set_attribute(spec, NS + "shape", _T.Int2, Gf.Vec2i(*(int(n) for n in p.shape)))
-    set_attribute(spec, NS + "decodable", _T.BoolArray, Vt.BoolArray.FromNumpy(p.decodable.ravel()))
-    set_attribute(spec, NS + "limiting", _T.IntArray, Vt.IntArray.FromNumpy(p.limiting.astype(np.int32).ravel()))
+    decodable = Vt.BoolArray.FromNumpy(cols.pop("decodable").ravel())
+    set_attribute(spec, NS + "decodable", _T.BoolArray, decodable)
+    set_attribute(spec, NS + "limiting", _T.IntArray, Vt.IntArray.FromNumpy(cols.pop("limiting").astype(np.int32).ravel()))
     detail = _detail_arrays(spec, results, changed)
     for name in SCALAR_FIELDS:
-        values = np.ascontiguousarray(detail.pop(name) if name in detail else getattr(p, name), dtype=np.float32)
+        values = np.ascontiguousarray(detail.pop(name) if name in detail else cols.pop(name), dtype=np.float32)
         set_attribute(spec, NS + name, _T.FloatArray, Vt.FloatArray.FromNumpy(values.ravel()))
         del values
     margins = np.ascontiguousarray(detail.pop("margins"), dtype=np.float32)
