@@ -109,7 +109,8 @@ def _write_arrays(spec: Sdf.PrimSpec, results: Results, changed: PairChanges | N
     set_attribute(spec, NS + "shape", _T.Int2, Gf.Vec2i(*(int(n) for n in p.shape)))
     decodable = Vt.BoolArray.FromNumpy(cols.pop("decodable").ravel())
     set_attribute(spec, NS + "decodable", _T.BoolArray, decodable)
-    set_attribute(spec, NS + "limiting", _T.IntArray, Vt.IntArray.FromNumpy(cols.pop("limiting").astype(np.int32).ravel()))
+    limiting = Vt.IntArray.FromNumpy(cols.pop("limiting").astype(np.int32).ravel())
+    set_attribute(spec, NS + "limiting", _T.IntArray, limiting)
     detail = _detail_arrays(spec, results, changed)
     for name in SCALAR_FIELDS:
         values = np.ascontiguousarray(detail.pop(name) if name in detail else cols.pop(name), dtype=np.float32)
