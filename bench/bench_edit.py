@@ -85,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     n_tri = sum(len(p.triangles) for p in sim.scene.parts)
     log(f"[2] swb.open: {t_open:.2f} s ({n_tri:,} triangles, {n_cam} cameras, {n_tgt:,} labels)")
     t0 = time.perf_counter()
-    sim.evaluate()
-    log(f"    first evaluation (world build, kernels loaded): {time.perf_counter() - t0:.2f} s on {sim.world.device}")
+    kept = sim.evaluate().pairs
+    log(f"    first evaluation (world build, kernels loaded): {time.perf_counter() - t0:.2f} s on {sim.world.device}; "
+        f"kept per pair: {sim.world.pair_bytes()} B on the device, {kept.nbytes_per_pair():.0f} B on the host "
+        f"({'every detail: SWB_DETAIL=1' if sim.detail else 'records, detail on request'})")
+    del kept
 
     def full(_: int) -> None:
         sim.evaluate(full=True)

@@ -56,6 +56,8 @@ def child(args: argparse.Namespace) -> dict:
     wp.config.log_level = logging.WARNING
     wp.config.quiet = True
     from swb.atomic_file import atomic_file
+    from swb.engine.detail_source import WorldDetail
+    from swb.engine.pair_records import PairRecords
     from swb.engine.results import Results
     from swb.engine.results_files import json_bytes, write_results
     from swb.engine.station_generator import generate_station
@@ -68,13 +70,17 @@ def child(args: argparse.Namespace) -> dict:
     warm.evaluate()  # kernels compiled and loaded outside the timing
     warm.close()
     t0 = time.perf_counter()
-    world = World(scene, device=args.device, threads=args.threads)
+    world = World(scene, device=args.device, threads=args.threads, detail=args.detail)
     world.evaluate()
     wp.synchronize_device(world.device)
-    res = Results(scene.cameras, scene.targets, world.results())
+    # as a simulation keeps them: compact records with detail on request, or (--detail) every array
+    pairs = world.results() if args.detail else PairRecords(world.records(), WorldDetail(world, scene))
+    res = Results(scene.cameras, scene.targets, pairs)
     evaluate_s = time.perf_counter() - t0
-    out = {"writer": args.write, "pairs": len(scene.cameras) * len(scene.targets), "evaluate_s": evaluate_s,
-           "device": str(world.device), "rss_before_write": rss_bytes(), "peak_eval": peak_bytes()}
+    n = len(scene.cameras) * len(scene.targets)
+    out = {"writer": args.write, "pairs": n, "evaluate_s": evaluate_s, "device_bytes": world.pair_bytes(),
+           "host_bytes": pairs.nbytes_per_pair(), "device": str(world.device), "rss_before_write": rss_bytes(),
+           "peak_eval": peak_bytes()}
     if args.write != "none":
         if args.write == "parquet":
             import pyarrow.parquet  # noqa: F401  (the library's import, ~0.1 s once per process, is not the write)
@@ -121,8 +127,9 @@ def sweep_child(args: argparse.Namespace) -> dict:
 
 
 def run_child(size: dict, write: str, folder: str, device: str | None, threads: int | None,
-              configs: int = 0) -> dict:
+              configs: int = 0, detail: bool = False) -> dict:
     cmd = [sys.executable, __file__, "--child", "--write", write, "--dir", folder, "--size", json.dumps(size)]
+    cmd += ["--detail"] if detail else []
     if device:
         cmd += ["--device", device]
     if threads:
@@ -135,7 +142,7 @@ def run_child(size: dict, write: str, folder: str, device: str | None, threads: 
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def cli_run(station: Path, option: str, folder: str, device: str | None) -> dict:
+def cli_run(station: Path, option: str, folder: str, device: str | None, detail: bool = False) -> dict:
     """``swb eval STATION --out DIR`` (load, evaluate, save with its results file) or ``--results FILE.parquet``
     (the results file alone) end to end in a subprocess; its peak is that process's ru_maxrss."""
     import re
@@ -145,7 +152,7 @@ def cli_run(station: Path, option: str, folder: str, device: str | None) -> dict
     argv += ["--device", device] if device else []
     cmd = [sys.executable, __file__, "--child", "--write", "cli", "--size", json.dumps(argv)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | {"SWB_DETAIL": "1" if detail else "0"})
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"swb eval --out failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -170,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="configurations of the sweep part (the bundled tunnel's sweep; 0 skips it)")
     ap.add_argument("--cli", action="store_true",
                     help="also time `swb eval STATION --out DIR` end to end (station written as USD first)")
+    ap.add_argument("--detail", action="store_true",
+                    help="keep every pair's detail (76 B a pair on the device, 81 B on the host) as simulations did "
+                         "before; default: 32-byte records, detail computed while writing (as simulations do now)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--write", default="none", help=argparse.SUPPRESS)
     ap.add_argument("--dir", default=None, help=argparse.SUPPRESS)
@@ -209,9 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = {}
     with tempfile.TemporaryDirectory(prefix="swb-bench-io-") as folder:
         for write in writers:
-            r = run_child(size, write, folder, args.device, args.threads)
+            r = run_child(size, write, folder, args.device, args.threads, detail=args.detail)
             runs[write] = r
-            line = (f"  {write:8s} evaluate {r['evaluate_s']:7.2f} s on {r['device']}, peak after evaluation "
+            line = (f"  {write:8s} evaluate {r['evaluate_s']:7.2f} s on {r['device']}, {r['device_bytes']} B a pair "
+                    f"kept on the device, {r['host_bytes']:.0f} B on the host, peak after evaluation "
                     f"{r['peak_eval'] / GB:6.2f} GB")
             if write != "none":
                 line += (f"; write {r['write_s']:7.2f} s, {r['file_bytes'] / 2**20:8.1f} MiB file, peak "
@@ -235,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="swb-bench-io-") as folder:
             station = write_scene(generate_station(**size, seed=0), Path(folder) / "station.usdc")
             for option in ("--results", "--out"):
-                r = cli_run(station, option, folder, args.device)
+                r = cli_run(station, option, folder, args.device, args.detail)
                 log(f"[cli] swb eval {option}: {r['wall_s']:.1f} s in all, evaluation {r['evaluate_s']:.2f} s, "
                     f"writing {r['write_s']:.2f} s ({r['write_s'] / r['evaluate_s']:.2f}x the evaluation), peak "
                     f"{r['peak'] / GB:.2f} GB; " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in r["files"].items()))

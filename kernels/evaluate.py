@@ -271,7 +271,8 @@ def evaluate_kernel(
     """Grid launch (len(cam_idx), len(tgt_idx)) for blocks of pairs; with ``sparse`` != 0 a (n, 1) launch where
     thread i evaluates the pair (cam_idx[i], tgt_idx[i]). Writes ``records[c, t]`` and, with ``with_detail`` != 0,
     ``detail[c, t]``; ``cull``: see ``evaluate_pair_seen``. ``rays[slot]`` counts the occlusion rays cast. With
-    ``use_seen`` != 0, ``seen[c, t]`` >= 0 is a visibility mask cast on the host (-1: cast here)."""
+    ``use_seen`` != 0, ``seen[i, j]`` (shaped like the launch) >= 0 is a visibility mask cast on the host (-1: cast
+    here)."""
     i, j = wp.tid()
     c = cam_idx[i]
     t = tgt_idx[j]
@@ -279,10 +280,43 @@ def evaluate_kernel(
         t = tgt_idx[i]
     pre = wp.int32(-1)
     if use_seen != 0:
-        pre = seen[c, t]
+        pre = seen[i, j]
     r = evaluate_pair_seen(cameras[c], targets[t], mesh, has_mesh, lit, -1, pre, cull)
     records[c, t] = record_of(r, wp.int32(r.visible_fraction * float(N_SAMPLES) + 0.5))
     if with_detail != 0:
         detail[c, t] = detail_of(r)
     if r.rays > 0:
         wp.atomic_add(rays, slot, wp.int64(r.rays))
+
+
+@wp.func
+def seen_mask(seen: int) -> int:
+    """A visibility mask with ``seen`` samples set: all the detail needs of a pair's occlusion (its fraction)."""
+    return (wp.int32(1) << seen) - 1
+
+
+@wp.kernel
+def detail_kernel(
+    cameras: wp.array(dtype=Camera),
+    targets: wp.array(dtype=Target),
+    mesh: wp.uint64,
+    has_mesh: int,
+    lit: Lighting,
+    cam_idx: wp.array(dtype=wp.int32),
+    tgt_idx: wp.array(dtype=wp.int32),
+    sparse: int,
+    seen: wp.array2d(dtype=wp.int32),
+    cull: int,
+    out: wp.array2d(dtype=PairDetail),
+):
+    """A world's ``PairDetail`` recomputed for the pairs someone asks about, by the same ``evaluate_pair_seen``.
+    Grid launch (len(cam_idx), len(tgt_idx)) writing ``out[i, j]``, or with ``sparse`` != 0 an (n, 1) launch for
+    the pairs (cam_idx[i], tgt_idx[i]) writing ``out[i, 0]``. ``seen[i, j]`` is the pair's kept count of seen
+    occlusion samples: no ray is cast again, so the visibility is the record's, whichever engine cast it."""
+    i, j = wp.tid()
+    c = cam_idx[i]
+    t = tgt_idx[j]
+    if sparse != 0:
+        t = tgt_idx[i]
+    r = evaluate_pair_seen(cameras[c], targets[t], mesh, has_mesh, lit, -1, seen_mask(seen[i, j]), cull)
+    out[i, j] = detail_of(r)

@@ -47,14 +47,16 @@ __version__ = "0.1.0"
 
 
 def open(path: str | Path, *, device: str | None = None, threads: int | None = None,  # noqa: A001
-         allow_missing: bool | None = None) -> Simulation:
+         allow_missing: bool | None = None, detail: bool | None = None) -> Simulation:
     """Open a USD station for evaluation; the file itself is never modified. ``allow_missing``: go on (with a
     warning listing them) when referenced geometry assets, payloads or sublayers cannot be opened (default: as the
-    enclosing ``swb.stage.diagnostics.allowing_missing`` block says, else False)."""
+    enclosing ``swb.stage.diagnostics.allowing_missing`` block says, else False). ``detail``: keep every pair's
+    blur metrics and margins instead of computing them on request (docs/results.md; same values; None: the
+    ``SWB_DETAIL`` environment variable)."""
     if allow_missing is None:
-        return open_simulation(path, device=device, threads=threads)
+        return open_simulation(path, device=device, threads=threads, detail=detail)
     with allowing_missing(allow_missing):
-        return open_simulation(path, device=device, threads=threads)
+        return open_simulation(path, device=device, threads=threads, detail=detail)
 
 
 def restore(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:

@@ -40,13 +40,14 @@ def _common_prefix(paths: list[str]) -> str:
 def camera_table(res: Results) -> str:
     """One line per camera: what it sees, what it decodes, and what stops the rest."""
     p = res.pairs
-    in_view = (p.limiting != FACTOR_CODE["fov"]) & (p.limiting != FACTOR_CODE["backfacing"])
+    limiting, decodable = p.limiting, p.decodable  # once: compact results convert a field on each access
+    in_view = (limiting != FACTOR_CODE["fov"]) & (limiting != FACTOR_CODE["backfacing"])
     common = _common_prefix(res.camera_paths)
     linear = res_linear(res)
     rows = []
     for i, cam in enumerate(res.cameras):
-        dec = p.decodable[i]
-        blockers = Counter(factor_name(int(c)) for c in p.limiting[i][in_view[i] & ~dec])
+        dec = decodable[i]
+        blockers = Counter(factor_name(int(c)) for c in limiting[i][in_view[i] & ~dec])
         top = ", ".join(f"{name} {n}" for name, n in blockers.most_common(2)) or "-"
         ppm = np.minimum(p.ppm_u[i], np.where(linear, np.inf, p.ppm_w[i]))[dec]
         rows.append([

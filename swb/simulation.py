@@ -12,24 +12,30 @@ changed is only re-placed (its pose and those below it), not re-read; an index f
 targets and parts at or below them finds what an edit touches without a walk over every path.
 
 The host results are updated in place (only the rows, columns and pairs recomputed are copied back); a Results
-someone still holds is copied first, so it stays what it was. The results layer is written when someone needs
+someone still holds is copied first, so it stays what it was. By default a simulation keeps each pair's 32-byte
+record, on the device and on the host, and computes the blur metrics and margins on request for the pairs asked
+(swb/engine/pair_records.py); ``Simulation(detail=True)`` keeps them all, as before (76 B a pair on the device,
+81 B on the host). The results layer is written when someone needs
 it: ``save``, ``flush_results``, or reading ``stage`` or ``results_layer`` (then only the arrays and the target
 summaries that changed are rewritten).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pxr import Gf, Sdf, Tf, Usd, UsdGeom
 
+from .engine.detail_source import WorldDetail
 from .engine.model import CameraModel, MeshPart, Scene, TargetModel
-from .engine.pair_results import PairResults
+from .engine.pair_records import PairRecords, Pairs
 from .engine.results import Results
 from .engine.transit import PHASES, TransitResults, evaluate_transits, transit_frames
 from .engine.world import World
@@ -39,7 +45,7 @@ from .stage.attributes import create_attribute
 from .stage.geometry import split_instance_path
 from .stage.layers import copy_stage_metadata, open_layer, open_stage
 from .stage.placement import local_for_world_pose
-from .stage.results_layer import SWB_PRIM, ResultsLayerWriter, read_results
+from .stage.results_layer import SWB_PRIM, PairChanges, ResultsLayerWriter, read_results
 from .stage.save import SaveContent, check_save_target, file_signature, read_save, write_save
 from .stage.ui_state import UiState, read_ui_state, write_ui_state
 from .stage.units import rigid_poses
@@ -88,10 +94,15 @@ class Simulation:
         ui: Sdf.Layer | None = None,
         results: Sdf.Layer | None = None,
         sweep: Sdf.Layer | None = None,
+        detail: bool | None = None,
     ) -> None:
+        """``detail``: keep every pair's blur metrics and margins (the old 76 + 81 B a pair) instead of computing
+        them on request; the values are the same either way (None: the ``SWB_DETAIL`` environment variable, 1/0,
+        else False)."""
         self.scene_path = Path(scene_path).resolve()
         self.device = device
         self.threads = threads
+        self.detail = detail_wanted(detail)
         # the file as read, when this open read it (a layer already in USD's registry may predate the file on disk)
         signature = file_signature(self.scene_path) if Sdf.Layer.Find(str(self.scene_path)) is None else None
         scene_layer = open_layer(self.scene_path)
@@ -114,12 +125,15 @@ class Simulation:
         self._stage.SetEditTarget(Usd.EditTarget(self.config_layer))
         self._results_writer = ResultsLayerWriter(self._results_layer_obj)
         self._layer_stale = False  # the results layer lags behind self._pairs
+        # pairs recomputed since the layer was written (None: any may have changed): compact results compute the
+        # detail the layer stores for those alone
+        self._unwritten: PairChanges | None = None
         self.scene: Scene = loader.load_scene_from_stage(self._stage, str(self.scene_path))
         self.ui = read_ui_state(self.ui_layer)
         self._world: World | None = None
         self._world_current = False  # device results cover every pair of the current scene
-        self._pairs: PairResults | None = None  # host results, updated in place (see _writable_pairs)
-        self._handed_out: list[weakref.ref] = []  # PairResults views given to callers (copy before writing)
+        self._pairs: Pairs | None = None  # host results, updated in place (see _writable_pairs)
+        self._handed_out: list[weakref.ref] = []  # views of them given to callers (copy before writing)
         self._results_ref: weakref.ref | None = None  # the Results last given out, reused while alive
         self._entity_index: _EntityIndex | None = None
         self._path_index: tuple[dict[str, int], dict[str, int]] | None = None
@@ -181,10 +195,11 @@ class Simulation:
             return False
         self._muted = True
         try:
-            self._results_writer.write(self.results)  # type: ignore[arg-type]
+            self._results_writer.write(self.results, changed=self._unwritten)  # type: ignore[arg-type]
         finally:
             self._muted = False
         self._layer_stale = False
+        self._unwritten = PairChanges()
         return True
 
     # ----- evaluation ------------------------------------------------------------------------------------------
@@ -192,7 +207,7 @@ class Simulation:
     def world(self) -> World:
         """The Warp world, built on first use and kept for incremental updates."""
         if self._world is None:
-            self._world = World(self.scene, device=self.device, threads=self.threads)
+            self._world = World(self.scene, device=self.device, threads=self.threads, detail=self.detail)
             self._world_current = False
         return self._world
 
@@ -220,7 +235,7 @@ class Simulation:
         held = self._results_ref() if self._results_ref is not None else None
         if held is not None:
             return held
-        view = PairResults(**{f.name: getattr(self._pairs, f.name) for f in fields(self._pairs)})
+        view = _view(self._pairs)
         self._handed_out = [r for r in self._handed_out if r() is not None]
         self._handed_out.append(weakref.ref(view))
         res = Results(self.scene.cameras, self.scene.targets, view, index=self._paths())
@@ -233,7 +248,7 @@ class Simulation:
                                 {t.path: i for i, t in enumerate(self.scene.targets)})
         return self._path_index
 
-    def _writable_pairs(self) -> PairResults:
+    def _writable_pairs(self) -> Pairs:
         """The host results, ready to be written in place: copied first while a caller still holds a view."""
         assert self._pairs is not None
         self._results_ref = None
@@ -252,10 +267,16 @@ class Simulation:
     def release_world(self) -> None:
         """Free the Warp world (mesh, BVH, device buffers) when no evaluation is coming next, e.g. before writing a
         large station's save: a 4 M-triangle world is about 0.4 GB of host memory. Results stay; the next
-        evaluation builds the world again."""
-        if self._world is not None:
-            self._world.close()
-            self._world = None
+        evaluation builds the world again. Compact results still compute their detail from the world's cameras,
+        targets and geometry: those stay with them (the per-pair arrays go)."""
+        world, self._world = self._world, None
+        if world is None:
+            return
+        if isinstance(self._pairs, PairRecords) and isinstance(self._pairs.source, WorldDetail):
+            world.release_pairs()
+            self._pairs.source.keep(world)
+        else:
+            world.close()
 
     def evaluate(self, *, full: bool = False) -> Results:
         """Bring results up to date: everything on first use (or with full=True), afterwards only what changed.
@@ -283,7 +304,9 @@ class Simulation:
             self._world_current = True
             self._results_ref = None
             self._handed_out = []
-            self._pairs = world.results()
+            self._unwritten = None
+            self._pairs = (world.results() if self.detail
+                           else PairRecords(world.records(), WorldDetail(world, self.scene)))
         elif plan is not None and parts is not None and ctx is not None:
             self._apply_changes(world, plan, ctx, parts)
             self._dirty.clear()
@@ -411,8 +434,18 @@ class Simulation:
         if tgts:
             world.evaluate(targets=tgts)
             n_pairs += len(tgts) * len(self.scene.cameras)
-        world.read_back(self._writable_pairs(), cameras=cams, targets=tgts, pairs=(c_idx, t_idx))
+        pairs = self._writable_pairs()
+        if isinstance(pairs, PairRecords):
+            world.read_back_records(pairs.records, cameras=cams, targets=tgts, pairs=(c_idx, t_idx))
+            pairs.source = WorldDetail(world, self.scene)
+        else:
+            world.read_back(pairs, cameras=cams, targets=tgts, pairs=(c_idx, t_idx))
         self.last_update = UpdateStats(False, list(cams), list(tgts), list(parts), n_pairs)
+        if self._unwritten is not None:
+            self._unwritten.add(cams, tgts, (c_idx, t_idx))
+            shape = (len(self.scene.cameras), len(self.scene.targets))
+            if self._unwritten.count(shape) > shape[0] * shape[1] // 4:  # many edits unwritten: all at once
+                self._unwritten = None
 
     # ----- edits (authored into the config layer, picked up by the change listener) ---------------------------
     def _prim(self, path: str) -> Usd.Prim:
@@ -625,9 +658,27 @@ def _reread_part(stage: Usd.Stage, path: str, ctx: loader.LoadContext) -> MeshPa
     return parts[0] if len(parts) == 1 else None
 
 
-def open_simulation(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:
+DETAIL_ENV = "SWB_DETAIL"
+
+
+def detail_wanted(option: bool | None) -> bool:
+    """Whether a simulation keeps every pair's detail: ``option``, else ``SWB_DETAIL`` (1/0), else False."""
+    if option is not None:
+        return bool(option)
+    return os.environ.get(DETAIL_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _view(pairs: Pairs) -> Pairs:
+    """A new object over the same arrays (the simulation tracks it to copy before writing)."""
+    if isinstance(pairs, PairRecords):
+        return PairRecords(pairs.records, pairs.source)
+    return dataclasses.replace(pairs)
+
+
+def open_simulation(path: str | Path, *, device: str | None = None, threads: int | None = None,
+                    detail: bool | None = None) -> Simulation:
     """Open a user's stage for evaluation (the file itself is never modified)."""
-    return Simulation(path, device=device, threads=threads)
+    return Simulation(path, device=device, threads=threads, detail=detail)
 
 
 def restore_simulation(path: str | Path, *, device: str | None = None, threads: int | None = None) -> Simulation:

@@ -52,7 +52,7 @@ def evaluate(order: str, scene: str) -> dict:
         "in_registry": reg.in_registry,
         "applied": S.applied_schemas(cam),
         "scene": _digest([*sim.scene.cameras, *sim.scene.targets, *sim.scene.parts, *sim.scene.lights]),
-        "results": _digest([res.pairs]),
+        "results": _digest([res.pairs.full()]),  # every field, detail included
         "sweep": repr(sweep),
         "cameras": [c.path for c in sim.scene.cameras],
         "targets": [t.path for t in sim.scene.targets],

@@ -46,16 +46,16 @@ def wanted(option: bool | None, device: wp.context.Device) -> bool:
 
 
 class HostMasks:
-    """A (cameras, targets) int32 array of host-cast visibility masks, -1 where the kernel casts its own rays."""
+    """Host-cast visibility masks of one launch: an int32 array shaped like the launch ((len(cam_idx),
+    len(tgt_idx)), sparse (n, 1)), -1 where the kernel casts its own rays. It lives from ``fill`` to ``clear``: a
+    world keeps nothing per pair for it between launches (the Embree scene stays)."""
 
-    def __init__(self, shape: tuple[int, int], device: wp.context.Device, threads: int) -> None:
+    def __init__(self, device: wp.context.Device, threads: int) -> None:
         self.device = device
         self.threads = threads
-        self.seen = wp.full(shape, -1, dtype=wp.int32, device=device)
-        self._host = self.seen.numpy()  # a CPU array: this view writes the kernel's input in place
+        self.seen: wp.array | None = None
         self._occ: EmbreeOcclusion | None = None
         self._version = -1
-        self._written: tuple[np.ndarray, np.ndarray] | None = None
         self._done = (0, 0.0)  # rays and seconds of Embree scenes replaced after geometry changes
         wp.load_module("swb.kernels.occlusion_rays", device=device)  # before any threaded launch: no load race
 
@@ -77,6 +77,7 @@ class HostMasks:
             self._version = version
         n_i = cam_idx.shape[0]
         n_j = 1 if sparse else tgt_idx.shape[0]
+        self.seen = wp.full((n_i, n_j), -1, dtype=wp.int32, device=self.device)
         flags = wp.empty((n_i, n_j), dtype=wp.uint8, device=self.device)
 
         def flag(a: int, b: int) -> None:
@@ -88,7 +89,6 @@ class HostMasks:
         ci = cam_idx.numpy()[ii]
         ti = tgt_idx.numpy()[ii if sparse else jj]
         n = len(ci)
-        self._written = (ci, ti)
         if n == 0:
             return 0
         pc = wp.array(ci.astype(np.int32), dtype=wp.int32, device=self.device)
@@ -104,7 +104,7 @@ class HostMasks:
 
         split(n, N_SAMPLES, rays)
         blocked = self._occ.occluded(origins.numpy(), dirs.numpy(), max_t.numpy()).reshape(n, N_SAMPLES)
-        self._host[ci, ti] = (~blocked).astype(np.int32) @ _BITS
+        self.seen.numpy()[ii, jj] = (~blocked).astype(np.int32) @ _BITS  # a CPU array: the view writes it
         return n * N_SAMPLES
 
     def host_rays(self) -> tuple[int, float]:
@@ -114,10 +114,8 @@ class HostMasks:
         return self._done[0] + self._occ.rays, self._done[1] + self._occ.seconds
 
     def clear(self) -> None:
-        """Back to -1 where the last ``fill`` wrote (so a later launch without it casts its own rays)."""
-        if self._written is not None:
-            self._host[self._written] = -1
-            self._written = None
+        """Free the launch's masks."""
+        self.seen = None
 
     def close(self) -> None:
         if self._occ is not None:

@@ -76,11 +76,53 @@ class PairResults:
     def shape(self) -> tuple[int, int]:
         return self.decodable.shape
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """The record fields' arrays (as ``PairRecords.columns``; these are the arrays themselves)."""
+        return {name: getattr(self, name) for name in ("score", "p_read", "ppm_u", "ppm_w", "tilt_deg", "distance",
+                                                         "combined_margin", "decodable", "limiting",
+                                                         "visible_fraction")}
+
+    culled_zero = False  # arrays of any world: no margin is assumed (see PairRecords.culled_zero)
+
+    def at(self, name: str, where: object) -> np.ndarray:
+        """Field ``name`` at index ``where`` (as ``PairRecords.at``)."""
+        return getattr(self, name)[where]
+
+    # The detail queries of ``PairRecords`` (swb/engine/pair_records.py), answered from the arrays held here.
+    def detail_at(self, cam_idx: np.ndarray, tgt_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(defocus_px, motion_px, margins) of the pairs (cam_idx[k], tgt_idx[k])."""
+        where = (np.asarray(cam_idx, np.int64).ravel(), np.asarray(tgt_idx, np.int64).ravel())
+        return self.defocus_px[where], self.motion_px[where], self.margins[where]
+
+    def detail_rows(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(defocus_px, motion_px, margins) of camera rows a..b."""
+        return self.defocus_px[a:b], self.motion_px[a:b], self.margins[a:b]
+
+    def detail_block(self, a: int, b: int, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(defocus_px, motion_px, margins) of camera rows a..b x targets t0..t1."""
+        return self.defocus_px[a:b, t0:t1], self.motion_px[a:b, t0:t1], self.margins[a:b, t0:t1]
+
+    def detail_column(self, ti: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(defocus_px, motion_px, margins) of every camera for target ti."""
+        return self.defocus_px[:, ti], self.motion_px[:, ti], self.margins[:, ti]
+
+    def detail(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.defocus_px, self.motion_px, self.margins
+
+    def full(self) -> PairResults:
+        return self
+
+    def nbytes_per_pair(self) -> float:
+        """Host bytes held per pair, every array counted."""
+        return sum(getattr(self, f.name).nbytes for f in fields(self)) / max(self.decodable.size, 1)
+
     def copy(self) -> PairResults:
         return PairResults(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
     def equal(self, other: PairResults) -> bool:
-        """Bit-for-bit equality (NaN-safe), used by save/restore checks."""
+        """Bit-for-bit equality (NaN-safe), used by save/restore checks (compact records compare through
+        ``full``)."""
+        other = other.full()
         return all(
             np.array_equal(getattr(self, f.name), getattr(other, f.name), equal_nan=True) for f in fields(self)
         )

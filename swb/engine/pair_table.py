@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SwbError
+from .pair_records import Pairs, detail_flat, field_flat
 from .pair_results import SCALAR_FIELDS, PairResults
 from .profiles import FACTORS
 
@@ -47,9 +48,10 @@ def pair_schema(metadata: dict[bytes, bytes] | None = None) -> Any:
     return pa.schema(fields, metadata=metadata)
 
 
-def pair_batches(pairs: PairResults, camera_paths: list[str], target_paths: list[str],
+def pair_batches(pairs: Pairs, camera_paths: list[str], target_paths: list[str],
                  chunk_rows: int = CHUNK_ROWS) -> Iterator[Any]:
-    """Record batches of at most ``chunk_rows`` rows covering every pair, camera-major."""
+    """Record batches of at most ``chunk_rows`` rows covering every pair, camera-major. The blur metrics and
+    margins are asked chunk by chunk (compact results compute them then: one chunk's worth at a time)."""
     pa = require_pyarrow()
     if chunk_rows < 1:
         raise SwbError(f"the chunk size must be at least 1 row, got {chunk_rows}")
@@ -59,21 +61,21 @@ def pair_batches(pairs: PairResults, camera_paths: list[str], target_paths: list
     cams = pa.array(camera_paths, pa.string())
     tgts = pa.array(target_paths, pa.string())
     factors = pa.array(list(FACTORS), pa.string())
-    flat = {name: np.ascontiguousarray(getattr(pairs, name)).reshape(-1) for name in
-            ("decodable", "limiting", *METRIC_COLUMNS)}  # views when the arrays are contiguous (they are)
-    margins = np.ascontiguousarray(pairs.margins).reshape(n, len(FACTORS))
     for a in range(0, n, chunk_rows):
         b = min(n, a + chunk_rows)
         rows = np.arange(a, b, dtype=np.int64)
         ci, ti = np.divmod(rows, max(n_tgt, 1))
         del rows
-        code = flat["limiting"][a:b]
+        code = field_flat(pairs, "limiting", a, b)
         limiting = pa.DictionaryArray.from_arrays(pa.array(code - 1, pa.int32(), mask=code == 0), factors)
         columns = [pa.DictionaryArray.from_arrays(pa.array(ci.astype(np.int32)), cams),
                    pa.DictionaryArray.from_arrays(pa.array(ti.astype(np.int32)), tgts),
-                   pa.array(flat["decodable"][a:b]), limiting]
-        columns += [pa.array(flat[name][a:b]) for name in METRIC_COLUMNS]
-        columns += [pa.array(margins[a:b, k]) for k in range(len(FACTORS))]
+                   pa.array(field_flat(pairs, "decodable", a, b)), limiting]
+        defocus, motion, margins = detail_flat(pairs, a, b)
+        chunk = {"defocus_px": defocus, "motion_px": motion}
+        columns += [pa.array(np.ascontiguousarray(chunk[name]) if name in chunk
+                             else np.ascontiguousarray(field_flat(pairs, name, a, b))) for name in METRIC_COLUMNS]
+        columns += [pa.array(np.ascontiguousarray(margins[:, k])) for k in range(len(FACTORS))]
         yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import SwbError
 from .model import CameraModel, TargetModel
-from .pair_results import PairResults
+from .pair_records import Pairs
 from .profiles import FACTOR_CODE, FACTORS, factor_name
 
 # How far a failing pair got through the checks: a pair that is occluded is "closer" to decoding than one out of view.
@@ -63,27 +63,41 @@ class SummaryArrays:
     p_read: np.ndarray
 
 
-def summarize(p: PairResults) -> SummaryArrays:
+_ANGLE = FACTOR_CODE["angle"] - 1
+
+
+def summarize(p: Pairs) -> SummaryArrays:
     """``Results.summary`` for every target at once: the best decoding camera by score (first of equals); when none
     decodes, the camera that came closest: furthest through the checks, then the largest margin (NaN last), then
-    the first. Same choices as the per-target rule, without a Python loop over targets."""
+    the first. Same choices as the per-target rule, without a Python loop over targets. The angle margin is asked
+    only for the pairs that can be chosen that way (compact results compute it for those alone)."""
     n_cam, n_tgt = p.shape
     if n_cam == 0:
         z = np.zeros(n_tgt, np.float32)
         return SummaryArrays(np.full(n_tgt, -1, np.int64), np.zeros(n_tgt, bool), z,
                              np.full(n_tgt, FACTOR_CODE["fov"], np.int32), np.zeros(n_tgt, np.int64), z.copy())
-    dec = p.decodable
+    cols = p.columns()  # contiguous arrays (compact records: one pass)
+    dec, score, combined = cols["decodable"], cols["score"], cols["combined_margin"]
     decoding = dec.sum(axis=0)
     any_dec = decoding > 0
     # decoding targets: first argmax of the score among decoding cameras
-    best_dec = np.argmax(np.where(dec, p.score, np.float32(-1.0)), axis=0)
+    best_dec = np.argmax(np.where(dec, score, np.float32(-1.0)), axis=0)
     # the rest: furthest stage, then the largest closeness (NaN ranks below every number), then the first camera
-    stage_table = np.full(max(int(p.limiting.max(initial=0)), max(_STAGE)) + 1, 3, np.int8)
+    limiting = cols["limiting"]
+    stage_table = np.full(max(int(limiting.max(initial=0)), max(_STAGE)) + 1, 3, np.int8)
     for code, st in _STAGE.items():
         stage_table[code] = st
-    stage = stage_table[np.clip(p.limiting, 0, len(stage_table) - 1)]
-    closeness = np.minimum(p.combined_margin, p.margins[..., FACTOR_CODE["angle"] - 1])
+    stage = stage_table[np.clip(limiting, 0, len(stage_table) - 1)]
     top = stage == stage.max(axis=0)
+    closeness = np.array(combined, np.float32)  # only entries of undecoded targets' top stage count
+    need = top & ~any_dec & (top.sum(axis=0) > 1)  # a lone camera at the furthest check is chosen whatever it is
+    if p.culled_zero:  # stopped at the view or facing test: combined = angle margin = 0, the closeness is 0
+        need &= stage > _STAGE[FACTOR_CODE["backfacing"]]
+    ci, ti = np.nonzero(need)
+    del need
+    if len(ci):
+        closeness[ci, ti] = np.minimum(closeness[ci, ti], p.detail_at(ci, ti)[2][:, _ANGLE])
+    del ci, ti
     number = top & ~np.isnan(closeness)
     masked = np.where(number, closeness, -np.inf)
     best_close = masked.max(axis=0)
@@ -91,10 +105,10 @@ def summarize(p: PairResults) -> SummaryArrays:
     has_number = number.any(axis=0)
     best_fail = np.where(has_number, np.argmax(pick, axis=0), np.argmax(top, axis=0))
     best = np.where(any_dec, best_dec, best_fail)
-    cols = np.arange(n_tgt)
-    return SummaryArrays(best=best.astype(np.int64), decodable=any_dec, score=p.score[best, cols],
-                         limiting=p.limiting[best, cols].astype(np.int32), decoding=decoding.astype(np.int64),
-                         p_read=p.p_read.max(axis=0))
+    idx = np.arange(n_tgt)
+    return SummaryArrays(best=best.astype(np.int64), decodable=any_dec, score=score[best, idx],
+                         limiting=limiting[best, idx].astype(np.int32), decoding=decoding.astype(np.int64),
+                         p_read=cols["p_read"].max(axis=0))
 
 
 @dataclass(frozen=True)
@@ -113,7 +127,7 @@ class TargetSummary:
 class Results:
     """An evaluation's arrays with the camera and target paths that index them."""
 
-    def __init__(self, cameras: list[CameraModel], targets: list[TargetModel], pairs: PairResults,
+    def __init__(self, cameras: list[CameraModel], targets: list[TargetModel], pairs: Pairs,
                  index: tuple[dict[str, int], dict[str, int]] | None = None,
                  summary_arrays: SummaryArrays | None = None) -> None:
         """``index``: (camera path -> row, target path -> column) when the caller already holds them;
@@ -152,52 +166,64 @@ class Results:
         return self._target_i(path)
 
     def row(self, ci: int, ti: int) -> PairRow:
+        return self.rows(np.array([ci]), np.array([ti]))[0]
+
+    def rows(self, cam_idx: np.ndarray, tgt_idx: np.ndarray,
+             detail: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> list[PairRow]:
+        """The rows of the pairs (cam_idx[k], tgt_idx[k]); their detail is asked once for all of them (or given:
+        ``detail`` = (defocus_px, motion_px, margins) of those pairs)."""
         p = self.pairs
-        return PairRow(
-            camera=self.cameras[ci].path,
-            target=self.targets[ti].path,
-            decodable=bool(p.decodable[ci, ti]),
-            score=float(p.score[ci, ti]),
-            p_read=float(p.p_read[ci, ti]),
-            limiting=factor_name(int(p.limiting[ci, ti])),
-            ppm_u=float(p.ppm_u[ci, ti]),
-            ppm_w=float(p.ppm_w[ci, ti]),
-            tilt_deg=float(p.tilt_deg[ci, ti]),
-            defocus_px=float(p.defocus_px[ci, ti]),
-            motion_px=float(p.motion_px[ci, ti]),
-            visible_fraction=float(p.visible_fraction[ci, ti]),
-            distance=float(p.distance[ci, ti]),
-            margins={name: float(p.margins[ci, ti, k]) for k, name in enumerate(FACTORS)},
-        )
+        ci = np.asarray(cam_idx, np.int64).ravel()
+        ti = np.asarray(tgt_idx, np.int64).ravel()
+        defocus, motion, margins = p.detail_at(ci, ti) if detail is None else detail
+        rec = {name: p.at(name, (ci, ti)).tolist() for name in
+               ("decodable", "score", "p_read", "limiting", "ppm_u", "ppm_w", "tilt_deg", "distance",
+                "visible_fraction")}
+        defocus_l, motion_l = np.asarray(defocus).ravel().tolist(), np.asarray(motion).ravel().tolist()
+        margins_l = np.asarray(margins).reshape(len(ci), len(FACTORS)).tolist()
+        cams, tgts = self.cameras, self.targets
+        return [
+            PairRow(camera=cams[c].path, target=tgts[t].path, decodable=bool(rec["decodable"][k]),
+                    score=rec["score"][k], p_read=rec["p_read"][k], limiting=factor_name(int(rec["limiting"][k])),
+                    ppm_u=rec["ppm_u"][k], ppm_w=rec["ppm_w"][k], tilt_deg=rec["tilt_deg"][k],
+                    defocus_px=defocus_l[k], motion_px=motion_l[k], visible_fraction=rec["visible_fraction"][k],
+                    distance=rec["distance"][k], margins=dict(zip(FACTORS, margins_l[k], strict=True)))
+            for k, (c, t) in enumerate(zip(ci.tolist(), ti.tolist(), strict=True))
+        ]
 
     def camera(self, path: str) -> list[PairRow]:
         """One row per target as seen by this camera."""
         ci = self._camera_i(path)
-        return [self.row(ci, ti) for ti in range(len(self.targets))]
+        n = len(self.targets)
+        return self.rows(np.full(n, ci), np.arange(n), self.pairs.detail_rows(ci, ci + 1))
 
     def target(self, path: str) -> list[PairRow]:
         """One row per camera for this target."""
         ti = self._target_i(path)
-        return [self.row(ci, ti) for ci in range(len(self.cameras))]
+        n = len(self.cameras)
+        return self.rows(np.arange(n), np.full(n, ti), self.pairs.detail_column(ti))
 
     def summary(self, ti: int) -> TargetSummary:
         """Best camera by score; when no camera decodes, the factor of the pair that came closest."""
         p = self.pairs
-        dec = p.decodable[:, ti]
+        dec = p.at("decodable", np.s_[:, ti])
+        limiting = p.at("limiting", np.s_[:, ti])
         if len(self.cameras) == 0:
             return TargetSummary(self.targets[ti].path, False, None, 0.0, "fov", 0)
         if dec.any():
             ci = int(np.argmax(np.where(dec, p.score[:, ti], -1.0)))
         else:
-            stage = np.array([_STAGE.get(int(code), 3) for code in p.limiting[:, ti]])
-            closeness = np.minimum(p.combined_margin[:, ti], p.margins[:, ti, FACTOR_CODE["angle"] - 1])
+            stage = np.array([_STAGE.get(int(code), 3) for code in limiting])
+            closeness = np.array(p.combined_margin[:, ti], np.float32)
+            need = np.flatnonzero(stage > _STAGE[FACTOR_CODE["backfacing"]] if p.culled_zero else stage >= 0)
+            closeness[need] = np.minimum(closeness[need], p.detail_at(need, np.full(len(need), ti))[2][:, _ANGLE])
             ci = int(np.lexsort((-closeness, -stage))[0])
         return TargetSummary(
             target=self.targets[ti].path,
             decodable=bool(dec.any()),
             best_camera=self.cameras[ci].path,
             score=float(p.score[ci, ti]),
-            limiting=factor_name(int(p.limiting[ci, ti])),
+            limiting=factor_name(int(limiting[ci])),
             cameras_decoding=int(dec.sum()),
             p_read=float(p.p_read[:, ti].max()),
         )
@@ -242,6 +268,7 @@ class Results:
         def stage_position(p: np.ndarray) -> dict[str, Any]:
             return {} if to_stage is None else {"position_stage": [float(x) for x in to_stage @ np.asarray(p)]}
 
+        decoding = self.pairs.decodable.sum(axis=1)
         cams = [
             {
                 "path": c.path,
@@ -252,7 +279,7 @@ class Results:
                 "decoder_profile": c.decoder_profile,
                 "position": [float(x) for x in c.position],
                 **stage_position(c.position),
-                "targets_decodable": int(self.pairs.decodable[i].sum()),
+                "targets_decodable": int(decoding[i]),
             }
             for i, c in enumerate(self.cameras)
         ]
@@ -280,8 +307,9 @@ class Results:
         doc = {"units": json_units(frame), "label_coverage": self.label_coverage(), "cameras": cams,
                "targets": tgts}
         if pairs:
-            doc["pairs"] = [_finite(self.row(ci, ti).to_json())
-                            for ci in range(len(self.cameras)) for ti in range(len(self.targets))]
+            n_tgt = len(self.targets)
+            doc["pairs"] = [_finite(r.to_json()) for ci in range(len(self.cameras)) for r in
+                            self.rows(np.full(n_tgt, ci), np.arange(n_tgt), self.pairs.detail_rows(ci, ci + 1))]
         return doc
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import warp as wp
 
 from swb.kernels.camera import Camera, Light, Target
-from swb.kernels.evaluate import PairDetail, PairRecord, evaluate_kernel
+from swb.kernels.evaluate import PairDetail, PairRecord, detail_kernel, evaluate_kernel
 from swb.kernels.lighting import Lighting
 from swb.kernels.transform import pairs_near_boxes, transform_points
 from swb.kernels.visibility import N_SAMPLES
@@ -222,12 +222,15 @@ class World:
     """Device copy of a scene plus persistent per-pair result arrays (see ``swb.engine.pair_results``)."""
 
     def __init__(self, scene: Scene, device: str | None = None, threads: int | None = None,
-                 embree: bool | None = None, *, detail: bool = True, cull: bool = True) -> None:
+                 embree: bool | None = None, *, detail: bool = True, cull: bool = True,
+                 records: bool = True) -> None:
         """``embree``: cast big launches' occlusion rays through Embree on the CPU (None: ``SWB_EMBREE`` or the
         measured default; see swb/engine/embree_masks.py); ignored on a GPU or without embreex. ``detail``: keep
         each pair's blur metrics and margins (``PairDetail``, 44 B a pair) besides its 32-byte record; without
         them ``results`` and ``read_back`` give NaN there. ``cull``: pairs out of view or facing away keep only
-        their distance and tilt (False: every metric of every pair, for the validation study)."""
+        their distance and tilt (False: every metric of every pair, for the validation study). ``records``: False
+        keeps no per-pair array at all, for a world that only recomputes the detail of records kept elsewhere
+        (``pair_detail``)."""
         self.device = resolve_device(device)
         self.threads = max(1, int(threads if threads is not None else (os.cpu_count() or 1)))
         self.min_split_pairs = MIN_SPLIT_PAIRS
@@ -259,8 +262,9 @@ class World:
         shape = (len(self.cameras), len(self.targets))
         self.detail = bool(detail)
         self.cull = bool(cull)
-        self._records = wp.zeros(shape, dtype=PairRecord, device=dev)
-        self._detail = wp.zeros(shape if self.detail else (1, 1), dtype=PairDetail, device=dev)
+        self._records = wp.zeros(shape if records else (1, 1), dtype=PairRecord, device=dev)
+        self._detail = wp.zeros(shape if self.detail and records else (1, 1), dtype=PairDetail, device=dev)
+        self.version = 0  # bumped by every change of cameras, targets or geometry (what detail depends on)
         self._rays = wp.zeros(self.threads, dtype=wp.int64, device=dev)
         self._near_mask: wp.array | None = None
         self.embree = embree_masks.wanted(embree, dev)
@@ -336,6 +340,7 @@ class World:
             rows = pack_cameras([cams[i] for i in idx], self.source)
             self._scatter(self._cams, Camera, idx, rows)
             self._scatter(self._cam_pos, wp.vec3, idx, rows["pos"])
+            self.version += 1
             for i in idx:
                 self.cameras[i] = cams[i]
 
@@ -347,6 +352,7 @@ class World:
             self._scatter(self._tgts, Target, idx, rows)
             self._scatter(self._tgt_pos, wp.vec3, idx, rows["pos"])
             self._scatter(self._tgt_half, wp.vec2, idx, rows["half_size"])
+            self.version += 1
             for i in idx:
                 self.targets[i] = tgts[i]
 
@@ -420,6 +426,7 @@ class World:
                 raise ValueError(f"part {part.path}: point/triangle count changed ({counts}); rebuild the World")
         dev = self.device
         rebuild = False
+        self.version += 1
         for i, part in parts.items():
             old = self.parts[i]
             self.parts[i] = part
@@ -612,7 +619,14 @@ class World:
         t = self._index(tgt_idx, len(self.targets), self._all_tgts)
         self._launch(c, t, sparse=True)
 
+    def _check_pairs(self) -> None:
+        """A world without per-pair arrays (``records=False``, ``release_pairs``) only computes detail."""
+        if self._records.shape != (len(self.cameras), len(self.targets)) and self.cameras and self.targets:
+            raise RuntimeError("this world keeps no per-pair results (records=False or release_pairs): it only "
+                               "recomputes detail (pair_detail)")
+
     def _launch(self, cam_idx: wp.array, tgt_idx: wp.array, sparse: bool) -> None:
+        self._check_pairs()
         n_i = cam_idx.shape[0]
         n_j = 1 if sparse else tgt_idx.shape[0]
         pairs = n_i * n_j
@@ -629,36 +643,40 @@ class World:
                        sparse, self._split)
             seen, use_seen = masks.seen, 1
 
-        def run(ci: wp.array, ti: wp.array, slot: int) -> None:
+        def run(ci: wp.array, ti: wp.array, piece_seen: wp.array, slot: int) -> None:
             dim = (ci.shape[0], 1 if sparse else ti.shape[0])
             wp.launch(evaluate_kernel, dim=dim, device=self.device,
                       inputs=[self._cams, self._tgts, mesh_id, has_mesh, self.lighting, ci, ti, int(sparse),
-                              self._records, self._detail, int(self.detail), int(self.cull), self._rays, slot, seen,
-                              use_seen])
+                              self._records, self._detail, int(self.detail), int(self.cull), self._rays, slot,
+                              piece_seen, use_seen])
 
-        pieces = self.threads if self.device.is_cpu and pairs >= self.min_split_pairs else 1
-        # Split along the longer index (sparse: the pair list, sliced in both arrays alike).
-        split_cams = sparse or n_i >= n_j
-        n_split = n_i if split_cams else n_j
-        pieces = min(pieces, n_split)
-        if pieces <= 1:
-            run(cam_idx, tgt_idx, 0)
-        else:
-            bounds = np.linspace(0, n_split, pieces + 1).astype(int)
-            jobs = []
-            for k in range(pieces):
-                a, b = int(bounds[k]), int(bounds[k + 1])
-                if split_cams:
-                    ci, ti = cam_idx[a:b], (tgt_idx[a:b] if sparse else tgt_idx)
-                else:
-                    ci, ti = cam_idx, tgt_idx[a:b]
-                jobs.append((ci, ti, k))
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-eval")
-            for fut in [self._pool.submit(run, *job) for job in jobs]:
-                fut.result()
-        if masks is not None:
-            masks.clear()
+        try:
+            pieces = self.threads if self.device.is_cpu and pairs >= self.min_split_pairs else 1
+            # Split along the longer index (sparse: the pair list, sliced in both arrays alike).
+            split_cams = sparse or n_i >= n_j
+            n_split = n_i if split_cams else n_j
+            pieces = min(pieces, n_split)
+            if pieces <= 1:
+                run(cam_idx, tgt_idx, seen, 0)
+            else:
+                bounds = np.linspace(0, n_split, pieces + 1).astype(int)
+                jobs = []
+                for k in range(pieces):
+                    a, b = int(bounds[k]), int(bounds[k + 1])
+                    if split_cams:
+                        ci, ti = cam_idx[a:b], (tgt_idx[a:b] if sparse else tgt_idx)
+                        piece = seen[a:b] if use_seen else seen
+                    else:
+                        ci, ti = cam_idx, tgt_idx[a:b]
+                        piece = seen[:, a:b] if use_seen else seen
+                    jobs.append((ci, ti, piece, k))
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-eval")
+                for fut in [self._pool.submit(run, *job) for job in jobs]:
+                    fut.result()
+        finally:
+            if masks is not None:
+                masks.clear()  # the launch's masks go with it
         self.stats = {"pairs": int(pairs), "rays": int(self._rays.numpy().sum())}
 
     def host_rays(self) -> tuple[int, float]:
@@ -673,8 +691,7 @@ class World:
         if self._host_masks is None:
             if pairs < embree_masks.MIN_PAIRS:
                 return None
-            self._host_masks = embree_masks.HostMasks((len(self.cameras), len(self.targets)), self.device,
-                                                      self.threads)
+            self._host_masks = embree_masks.HostMasks(self.device, self.threads)
         return self._host_masks if self._host_masks.ready(self._geometry_version, pairs) else None
 
     # ------------------------------------------------------------------ read back
@@ -687,6 +704,7 @@ class World:
         cheaper than a gather) and only those entries are taken."""
         if into.shape != (len(self.cameras), len(self.targets)):
             raise ValueError(f"host results of shape {into.shape}, world of {(len(self.cameras), len(self.targets))}")
+        self._check_pairs()
         rows = None if cameras is None else np.asarray(cameras, np.int64)
         cols = None if targets is None else np.asarray(targets, np.int64)
         records = self._records.numpy()
@@ -714,9 +732,85 @@ class World:
 
     def results(self) -> PairResults:
         """Numpy copies of every result array."""
+        self._check_pairs()
         records = self._records.numpy()
         detail = self._detail.numpy() if self.detail else None
         return PairResults(**{name: np.ascontiguousarray(_field(records, detail, name, ...)) for name in _FIELDS})
+
+    def records(self) -> np.ndarray:
+        """A numpy copy of every pair's 32-byte record ((cameras, targets), the ``PairRecord`` dtype)."""
+        self._check_pairs()
+        return self._records.numpy().copy()
+
+    def read_back_records(self, into: np.ndarray, cameras: Sequence[int] | None = None,
+                          targets: Sequence[int] | None = None,
+                          pairs: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """``read_back`` into a host copy of the records (one structured copy per row, column or pair list)."""
+        if into.shape != (len(self.cameras), len(self.targets)):
+            raise ValueError(f"host records of shape {into.shape}, world of {(len(self.cameras), len(self.targets))}")
+        self._check_pairs()
+        raw = np.dtype((np.void, into.dtype.itemsize))  # whole records as bytes: a copy, no per-field casting
+        records, into = self._records.numpy().view(raw), into.view(raw)
+        if cameras is not None and len(cameras):
+            rows = np.asarray(cameras, np.int64)
+            into[rows] = records[rows]
+        if targets is not None and len(targets):
+            cols = np.asarray(targets, np.int64)
+            into[:, cols] = records[:, cols]
+        if pairs is not None and len(pairs[0]):
+            into[pairs[0], pairs[1]] = records[pairs[0], pairs[1]]
+
+    def pair_detail(self, cam_idx: np.ndarray, tgt_idx: np.ndarray, seen: np.ndarray,
+                    sparse: bool = False) -> np.ndarray:
+        """The ``PairDetail`` of pairs whose records are kept elsewhere, recomputed by the pair model itself
+        (``kernels.evaluate.detail_kernel``) from the current cameras, targets and geometry: what a detail world
+        keeps, for only the pairs asked. Grid: cam_idx x tgt_idx, ``seen`` (len(cam_idx), len(tgt_idx)); sparse:
+        the pairs (cam_idx[k], tgt_idx[k]), ``seen`` (n,). ``seen`` is each pair's record field (its occlusion:
+        no ray is cast again). Returns a numpy ``PairDetail`` array shaped like ``seen``."""
+        ci = np.ascontiguousarray(cam_idx, np.int32).ravel()
+        ti = np.ascontiguousarray(tgt_idx, np.int32).ravel()
+        n_i, n_j = (len(ci), 1) if sparse else (len(ci), len(ti))
+        shape = np.shape(seen)
+        if n_i * n_j == 0:
+            return np.zeros(shape, _dtype(PairDetail))
+        dev = self.device
+        seen2 = wp.array(np.ascontiguousarray(seen, np.int32).reshape(n_i, n_j), dtype=wp.int32, device=dev)
+        out = wp.empty((n_i, n_j), dtype=PairDetail, device=dev)
+        c_all = wp.array(ci, dtype=wp.int32, device=dev)
+        t_all = wp.array(ti, dtype=wp.int32, device=dev)
+        mesh_id = self.mesh.id if self.mesh is not None else wp.uint64(0)
+        # the occlusion is the record's (a mesh-less world's records saw every sample), so the mesh serves only
+        # shadow rays, which a world whose lights cast none never traces (release_pairs may have freed it)
+        has_mesh = 1
+        split_cams = sparse or n_i >= n_j
+
+        def launch(a: int, b: int) -> None:
+            if split_cams:
+                c, t, s, o = c_all[a:b], (t_all[a:b] if sparse else t_all), seen2[a:b], out[a:b]
+            else:
+                c, t, s, o = c_all, t_all[a:b], seen2[:, a:b], out[:, a:b]
+            wp.launch(detail_kernel, dim=(c.shape[0], 1 if sparse else t.shape[0]), device=dev,
+                      inputs=[self._cams, self._tgts, mesh_id, has_mesh, self.lighting, c, t, int(sparse), s,
+                              int(self.cull), o])
+
+        self._split(n_i if split_cams else n_j, n_j if split_cams else n_i, launch)
+        return out.numpy().reshape(shape)
+
+    def release_pairs(self) -> None:
+        """Free the per-pair arrays (records, detail, host masks, the affected-pairs mask), and the geometry unless
+        lights cast shadows through it: the world then only recomputes detail (``pair_detail``) for records kept
+        elsewhere."""
+        self._records = wp.zeros((1, 1), dtype=PairRecord, device=self.device)
+        self._detail = wp.zeros((1, 1), dtype=PairDetail, device=self.device)
+        self._near_mask = None
+        if self._host_masks is not None:
+            self._host_masks.close()
+            self._host_masks = None
+        self.embree = False
+        if not (self.lighting.count and self.lighting.shadows):
+            self.mesh = self.face_part_device = self._local = self._points = None
+            self._indices = self._vertex_part = self._xforms = None
+            self._part_meshes.clear()
 
     def pair_bytes(self) -> int:
         """Device bytes each pair keeps (its record, and its detail when kept)."""

@@ -10,9 +10,12 @@ hundred of ten thousand), giving the same layer content as a full write.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 from pxr import Gf, Sdf, Vt
 
+from ..engine.pair_records import PairRecords
 from ..engine.pair_results import SCALAR_FIELDS, PairResults
 from ..engine.profiles import FACTORS, factor_name
 from ..engine.results import Results, SummaryArrays
@@ -46,19 +49,75 @@ def write_results(layer: Sdf.Layer, results: Results) -> None:
     ResultsLayerWriter(layer).write(results)
 
 
-def _write_arrays(spec: Sdf.PrimSpec, results: Results) -> None:
+@dataclass
+class PairChanges:
+    """Pairs recomputed since a results layer was written: whole camera rows, target columns, single pairs."""
+
+    rows: list[int] = field(default_factory=list)
+    cols: list[int] = field(default_factory=list)
+    pairs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def add(self, rows: list[int], cols: list[int], pairs: tuple[np.ndarray, np.ndarray]) -> None:
+        self.rows += rows
+        self.cols += cols
+        if len(pairs[0]):
+            self.pairs.append(pairs)
+
+    def count(self, shape: tuple[int, int]) -> int:
+        """At most how many pairs ``index`` gives (repeats counted)."""
+        return len(self.rows) * shape[1] + len(self.cols) * shape[0] + sum(len(c) for c, _ in self.pairs)
+
+    def index(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(cam_idx, tgt_idx) of every changed pair (once each)."""
+        n_cam, n_tgt = shape
+        rows, cols = np.unique(np.asarray(self.rows, np.int64)), np.unique(np.asarray(self.cols, np.int64))
+        ci = [np.repeat(rows, n_tgt), np.tile(np.arange(n_cam), len(cols))]
+        ti = [np.tile(np.arange(n_tgt), len(rows)), np.repeat(cols, n_cam)]
+        ci += [np.asarray(c, np.int64) for c, _ in self.pairs]
+        ti += [np.asarray(t, np.int64) for _, t in self.pairs]
+        flat = np.unique(np.concatenate(ci) * n_tgt + np.concatenate(ti))
+        return np.divmod(flat, max(n_tgt, 1))
+
+
+def _detail_arrays(spec: Sdf.PrimSpec, results: Results, changed: PairChanges | None) -> dict[str, np.ndarray]:
+    """defocus_px, motion_px and margins to write. Compact results compute them: for every pair, or with
+    ``changed`` only for the pairs recomputed since the layer's arrays were written (patched into those)."""
     p = results.pairs
+    names = ("defocus_px", "motion_px", "margins")
+    if changed is None or not isinstance(p, PairRecords):
+        return dict(zip(names, p.detail(), strict=True))
+    old = {name: spec.attributes.get(NS + name) for name in names}
+    size = p.shape[0] * p.shape[1]
+    widths = {"defocus_px": 1, "motion_px": 1, "margins": len(FACTORS)}
+    if any(a is None or a.default is None or len(a.default) != size * widths[n] for n, a in old.items()):
+        return dict(zip(names, p.detail(), strict=True))
+    out = {name: np.array(old[name].default, np.float32).reshape(*p.shape, -1) for name in names}
+    ci, ti = changed.index(p.shape)
+    if not len(ci):
+        return out
+    for name, values in zip(names, p.detail_at(ci, ti), strict=True):
+        out[name][ci, ti] = values.reshape(len(ci), -1)
+    return out
+
+
+def _write_arrays(spec: Sdf.PrimSpec, results: Results, changed: PairChanges | None = None) -> None:
+    p = results.pairs
+    cols = p.columns()
     set_attribute(spec, NS + "cameras", _T.StringArray, Vt.StringArray(results.camera_paths))
     set_attribute(spec, NS + "targets", _T.StringArray, Vt.StringArray(results.target_paths))
     set_attribute(spec, NS + "factors", _T.TokenArray, Vt.TokenArray(list(FACTORS)))
     set_attribute(spec, NS + "shape", _T.Int2, Gf.Vec2i(*(int(n) for n in p.shape)))
-    set_attribute(spec, NS + "decodable", _T.BoolArray, Vt.BoolArray.FromNumpy(p.decodable.ravel()))
-    set_attribute(spec, NS + "limiting", _T.IntArray, Vt.IntArray.FromNumpy(p.limiting.astype(np.int32).ravel()))
+    decodable = Vt.BoolArray.FromNumpy(cols.pop("decodable").ravel())
+    set_attribute(spec, NS + "decodable", _T.BoolArray, decodable)
+    limiting = Vt.IntArray.FromNumpy(cols.pop("limiting").astype(np.int32).ravel())
+    set_attribute(spec, NS + "limiting", _T.IntArray, limiting)
+    detail = _detail_arrays(spec, results, changed)
     for name in SCALAR_FIELDS:
-        values = np.ascontiguousarray(getattr(p, name), dtype=np.float32).ravel()
-        set_attribute(spec, NS + name, _T.FloatArray, Vt.FloatArray.FromNumpy(values))
-    margins = Vt.FloatArray.FromNumpy(p.margins.astype(np.float32).ravel())
-    set_attribute(spec, NS + "margins", _T.FloatArray, margins)
+        values = np.ascontiguousarray(detail.pop(name) if name in detail else cols.pop(name), dtype=np.float32)
+        set_attribute(spec, NS + name, _T.FloatArray, Vt.FloatArray.FromNumpy(values.ravel()))
+        del values
+    margins = np.ascontiguousarray(detail.pop("margins"), dtype=np.float32)
+    set_attribute(spec, NS + "margins", _T.FloatArray, Vt.FloatArray.FromNumpy(margins.ravel()))
     set_attribute(spec, NS + "coverage", _T.Float, results.coverage())
 
 
@@ -83,8 +142,9 @@ class ResultsLayerWriter:
         self._written = None
         self._paths = None
 
-    def write(self, results: Results) -> int:
-        """Bring the layer in step with ``results``; returns how many target summaries were (re)written."""
+    def write(self, results: Results, changed: PairChanges | None = None) -> int:
+        """Bring the layer in step with ``results``; returns how many target summaries were (re)written.
+        ``changed``: the pairs recomputed since this writer's last write (None: any)."""
         paths = (results.camera_paths, results.target_paths)
         summary = results.summary_arrays()
         layer = self.layer
@@ -97,10 +157,11 @@ class ResultsLayerWriter:
                 spec.specifier = Sdf.SpecifierDef
                 spec.typeName = "Scope"
                 todo = np.arange(len(paths[1]))
+                changed = None
             else:
                 spec = layer.GetPrimAtPath(RESULTS_PRIM)
                 todo = np.flatnonzero(_summary_changed(summary, self._written))
-            _write_arrays(spec, results)
+            _write_arrays(spec, results, changed)
             cams = paths[0]
             best, dec, score = summary.best.tolist(), summary.decodable.tolist(), summary.score.tolist()
             lim, n_dec = summary.limiting.tolist(), summary.decoding.tolist()
