@@ -13,8 +13,9 @@ from device import DEVICE
 from pxr import Sdf, UsdGeom
 
 import swb
-from swb.engine.pair_records import PairRecords, detail_flat
+from swb.engine.pair_records import DETAIL_DTYPE, RECORD_DTYPE, PairRecords, detail_flat
 from swb.engine.pair_results import PairResults
+from swb.engine.profiles import FACTORS
 from swb.engine.results_files import write_results
 from swb.engine.station_generator import generate_station
 from swb.engine.world import World
@@ -249,3 +250,29 @@ def test_lit_station_detail_on_request_is_exact():
     twin = PairRecords(pairs.records, WorldDetail(compact, scene))
     compact.update_cameras({0: scene.cameras[0]})  # the world moved on: the twin answers
     assert twin.equal(want)
+
+
+def test_reading_a_detail_field_computes_every_pair_once():
+    """``res.pairs.margins`` in a script's loop: the first read computes every pair, later reads reuse it while
+    the records describe the same state; a new source (an in-place update) computes again."""
+    calls = []
+
+    class Counting:
+        cull = True
+
+        def pair_detail(self, cam_idx, tgt_idx, seen, sparse=False):  # noqa: ANN001, ANN202
+            calls.append(np.size(seen))
+            out = np.zeros(np.shape(seen), DETAIL_DTYPE)
+            out["defocus_px"] = 1.5
+            return out
+
+    records = np.zeros((3, 4), RECORD_DTYPE)
+    pairs = PairRecords(records, Counting())
+    assert pairs.margins.shape == (3, 4, len(FACTORS)) and pairs.defocus_px[2, 3] == np.float32(1.5)
+    for _ in range(5):
+        pairs.margins[1, 2]
+        pairs.motion_px[0, 0]
+    assert calls == [12]
+    pairs.source = Counting()
+    pairs.defocus_px[0, 0]
+    assert calls == [12, 12]

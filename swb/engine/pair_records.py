@@ -58,6 +58,7 @@ class PairRecords:
             raise ValueError(f"records must be a 2-D {PairRecord.__name__} array, got {records.dtype} {records.shape}")
         self.records = records
         self.source = source
+        self._every: tuple[DetailSource, Detail] | None = None  # the field properties' detail, and its source
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -168,17 +169,25 @@ class PairRecords:
             out[a:b] = self.source.pair_detail(np.arange(a, b), np.arange(n_tgt), self.records["seen"][a:b])
         return _split(out)
 
+    def _kept_detail(self) -> Detail:
+        """Every pair's detail for the field properties, computed on the first read and kept while the records
+        describe the same state (an in-place update gives them a new source): a script reading ``margins[c, t]``
+        in a loop computes it once. ``detail()`` keeps nothing, for code that streams it."""
+        if self._every is None or self._every[0] is not self.source:
+            self._every = (self.source, self.detail())
+        return self._every[1]
+
     @property
     def defocus_px(self) -> np.ndarray:
-        return self.detail()[0]
+        return self._kept_detail()[0]
 
     @property
     def motion_px(self) -> np.ndarray:
-        return self.detail()[1]
+        return self._kept_detail()[1]
 
     @property
     def margins(self) -> np.ndarray:
-        return self.detail()[2]
+        return self._kept_detail()[2]
 
     # ----- whole copies
     def copy(self) -> PairRecords:
