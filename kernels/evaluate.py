@@ -22,6 +22,7 @@ from .metrics import (
     pixels_per_module,
     scanline_margin,
     smear_along_axes,
+    tilt_between,
     tilt_degrees,
 )
 from .scoring import (
@@ -45,11 +46,15 @@ from .scoring import (
 from .visibility import (
     ALL_SEEN,
     N_SAMPLES,
+    TargetCull,
+    ViewCull,
     front_facing,
     in_fov,
     readable_despite_occlusion,
     samples_seen,
     surely_outside,
+    target_normal,
+    view_culled,
     visible_samples,
 )
 
@@ -90,6 +95,27 @@ def pass_margin(ok: bool) -> float:
 
 
 @wp.func
+def culled_result(cam_pos: wp.vec3, tgt_pos: wp.vec3, normal: wp.vec3, fov: bool) -> PairResult:
+    """What a culling world keeps of a pair out of view (``fov`` False) or facing away: distance, tilt, the fov
+    and backfacing margins, no lights (glare and exposure inf), every other metric 0. One function for the pair
+    model and the kernel's pre-test, so both give the same bits."""
+    r = PairResult()
+    m = vec9(0.0)
+    to_cam = cam_pos - tgt_pos
+    m[GLARE - 1] = wp.inf
+    m[EXPOSURE - 1] = wp.inf
+    m[FOV - 1] = pass_margin(fov)
+    m[BACKFACING - 1] = pass_margin(wp.dot(normal, to_cam) > 0.0)
+    r.distance = wp.length(to_cam)
+    r.tilt_deg = tilt_between(normal, to_cam)
+    r.margins = m
+    r.limiting = BACKFACING
+    if not fov:
+        r.limiting = FOV
+    return r
+
+
+@wp.func
 def evaluate_pair_seen(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit: Lighting,
                        group: int, seen: int, cull: int) -> PairResult:
     """The decodability model for one camera x target. ``has_mesh`` != 0 casts occlusion rays against ``mesh``;
@@ -118,14 +144,10 @@ def evaluate_pair_seen(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int,
     m[FOV - 1] = pass_margin(fov)
     m[BACKFACING - 1] = pass_margin(front)
 
+    if cull != 0 and not (fov and front):
+        return culled_result(cam.pos, tgt.pos, target_normal(tgt), fov)
     r.distance = wp.length(cam.pos - tgt.pos)
     r.tilt_deg = tilt_degrees(cam, tgt)
-    if cull != 0 and not (fov and front):
-        r.margins = m
-        r.limiting = BACKFACING
-        if not fov:
-            r.limiting = FOV
-        return r
     angle_margin = ratio_or_inf(wp.min(cam.max_tilt, cam.decoder_tilt[tgt.cls]), r.tilt_deg)
     centre = to_camera(cam, tgt.pos)
     scan = cam.scanline != 0 and (tgt.cls == LINEAR or tgt.cls == PDF417)
@@ -267,21 +289,44 @@ def evaluate_kernel(
     slot: int,
     seen: wp.array2d(dtype=wp.int32),
     use_seen: int,
+    views: wp.array(dtype=ViewCull),
+    spheres: wp.array(dtype=TargetCull),
+    defer: int,
+    flags: wp.array2d(dtype=wp.uint8),
 ):
     """Grid launch (len(cam_idx), len(tgt_idx)) for blocks of pairs; with ``sparse`` != 0 a (n, 1) launch where
     thread i evaluates the pair (cam_idx[i], tgt_idx[i]). Writes ``records[c, t]`` and, with ``with_detail`` != 0,
     ``detail[c, t]``; ``cull``: see ``evaluate_pair_seen``. ``rays[slot]`` counts the occlusion rays cast. With
     ``use_seen`` != 0, ``seen[i, j]`` (shaped like the launch) >= 0 is a visibility mask cast on the host (-1: cast
-    here)."""
+    here). A culling world first tests the pair on ``views[c]`` and ``spheres[t]`` (108 bytes; most pairs of a
+    station miss the view) and loads the camera and target only for the pairs that pass. With ``defer`` != 0 a
+    pair that would cast occlusion rays (in view and facing: the model's own test) is only marked in
+    ``flags[i, j]``, for a host engine to cast its rays and a later launch to evaluate it with them."""
     i, j = wp.tid()
     c = cam_idx[i]
     t = tgt_idx[j]
     if sparse != 0:
         t = tgt_idx[i]
+    if cull != 0:
+        v = views[c]
+        sph = spheres[t]
+        if view_culled(v, sph.pos, sph.radius):
+            out = culled_result(v.pos, sph.pos, sph.normal, False)
+            records[c, t] = record_of(out, 0)
+            if with_detail != 0:
+                detail[c, t] = detail_of(out)
+            return
+    cam = cameras[c]
+    tgt = targets[t]
+    if defer != 0 and has_mesh != 0:
+        if not surely_outside(cam, tgt):
+            if in_fov(cam, tgt) and front_facing(cam, tgt):
+                flags[i, j] = wp.uint8(1)
+                return
     pre = wp.int32(-1)
     if use_seen != 0:
         pre = seen[i, j]
-    r = evaluate_pair_seen(cameras[c], targets[t], mesh, has_mesh, lit, -1, pre, cull)
+    r = evaluate_pair_seen(cam, tgt, mesh, has_mesh, lit, -1, pre, cull)
     records[c, t] = record_of(r, wp.int32(r.visible_fraction * float(N_SAMPLES) + 0.5))
     if with_detail != 0:
         detail[c, t] = detail_of(r)

@@ -83,8 +83,12 @@ def pixels_per_module(cam: Camera, tgt: Target, centre: wp.vec3) -> wp.vec2:
 @wp.func
 def tilt_degrees(cam: Camera, tgt: Target) -> float:
     """Angle between the symbol normal and the direction to the camera (atan2 keeps small angles exact)."""
-    n = target_normal(tgt)
-    to_cam = cam.pos - tgt.pos
+    return tilt_between(target_normal(tgt), cam.pos - tgt.pos)
+
+
+@wp.func
+def tilt_between(n: wp.vec3, to_cam: wp.vec3) -> float:
+    """``tilt_degrees`` from the normal and the target-to-camera vector (the view pre-test's culled pairs)."""
     return wp.atan2(wp.length(wp.cross(n, to_cam)), wp.dot(n, to_cam)) * RAD2DEG
 
 

@@ -1,8 +1,8 @@
 """The occlusion rays of ``evaluate_pair`` as data, so another ray engine (Embree on the CPU) can cast them.
 
-``cast_flags`` marks the pairs that cast rays (in view and front-facing, the kernel's own test); ``sample_rays``
-writes their 9 rays with the kernel's own ``sample_ray`` float32 arithmetic, so a host engine sees bit-identical
-origins, directions and lengths.
+``evaluate_kernel`` with ``defer`` marks the pairs that cast rays (in view and front-facing, the model's own
+test); ``sample_rays`` writes their 9 rays with the kernel's own ``sample_ray`` float32 arithmetic, so a host
+engine sees bit-identical origins, directions and lengths.
 """
 
 from __future__ import annotations
@@ -10,33 +10,9 @@ from __future__ import annotations
 import warp as wp
 
 from .camera import Camera, Target
-from .visibility import N_SAMPLES, front_facing, in_fov, sample_ray
+from .visibility import N_SAMPLES, sample_ray
 
 wp.set_module_options({"enable_backward": False})
-
-
-@wp.kernel
-def cast_flags(
-    cameras: wp.array(dtype=Camera),
-    targets: wp.array(dtype=Target),
-    cam_idx: wp.array(dtype=wp.int32),
-    tgt_idx: wp.array(dtype=wp.int32),
-    sparse: int,
-    flags: wp.array2d(dtype=wp.uint8),
-):
-    """flags[i, j] = 1 where the pair of launch cell (i, j) casts occlusion rays (same launch shape and pair
-    indexing as ``evaluate_kernel``)."""
-    i, j = wp.tid()
-    c = cam_idx[i]
-    t = tgt_idx[j]
-    if sparse != 0:
-        t = tgt_idx[i]
-    cam = cameras[c]
-    tgt = targets[t]
-    if in_fov(cam, tgt) and front_facing(cam, tgt):
-        flags[i, j] = wp.uint8(1)
-    else:
-        flags[i, j] = wp.uint8(0)
 
 
 @wp.kernel

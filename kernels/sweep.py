@@ -32,12 +32,14 @@ from .visibility import (
     CULL_GROW,
     CULL_PAD,
     N_SAMPLES,
+    ViewCull,
     front_facing,
     in_fov,
     readable_despite_occlusion,
     sample_ray,
     samples_seen,
     surely_outside,
+    view_culled,
     visible_samples,
 )
 
@@ -103,33 +105,6 @@ def seen_samples(cam: Camera, tgt: Target, mesh: wp.uint64, face_group: wp.array
     if group < 0:
         return visible_samples(cam, tgt, mesh)
     return visible_ignoring(cam, tgt, mesh, face_group, group)
-
-
-@wp.struct
-class ViewCull:
-    """``surely_outside``'s test prepared once per candidate camera (host side: swb/sweep/run.py view_records):
-    the view axis and the unit normals of the four planes through the eye and an image edge, in world
-    coordinates, so testing a camera x sample costs five dot products and no square root, and the sweep loads the
-    292-byte ``Camera`` only for the few pairs that pass. Rounding here moves a plane by ~1e-6 m, far inside the
-    pre-test's margin (CULL_GROW, CULL_PAD): it never rules out a pair ``in_fov`` would accept."""
-
-    pos: wp.vec3
-    depth: wp.vec3  # unit view axis: depth = depth . (p - pos)
-    planes: wp.mat33  # rows: outward-facing unit normals of the u >= 0, u <= W, v >= 0 planes
-    plane_v: wp.vec3  # the v <= H plane
-    clip_near: float
-    clip_far: float
-
-
-@wp.func
-def view_culled(v: ViewCull, p: wp.vec3, r: float) -> bool:
-    """``surely_outside`` on a ``ViewCull`` for a symbol centred at ``p`` with bounding radius ``r`` (grown)."""
-    d = p - v.pos
-    depth = wp.dot(v.depth, d)
-    if depth + r < v.clip_near or depth - r > v.clip_far:
-        return True
-    s = v.planes * d
-    return s[0] < -r or s[1] < -r or s[2] < -r or wp.dot(v.plane_v, d) < -r
 
 
 @wp.func

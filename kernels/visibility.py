@@ -22,6 +22,43 @@ ROW = wp.constant(7)  # the three samples of one row across u (constant w)
 LINEAR = wp.constant(0)  # threshold class of 1-D symbols
 
 
+@wp.struct
+class ViewCull:
+    """``surely_outside``'s test prepared once per camera (host side: swb/engine/view_cull.py view_records): the
+    view axis and the unit normals of the four planes through the eye and an image edge, in world coordinates, so
+    testing a camera x target costs five dot products and no square root, and the sweep and the pair kernel load
+    the 292-byte ``Camera`` only for the few pairs that pass. Rounding here moves a plane by ~1e-6 m, far inside
+    the pre-test's margin (CULL_GROW, CULL_PAD): it never rules out a pair ``in_fov`` would accept."""
+
+    pos: wp.vec3
+    depth: wp.vec3  # unit view axis: depth = depth . (p - pos)
+    planes: wp.mat33  # rows: outward-facing unit normals of the u >= 0, u <= W, v >= 0 planes
+    plane_v: wp.vec3  # the v <= H plane
+    clip_near: float
+    clip_far: float
+
+
+@wp.func
+def view_culled(v: ViewCull, p: wp.vec3, r: float) -> bool:
+    """``surely_outside`` on a ``ViewCull`` for a symbol centred at ``p`` with bounding radius ``r`` (grown)."""
+    d = p - v.pos
+    depth = wp.dot(v.depth, d)
+    if depth + r < v.clip_near or depth - r > v.clip_far:
+        return True
+    s = v.planes * d
+    return s[0] < -r or s[1] < -r or s[2] < -r or wp.dot(v.plane_v, d) < -r
+
+
+@wp.struct
+class TargetCull:
+    """What the view pre-test and a culled pair's record need of a target (28 B instead of the 112-byte
+    ``Target``): its centre, normal and the grown bounding radius of ``surely_outside``."""
+
+    pos: wp.vec3
+    normal: wp.vec3
+    radius: float
+
+
 @wp.func
 def symbol_point(tgt: Target, su: float, sw: float, half: wp.vec2) -> wp.vec3:
     """Point of the symbol plane at (su * half_u, sw * half_w) from the centre, in world coordinates."""

@@ -9,7 +9,7 @@ import pytest
 from device import DEVICE
 
 from swb.engine.model import CameraModel, MeshPart, Scene, TargetModel
-from swb.engine.profiles import FACTOR_CODE
+from swb.engine.profiles import FACTOR_CODE, FACTORS
 from swb.engine.world import World
 
 SYMBOLOGIES = ("code128", "datamatrix", "qrcode", "pdf417", "ean13")
@@ -215,6 +215,21 @@ def test_decodable_rows_reads_only_those_rows():
     np.testing.assert_array_equal(got, world.results().decodable[rows])
 
 
+M = {name: k for k, name in enumerate(FACTORS)}
+
+
+def _pre_culled(world: World) -> np.ndarray:
+    """The pairs the pair kernel's view pre-test rules out (kernels/visibility.py view_culled, in numpy)."""
+    views, spheres = world._views.numpy(), world._spheres.numpy()
+    d = spheres["pos"][None, :, :] - views["pos"][:, None, :]
+    r = spheres["radius"][None, :]
+    depth = np.einsum("ck,ctk->ct", views["depth"], d)
+    planes = np.einsum("cjk,ctk->ctj", views["planes"], d)
+    v = np.einsum("ck,ctk->ct", views["plane_v"], d)
+    return ((depth + r < views["clip_near"][:, None]) | (depth - r > views["clip_far"][:, None])
+            | (planes < -r[..., None]).any(axis=-1) | (v < -r))
+
+
 def test_culling_and_detail_change_what_is_kept_never_the_verdict():
     """Pairs out of view or facing away stop early (cull) and a world may keep only the 32-byte records (no detail):
     verdicts, limiting factors, p_read, scores, distances and tilts are those of the full computation; culled pairs'
@@ -244,6 +259,12 @@ def test_culling_and_detail_change_what_is_kept_never_the_verdict():
             else:
                 assert np.isnan(r.margins).all() and np.isnan(r.motion_px).all(), key
         assert worlds[(True, True)].pair_bytes() == 76 and worlds[(True, False)].pair_bytes() == 32
+        # the pair kernel's pre-test (108 bytes a pair) rules out many of them; its records are the full model's
+        pre = _pre_culled(worlds[(True, True)])
+        assert pre.sum() > 0.2 * pre.size and (full.limiting[pre] == FACTOR_CODE["fov"]).all()
+        lean = res[(True, True)]
+        for k in ("fov", "backfacing", "glare", "exposure", "occluded"):
+            assert np.array_equal(lean.margins[culled][:, M[k]], full.margins[culled][:, M[k]]), k
     finally:
         for w in worlds.values():
             w.close()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import warp as wp
 
-from swb.kernels.occlusion_rays import cast_flags, sample_rays
+from swb.kernels.occlusion_rays import sample_rays
 from swb.kernels.visibility import N_SAMPLES
 
 from . import embree_occlusion
@@ -46,14 +46,12 @@ def wanted(option: bool | None, device: wp.context.Device) -> bool:
 
 
 class HostMasks:
-    """Host-cast visibility masks of one launch: an int32 array shaped like the launch ((len(cam_idx),
-    len(tgt_idx)), sparse (n, 1)), -1 where the kernel casts its own rays. It lives from ``fill`` to ``clear``: a
-    world keeps nothing per pair for it between launches (the Embree scene stays)."""
+    """Embree's scene of a World's triangles and the visibility masks it casts for one launch's pairs at a time
+    (``cast``): a world keeps nothing per pair for it between launches."""
 
     def __init__(self, device: wp.context.Device, threads: int) -> None:
         self.device = device
         self.threads = threads
-        self.seen: wp.array | None = None
         self._occ: EmbreeOcclusion | None = None
         self._version = -1
         self._done = (0, 0.0)  # rays and seconds of Embree scenes replaced after geometry changes
@@ -65,9 +63,11 @@ class HostMasks:
             return False
         return version == self._version or pairs >= REBUILD_MIN_PAIRS
 
-    def fill(self, points: wp.array, indices: wp.array, version: int, cams: wp.array, tgts: wp.array,
-             cam_idx: wp.array, tgt_idx: wp.array, sparse: bool, split: Split) -> int:
-        """Cast the occlusion rays of the launch's pairs and store their masks; returns the number of rays."""
+    def cast(self, points: wp.array, indices: wp.array, version: int, cams: wp.array, tgts: wp.array,
+             pair_cam: np.ndarray, pair_tgt: np.ndarray, split: Split) -> wp.array:
+        """The visibility masks of the pairs (pair_cam[k], pair_tgt[k]), which cast rays (in view and facing), as
+        an (n, 1) int32 array for a sparse ``evaluate_kernel`` launch; the Embree scene is rebuilt when the
+        geometry ``version`` changed."""
         if version != self._version:
             if self._occ is not None:
                 self._done = (self._done[0] + self._occ.rays, self._done[1] + self._occ.seconds)
@@ -75,24 +75,9 @@ class HostMasks:
             wp.synchronize_device(self.device)
             self._occ = EmbreeOcclusion(points.numpy(), indices.numpy().reshape(-1, 3), self.threads)
             self._version = version
-        n_i = cam_idx.shape[0]
-        n_j = 1 if sparse else tgt_idx.shape[0]
-        self.seen = wp.full((n_i, n_j), -1, dtype=wp.int32, device=self.device)
-        flags = wp.empty((n_i, n_j), dtype=wp.uint8, device=self.device)
-
-        def flag(a: int, b: int) -> None:
-            wp.launch(cast_flags, dim=(b - a, n_j), device=self.device,
-                      inputs=[cams, tgts, cam_idx[a:b], tgt_idx[a:b] if sparse else tgt_idx, int(sparse), flags[a:b]])
-
-        split(n_i, n_j, flag)
-        ii, jj = np.nonzero(flags.numpy())
-        ci = cam_idx.numpy()[ii]
-        ti = tgt_idx.numpy()[ii if sparse else jj]
-        n = len(ci)
-        if n == 0:
-            return 0
-        pc = wp.array(ci.astype(np.int32), dtype=wp.int32, device=self.device)
-        pt = wp.array(ti.astype(np.int32), dtype=wp.int32, device=self.device)
+        n = len(pair_cam)
+        pc = wp.array(np.ascontiguousarray(pair_cam, np.int32), dtype=wp.int32, device=self.device)
+        pt = wp.array(np.ascontiguousarray(pair_tgt, np.int32), dtype=wp.int32, device=self.device)
         origins = wp.empty(n * N_SAMPLES, dtype=wp.vec3, device=self.device)
         dirs = wp.empty(n * N_SAMPLES, dtype=wp.vec3, device=self.device)
         max_t = wp.empty(n * N_SAMPLES, dtype=wp.float32, device=self.device)
@@ -104,18 +89,14 @@ class HostMasks:
 
         split(n, N_SAMPLES, rays)
         blocked = self._occ.occluded(origins.numpy(), dirs.numpy(), max_t.numpy()).reshape(n, N_SAMPLES)
-        self.seen.numpy()[ii, jj] = (~blocked).astype(np.int32) @ _BITS  # a CPU array: the view writes it
-        return n * N_SAMPLES
+        seen = ((~blocked).astype(np.int32) @ _BITS).reshape(n, 1)
+        return wp.array(seen, dtype=wp.int32, device=self.device)
 
     def host_rays(self) -> tuple[int, float]:
         """Rays Embree cast so far and the wall seconds it took (0, 0.0 before the first launch)."""
         if self._occ is None:
             return self._done
         return self._done[0] + self._occ.rays, self._done[1] + self._occ.seconds
-
-    def clear(self) -> None:
-        """Free the launch's masks."""
-        self.seen = None
 
     def close(self) -> None:
         if self._occ is not None:

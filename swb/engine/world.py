@@ -21,7 +21,7 @@ from swb.kernels.camera import Camera, Light, Target
 from swb.kernels.evaluate import PairDetail, PairRecord, detail_kernel, evaluate_kernel
 from swb.kernels.lighting import Lighting
 from swb.kernels.transform import pairs_near_boxes, transform_points
-from swb.kernels.visibility import N_SAMPLES
+from swb.kernels.visibility import N_SAMPLES, TargetCull, ViewCull
 
 from ..errors import SwbError
 from . import embree_masks
@@ -38,6 +38,7 @@ from .profiles import (
     module_aspect,
     read_floor,
 )
+from .view_cull import target_spheres, view_records
 
 # Below this many pairs a CPU launch is not worth splitting across threads.
 MIN_SPLIT_PAIRS = 4096
@@ -254,6 +255,9 @@ class World:
         self._cam_pos = wp.array(self._cams.numpy()["pos"], dtype=wp.vec3, device=dev)
         self._tgt_pos = wp.array(self._tgts.numpy()["pos"], dtype=wp.vec3, device=dev)
         self._tgt_half = wp.array(self._tgts.numpy()["half_size"], dtype=wp.vec2, device=dev)
+        # the pair kernel's view pre-test: per camera its planes, per target its sphere (swb/engine/view_cull.py)
+        self._views = wp.array(view_records(self._cams.numpy()), dtype=ViewCull, device=dev)
+        self._spheres = wp.array(target_spheres(self._tgts.numpy()), dtype=TargetCull, device=dev)
         self._all_tgts = wp.array(np.arange(len(self.targets), dtype=np.int32), dtype=wp.int32, device=dev)
 
         self._build_geometry()
@@ -273,6 +277,7 @@ class World:
         self._part_meshes: dict[bytes, tuple[int, int, wp.Mesh]] = {}
         self._host_masks: embree_masks.HostMasks | None = None
         self._no_seen = wp.full((1, 1), -1, dtype=wp.int32, device=dev)
+        self._no_flags = wp.zeros((1, 1), dtype=wp.uint8, device=dev)
         # Compile/load before any threaded launch so worker threads never race on module loading.
         wp.load_module("swb.kernels.evaluate", device=dev)
 
@@ -340,6 +345,7 @@ class World:
             rows = pack_cameras([cams[i] for i in idx], self.source)
             self._scatter(self._cams, Camera, idx, rows)
             self._scatter(self._cam_pos, wp.vec3, idx, rows["pos"])
+            self._scatter(self._views, ViewCull, idx, view_records(rows))
             self.version += 1
             for i in idx:
                 self.cameras[i] = cams[i]
@@ -352,6 +358,7 @@ class World:
             self._scatter(self._tgts, Target, idx, rows)
             self._scatter(self._tgt_pos, wp.vec3, idx, rows["pos"])
             self._scatter(self._tgt_half, wp.vec2, idx, rows["half_size"])
+            self._scatter(self._spheres, TargetCull, idx, target_spheres(rows))
             self.version += 1
             for i in idx:
                 self.targets[i] = tgts[i]
@@ -634,50 +641,68 @@ class World:
         if pairs == 0:
             self.stats = {"pairs": 0, "rays": 0}
             return
+        masks = self._masks_for(pairs)
+        if masks is None:
+            self._run(cam_idx, tgt_idx, sparse)
+        else:
+            # Embree: one pass finishes every pair that casts no ray and flags the others (the kernel's own test);
+            # Embree casts the flagged pairs' rays, and a sparse pass evaluates them with those masks.
+            flags = wp.zeros((n_i, n_j), dtype=wp.uint8, device=self.device)
+            self._run(cam_idx, tgt_idx, sparse, flags=flags)
+            ii, jj = np.nonzero(flags.numpy())
+            del flags
+            if len(ii):
+                ci = cam_idx.numpy()[ii].astype(np.int32)
+                ti = tgt_idx.numpy()[ii if sparse else jj].astype(np.int32)
+                seen = masks.cast(self._points, self._indices, self._geometry_version, self._cams, self._tgts, ci, ti,
+                                  self._split)
+                self._run(wp.array(ci, dtype=wp.int32, device=self.device),
+                          wp.array(ti, dtype=wp.int32, device=self.device), True, seen=seen)
+        self.stats = {"pairs": int(pairs), "rays": int(self._rays.numpy().sum())}
+
+    def _run(self, cam_idx: wp.array, tgt_idx: wp.array, sparse: bool, *, seen: wp.array | None = None,
+             flags: wp.array | None = None) -> None:
+        """One ``evaluate_kernel`` launch, split across the CPU worker threads when big (along the longer index;
+        sparse: the pair list, sliced in both arrays alike). ``seen``: host-cast masks shaped like the launch;
+        ``flags``: defer the pairs that cast rays, marking them there."""
+        n_i = cam_idx.shape[0]
+        n_j = 1 if sparse else tgt_idx.shape[0]
         mesh_id = self.mesh.id if self.mesh is not None else wp.uint64(0)
         has_mesh = 1 if self.mesh is not None else 0
-        seen, use_seen = self._no_seen, 0
-        masks = self._masks_for(pairs)
-        if masks is not None:
-            masks.fill(self._points, self._indices, self._geometry_version, self._cams, self._tgts, cam_idx, tgt_idx,
-                       sparse, self._split)
-            seen, use_seen = masks.seen, 1
+        use_seen = 0 if seen is None else 1
+        seen = self._no_seen if seen is None else seen
+        defer = 0 if flags is None else 1
+        flags = self._no_flags if flags is None else flags
 
-        def run(ci: wp.array, ti: wp.array, piece_seen: wp.array, slot: int) -> None:
+        def run(ci: wp.array, ti: wp.array, piece_seen: wp.array, piece_flags: wp.array, slot: int) -> None:
             dim = (ci.shape[0], 1 if sparse else ti.shape[0])
             wp.launch(evaluate_kernel, dim=dim, device=self.device,
                       inputs=[self._cams, self._tgts, mesh_id, has_mesh, self.lighting, ci, ti, int(sparse),
                               self._records, self._detail, int(self.detail), int(self.cull), self._rays, slot,
-                              piece_seen, use_seen])
+                              piece_seen, use_seen, self._views, self._spheres, defer, piece_flags])
 
-        try:
-            pieces = self.threads if self.device.is_cpu and pairs >= self.min_split_pairs else 1
-            # Split along the longer index (sparse: the pair list, sliced in both arrays alike).
-            split_cams = sparse or n_i >= n_j
-            n_split = n_i if split_cams else n_j
-            pieces = min(pieces, n_split)
-            if pieces <= 1:
-                run(cam_idx, tgt_idx, seen, 0)
+        pieces = self.threads if self.device.is_cpu and n_i * n_j >= self.min_split_pairs else 1
+        split_cams = sparse or n_i >= n_j
+        n_split = n_i if split_cams else n_j
+        pieces = min(pieces, n_split)
+        if pieces <= 1:
+            run(cam_idx, tgt_idx, seen, flags, 0)
+            return
+        bounds = np.linspace(0, n_split, pieces + 1).astype(int)
+        jobs = []
+        for k in range(pieces):
+            a, b = int(bounds[k]), int(bounds[k + 1])
+            if split_cams:
+                ci, ti = cam_idx[a:b], (tgt_idx[a:b] if sparse else tgt_idx)
+                rows = np.s_[a:b]
             else:
-                bounds = np.linspace(0, n_split, pieces + 1).astype(int)
-                jobs = []
-                for k in range(pieces):
-                    a, b = int(bounds[k]), int(bounds[k + 1])
-                    if split_cams:
-                        ci, ti = cam_idx[a:b], (tgt_idx[a:b] if sparse else tgt_idx)
-                        piece = seen[a:b] if use_seen else seen
-                    else:
-                        ci, ti = cam_idx, tgt_idx[a:b]
-                        piece = seen[:, a:b] if use_seen else seen
-                    jobs.append((ci, ti, piece, k))
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-eval")
-                for fut in [self._pool.submit(run, *job) for job in jobs]:
-                    fut.result()
-        finally:
-            if masks is not None:
-                masks.clear()  # the launch's masks go with it
-        self.stats = {"pairs": int(pairs), "rays": int(self._rays.numpy().sum())}
+                ci, ti = cam_idx, tgt_idx[a:b]
+                rows = np.s_[:, a:b]
+            jobs.append((ci, ti, seen[rows] if use_seen else seen, flags[rows] if defer else flags, k))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="swb-eval")
+        for fut in [self._pool.submit(run, *job) for job in jobs]:
+            fut.result()
 
     def host_rays(self) -> tuple[int, float]:
         """Occlusion rays cast on the host through Embree since the World was built, and their wall seconds (ray

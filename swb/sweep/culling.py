@@ -14,37 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from swb.kernels.scoring import FOV
-from swb.kernels.sweep import ViewCull
 from swb.kernels.visibility import CULL_GROW, CULL_PAD
 
 BIN_SIZE = 32  # samples per bin: near ones (a space-filling-curve order) share one bounding sphere
 BIN_GROW = 1.0e-4  # relative and absolute (metres) growth of a bin's sphere against float32 rounding
 BIN_PAD = 1.0e-5
-_VIEW_DTYPE = np.dtype(ViewCull.numpy_dtype())
-
-
-def view_records(records: np.ndarray) -> np.ndarray:
-    """``ViewCull`` records of camera records (any shape), for ``sweep_configs``' ``views``: camera (x, y, depth)
-    = (R^T d)_x, (R^T d)_y, -(R^T d)_z for d = p - pos, so a camera-frame plane normal n is R (n_x, n_y, -n_z) in
-    the world; the planes are kernels/sweep.py surely_outside's (u >= 0: fx x + cx depth >= 0, ...)."""
-    rot = records["rot"].astype(np.float64)
-    fx, fy = records["fx"].astype(np.float64), records["fy"].astype(np.float64)
-    cx, cy = records["cx"].astype(np.float64), records["cy"].astype(np.float64)
-    w, h = records["width"].astype(np.float64), records["height"].astype(np.float64)
-    zero = np.zeros_like(fx)
-    normals = np.stack([np.stack(n, axis=-1) for n in (
-        (fx, zero, cx), (-fx, zero, w - cx), (zero, -fy, cy), (zero, fy, h - cy))], axis=-2)  # (..., 4, 3)
-    normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
-    normals[..., 2] *= -1.0
-    world = np.einsum("...ij,...kj->...ki", rot, normals)
-    out = np.empty(records.shape, dtype=_VIEW_DTYPE)
-    out["pos"] = records["pos"]
-    out["depth"] = -rot[..., :, 2]
-    out["planes"] = world[..., :3, :]
-    out["plane_v"] = world[..., 3, :]
-    out["clip_near"] = records["clip_near"]
-    out["clip_far"] = records["clip_far"]
-    return out
 
 
 def _spread(v: np.ndarray) -> np.ndarray:

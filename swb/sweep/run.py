@@ -23,14 +23,16 @@ import warp as wp
 
 from swb.kernels.camera import Camera, Target
 from swb.kernels.lighting import Lighting
-from swb.kernels.sweep import ViewCull, bins_in_view, detail_pass, fixed_pass, sweep_configs
+from swb.kernels.sweep import bins_in_view, detail_pass, fixed_pass, sweep_configs
+from swb.kernels.visibility import ViewCull
 
 from ..engine.model import Scene
 from ..engine.profiles import FACTORS
+from ..engine.view_cull import view_records
 from ..engine.world import World, make_lighting, pack_cameras
 from ..errors import SwbError
 from .candidates import CandidateBuilder, StageFrame
-from .culling import UnseenSums, sample_bins, unseen_sums, view_records
+from .culling import UnseenSums, sample_bins, unseen_sums
 from .orientations import SampleSet, build_samples
 from .results import BestDetail, SweepResult, SweepSums, ranking
 from .sampling import Design, available_host_memory, columns_of, make_design
