@@ -218,21 +218,11 @@ def test_lit_station_detail_on_request_is_exact():
     """Lights with shadows, strobes and moving labels (glare, exposure and motion come from the lights): the detail
     recomputed for compact records equals a detail world's, from the live world, after ``release_pairs`` and
     from a twin of the scene."""
-    import math
-    from dataclasses import replace
+    from test_lights_usdlux import usdlux_station
 
     from swb.engine.detail_source import WorldDetail
-    from swb.engine.model import LightModel
-    from swb.engine.profiles import FACTORS
 
-    station = generate_station(n_triangles=5_000, n_cameras=3, n_targets=120)
-    lights = [LightModel(f"/Ring{i}", c.position + 0.05 * np.asarray(c.rotation)[:, 0], c.forward, 4.0e4, 50.0,
-                         planar=1, focus=1.0, softness=0.3, pulse_width=1e-4, duty_cycle=0.02, source="usdlux")
-              for i, c in enumerate(station.cameras)]
-    lights.append(LightModel("/Panel", np.array([-1.0, 0.0, 1.5]), np.array([1.0, 0.0, -0.3]) / math.hypot(1, 0.3),
-                             800.0, 80.0, planar=1, source="usdlux"))
-    scene = replace(station, targets=[replace(t, velocity=np.array([1.5, 0.0, 0.0])) for t in station.targets],
-                    lights=lights)
+    scene = usdlux_station()
     full = World(scene, device=DEVICE)
     full.evaluate()
     want = full.results()

@@ -11,7 +11,7 @@ import pytest
 from device import DEVICE
 from test_lights import F_NUMBER, H_MIN, RHO, T_EXP, M, camera, evaluate, label, light
 
-from swb.engine.model import LightModel, cone_window
+from swb.engine.model import LightModel, Scene, cone_window
 from swb.engine.reference import evaluate_reference
 from swb.engine.station_generator import generate_station
 from swb.engine.world import World
@@ -165,7 +165,9 @@ def test_synced_strobe_sets_exposure_and_motion_time():
     assert d.margins[0, 0, M["exposure"]] == 0.0
 
 
-def test_world_agrees_with_reference_on_a_station_with_usdlux_lights_and_strobes():
+def usdlux_station() -> Scene:
+    """A small generated station lit by a strobed ring light per camera and a panel, its labels moving at 1.5 m/s
+    (glare, exposure and strobe-shortened smear all in play)."""
     station = generate_station(n_triangles=5_000, n_cameras=3, n_targets=120)
     lights = [LightModel(f"/Ring{i}", c.position + 0.05 * np.asarray(c.rotation)[:, 0], c.forward, 4.0e4, 50.0,
                          planar=1, focus=1.0, softness=0.3, pulse_width=1e-4, duty_cycle=0.02, source="usdlux")
@@ -173,7 +175,11 @@ def test_world_agrees_with_reference_on_a_station_with_usdlux_lights_and_strobes
     lights.append(LightModel("/Panel", np.array([-1.0, 0.0, 1.5]), np.array([1.0, 0.0, -0.3]) / math.hypot(1, 0.3),
                              800.0, 80.0, planar=1, source="usdlux"))
     tgts = [replace(t, velocity=np.array([1.5, 0.0, 0.0])) for t in station.targets]
-    scene = replace(station, targets=tgts, lights=lights)
+    return replace(station, targets=tgts, lights=lights)
+
+
+def test_world_agrees_with_reference_on_a_station_with_usdlux_lights_and_strobes():
+    scene = usdlux_station()
     world = World(scene, device=DEVICE)
     world.evaluate()
     a = world.results()
