@@ -163,9 +163,11 @@ def fixed_pass(
     sole: wp.array(dtype=wp.int32),
     best_key: wp.array(dtype=wp.float32),
     best_limiting: wp.array(dtype=wp.int32),
+    views: wp.array(dtype=ViewCull),
 ):
     """Per sample, the cameras every configuration shares: how many read it (stopping at 2), which one when only
-    one does, and the closest camera's key and limiting factor when none does."""
+    one does, and the closest camera's key and limiting factor when none does. ``views``: the cameras' view
+    pre-test, so a camera that surely misses the sample costs five dot products (its verdict: out of view, key 0)."""
     s = wp.tid() + offset
     tgt = samples[s]
     g = groups[s]
@@ -173,8 +175,14 @@ def fixed_pass(
     only = wp.int32(-1)
     key = wp.float32(-1.0)
     lim = wp.int32(0)
+    radius = wp.length(tgt.half_size_qz) * CULL_GROW + CULL_PAD
     for c in range(cameras.shape[0]):
         if n < 2:
+            if view_culled(views[c], tgt.pos, radius):
+                if key < 0.0:  # the key 0 of an out-of-view verdict beats only "no camera yet"
+                    key = 0.0
+                    lim = FOV
+                continue
             v = sweep_verdict(cameras[c], tgt, mesh, has_mesh, face_group, g, lit)
             if v.decodable != 0:
                 n += 1

@@ -195,11 +195,12 @@ class SweepRunner:
             return
         records = pack_cameras([self.scene.cameras[i] for i in self.builder.fixed], self.scene.source)
         cams = wp.array(records, dtype=Camera, device=self.device)
+        views = wp.array(view_records(records), dtype=ViewCull, device=self.device)
 
         def launch(a: int, b: int) -> None:
             wp.launch(fixed_pass, dim=b - a, device=d.device,
                       inputs=[cams, d.samples, d.groups, d.face_group, d.mesh_id, d.has_mesh, d.lit, a,
-                              d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting])
+                              d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting, views])
 
         self._run_pieces(launch, n, n * n_fixed)
 
