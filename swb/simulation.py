@@ -45,7 +45,7 @@ from .stage.attributes import create_attribute
 from .stage.geometry import split_instance_path
 from .stage.layers import copy_stage_metadata, open_layer, open_stage
 from .stage.placement import local_for_world_pose
-from .stage.results_layer import SWB_PRIM, PairChanges, ResultsLayerWriter, read_results
+from .stage.results_layer import SWB_PRIM, PairChanges, ResultsLayerWriter, read_records, read_results
 from .stage.save import SaveContent, check_save_target, file_signature, read_save, write_save
 from .stage.ui_state import UiState, read_ui_state, write_ui_state
 from .stage.units import rigid_poses
@@ -142,8 +142,8 @@ class Simulation:
         self._muted = False
         self.last_update = UpdateStats()
         if results is not None:
-            self._pairs = read_results(results, [c.path for c in self.scene.cameras],
-                                       [t.path for t in self.scene.targets])
+            read = read_results if self.detail else read_records  # compact: the detail stays in the layer's arrays
+            self._pairs = read(results, [c.path for c in self.scene.cameras], [t.path for t in self.scene.targets])
             self._layer_stale = True
         self._listener = Tf.Notice.Register(Usd.Notice.ObjectsChanged, self._on_objects_changed, self._stage)
 

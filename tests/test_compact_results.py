@@ -117,6 +117,32 @@ def test_save_and_restore_are_the_same(tunnel, tmp_path):
     assert ra.evaluate(full=True).pairs.equal(full.evaluate().pairs)
 
 
+def test_a_restored_simulation_keeps_records_and_its_save_keeps_the_detail(tunnel, tmp_path, monkeypatch):
+    """Restored, a compact simulation holds 32-byte records; the blur metrics and margins stay in the save's
+    layer arrays (read on request, no world built): rows, summaries, JSON and a second save are the save's."""
+    from swb.stage.results_layer import StoredDetail
+
+    sim = swb.open(tunnel, device=DEVICE)
+    sim.evaluate()
+    saved = sim.save(tmp_path / "a" / "t.swb.usda")
+    back = swb.restore(saved, device=DEVICE)
+    res = back.results
+    assert isinstance(res.pairs, PairRecords) and isinstance(res.pairs.source, StoredDetail)
+    assert res.pairs.nbytes_per_pair() == 32 and back._world is None
+    monkeypatch.setenv("SWB_DETAIL", "1")
+    want = swb.restore(saved, device=DEVICE).results
+    assert isinstance(want.pairs, PairResults) and res.pairs.equal(want.pairs)
+    assert res.pairs.equal(sim.results.pairs) and res.summaries() == want.summaries()
+    assert res.to_json() == want.to_json()
+    for cam in res.camera_paths:
+        assert res.camera(cam) == want.camera(cam)
+    assert res.target(res.target_paths[5]) == want.target(res.target_paths[5])
+    again = back.save(tmp_path / "b" / "t.swb.usda")
+    (la,), (lb,) = (list(p.parent.glob("*.results.usdc")) for p in (saved, again))
+    a, b = (re.sub(r'generation = "\w+"', "", Sdf.Layer.FindOrOpen(str(p)).ExportToString()) for p in (la, lb))
+    assert a == b
+
+
 def test_release_world_keeps_detail_exact(tunnel, tmp_path):
     compact, full = _pair(tunnel)
     res = compact.evaluate()

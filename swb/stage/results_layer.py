@@ -10,14 +10,15 @@ hundred of ten thousand), giving the same layer content as a full write.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from pxr import Gf, Sdf, Vt
 
-from ..engine.pair_records import PairRecords
+from ..engine.pair_records import DETAIL_DTYPE, RECORD_DTYPE, PairRecords
 from ..engine.pair_results import SCALAR_FIELDS, PairResults
-from ..engine.profiles import FACTORS, factor_name
+from ..engine.profiles import FACTORS, N_OCCLUSION_SAMPLES, factor_name
 from ..engine.results import Results, SummaryArrays
 from ..errors import SwbError
 from .geometry import split_instance_path
@@ -189,14 +190,15 @@ class ResultsLayerWriter:
         return len(todo)
 
 
-def read_results(layer: Sdf.Layer, cameras: list[str], targets: list[str]) -> PairResults:
-    """Arrays written by write_results, checked against the cameras and targets they claim to index."""
+def _stored(layer: Sdf.Layer, cameras: list[str], targets: list[str]) -> Callable[[str], np.ndarray]:
+    """The stored arrays by name, as read-only views of the layer's own (no copy), after checking that they
+    index these cameras and targets."""
     spec = layer.GetPrimAtPath(RESULTS_PRIM)
     where = {"file": layer.identifier, "prim": str(RESULTS_PRIM)}
     if spec is None:
         raise SwbError("the results layer holds no results", **where, hint="run `swb eval --save` again")
 
-    def get(name: str) -> object:
+    def value(name: str) -> object:
         attr = spec.attributes.get(NS + name)
         if attr is None or attr.default is None:
             hint = ("saved by an SWB without read probabilities: open the stage and evaluate again"
@@ -204,11 +206,20 @@ def read_results(layer: Sdf.Layer, cameras: list[str], targets: list[str]) -> Pa
             raise SwbError("missing results array", attribute=NS + name, **where, hint=hint)
         return attr.default
 
-    if list(get("cameras")) != cameras or list(get("targets")) != targets:
+    def get(name: str) -> np.ndarray:
+        return np.asarray(value(name))
+
+    if list(value("cameras")) != cameras or list(value("targets")) != targets:
         raise SwbError(
             "stored results index other cameras or targets than the stage holds", attribute=NS + "cameras",
             **where, hint="the scene changed after it was saved; evaluate again",
         )
+    return get
+
+
+def read_results(layer: Sdf.Layer, cameras: list[str], targets: list[str]) -> PairResults:
+    """Arrays written by write_results, checked against the cameras and targets they claim to index."""
+    get = _stored(layer, cameras, targets)
     shape = (len(cameras), len(targets))
     scalars = {name: np.array(get(name), dtype=np.float32).reshape(shape) for name in SCALAR_FIELDS}
     return PairResults(
@@ -217,3 +228,47 @@ def read_results(layer: Sdf.Layer, cameras: list[str], targets: list[str]) -> Pa
         margins=np.array(get("margins"), dtype=np.float32).reshape((*shape, len(FACTORS))),
         **scalars,
     )
+
+
+class StoredDetail:
+    """The blur metrics and margins of records read from a results layer: the layer's arrays, indexed on request
+    (a ``DetailSource``; nothing is recomputed, no world is needed). ``cull`` False: a save may hold margins for
+    pairs out of view (before the pair model stopped at them), so summaries read them."""
+
+    cull = False
+
+    def __init__(self, defocus: np.ndarray, motion: np.ndarray, margins: np.ndarray) -> None:
+        self._fields = {"defocus_px": defocus, "motion_px": motion, "margins": margins}
+
+    def pair_detail(self, cam_idx: np.ndarray, tgt_idx: np.ndarray, seen: np.ndarray,
+                    sparse: bool = False) -> np.ndarray:
+        ci, ti = np.asarray(cam_idx, np.int64).ravel(), np.asarray(tgt_idx, np.int64).ravel()
+        where = (ci, ti) if sparse else np.ix_(ci, ti)
+        out = np.empty(np.shape(seen), DETAIL_DTYPE)
+        for name, values in self._fields.items():
+            out[name] = values[where].reshape(out[name].shape)
+        return out
+
+
+def read_records(layer: Sdf.Layer, cameras: list[str], targets: list[str]) -> PairRecords | PairResults:
+    """``read_results`` as a compact simulation keeps it: 32-byte records, the blur metrics and margins left in
+    the layer's own arrays (``StoredDetail``). Stored visible fractions that are not whole occlusion samples
+    (another model's save) come back as ``read_results`` reads them."""
+    get = _stored(layer, cameras, targets)
+    shape = (len(cameras), len(targets))
+    visible = get("visible_fraction").astype(np.float32).reshape(shape)
+    seen = np.rint(visible * np.float32(N_OCCLUSION_SAMPLES)).astype(np.uint8)
+    limiting = get("limiting").reshape(shape)
+    whole = np.array_equal(seen.astype(np.float32) / np.float32(N_OCCLUSION_SAMPLES), visible)
+    if not whole or limiting.max(initial=0) > 255:
+        return read_results(layer, cameras, targets)
+    records = np.zeros(shape, RECORD_DTYPE)
+    records["seen"] = seen
+    del visible, seen
+    records["limiting"] = limiting
+    records["decodable"] = get("decodable").reshape(shape)
+    for name in ("score", "p_read", "ppm_u", "ppm_w", "tilt_deg", "distance", "combined_margin"):
+        records[name] = get(name).reshape(shape)
+    source = StoredDetail(get("defocus_px").reshape(shape), get("motion_px").reshape(shape),
+                          get("margins").reshape((*shape, len(FACTORS))))
+    return PairRecords(records, source)
