@@ -225,8 +225,10 @@ def bins_in_view(
     seen[i, b] = hit
 
 
-@wp.kernel
-def sweep_configs(
+@wp.func
+def add_sample(
+    i: int,
+    s: int,
     cameras: wp.array2d(dtype=Camera),
     views: wp.array2d(dtype=ViewCull),
     samples: wp.array(dtype=Target),
@@ -240,31 +242,13 @@ def sweep_configs(
     fixed_sole: wp.array(dtype=wp.int32),
     fixed_key: wp.array(dtype=wp.float32),
     fixed_limiting: wp.array(dtype=wp.int32),
-    sample_bin: wp.array(dtype=wp.int32),
-    bin_seen: wp.array2d(dtype=wp.uint8),
-    offset: int,
     covered: wp.array(dtype=wp.int64),
     redundant: wp.array(dtype=wp.int64),
     unique: wp.array2d(dtype=wp.int64),
     limiting: wp.array2d(dtype=wp.int64),
 ):
-    """Thread (i, s): configuration offset + i (row of ``cameras``, its varied cameras) against sample s.
-
-    Accumulates per configuration the weight read by any camera (``covered``), by two or more (``redundant``),
-    by exactly one camera (``unique``: varied cameras first, then the fixed ones), and the weight nobody reads by
-    the limiting factor of the closest camera (``limiting``, slot code - 1). ``views`` holds the same cameras'
-    view pre-test fields: a camera it rules out gets the verdict ``sweep_verdict`` gives there (out of view, key 0)
-    without loading the whole camera.
-
-    The sums arrive holding every sample's *unseen* share (``unseen_sums`` on the host: what the sample adds when
-    every varied camera is out of view), so a sample adds only its difference from that: nothing at all when the
-    fixed cameras read it twice, when ``bin_seen`` (``bins_in_view``) has every varied camera miss its bin, or when
-    the varied cameras change nothing."""
-    i0, s = wp.tid()
-    i = i0 + offset
+    """Sample s's difference from its unseen share in configuration i's sums (``sweep_configs``)."""
     fc = fixed_count[s]
-    if fc >= 2 or bin_seen[i, sample_bin[s]] == 0:
-        return
     w = weights[s]
     tgt = samples[s]
     g = groups[s]
@@ -314,6 +298,59 @@ def sweep_configs(
                 wp.atomic_add(limiting, i, unseen - 1, -w)
             if factor > 0:
                 wp.atomic_add(limiting, i, factor - 1, w)
+
+
+@wp.kernel
+def sweep_configs(
+    cameras: wp.array2d(dtype=Camera),
+    views: wp.array2d(dtype=ViewCull),
+    samples: wp.array(dtype=Target),
+    groups: wp.array(dtype=wp.int32),
+    weights: wp.array(dtype=wp.int64),
+    face_group: wp.array(dtype=wp.int32),
+    mesh: wp.uint64,
+    has_mesh: int,
+    lit: Lighting,
+    fixed_count: wp.array(dtype=wp.int32),
+    fixed_sole: wp.array(dtype=wp.int32),
+    fixed_key: wp.array(dtype=wp.float32),
+    fixed_limiting: wp.array(dtype=wp.int32),
+    order: wp.array(dtype=wp.int32),
+    sample_bin: wp.array(dtype=wp.int32),
+    bin_seen: wp.array2d(dtype=wp.uint8),
+    span: int,
+    offset: int,
+    covered: wp.array(dtype=wp.int64),
+    redundant: wp.array(dtype=wp.int64),
+    unique: wp.array2d(dtype=wp.int64),
+    limiting: wp.array2d(dtype=wp.int64),
+):
+    """Thread (i, j): configuration offset + i (row of ``cameras``, its varied cameras) against the samples
+    ``order[j * span .. (j + 1) * span - 1]`` (``order``: the samples sorted by bin; one sample a thread on a GPU,
+    a bin's run on the CPU, where a thread costs more than a sample).
+
+    Accumulates per configuration the weight read by any camera (``covered``), by two or more (``redundant``),
+    by exactly one camera (``unique``: varied cameras first, then the fixed ones), and the weight nobody reads by
+    the limiting factor of the closest camera (``limiting``, slot code - 1). ``views`` holds the same cameras'
+    view pre-test fields: a camera it rules out gets the verdict ``sweep_verdict`` gives there (out of view, key 0)
+    without loading the whole camera.
+
+    The sums arrive holding every sample's *unseen* share (``unseen_sums`` on the host: what the sample adds when
+    every varied camera is out of view), so a sample adds only its difference from that: nothing at all when the
+    fixed cameras read it twice, when ``bin_seen`` (``bins_in_view``) has every varied camera miss its bin, or when
+    the varied cameras change nothing."""
+    i0, j = wp.tid()
+    i = i0 + offset
+    first = j * span
+    last = wp.min(first + span, order.shape[0])
+    b = sample_bin[order[first]]
+    if b == sample_bin[order[last - 1]] and bin_seen[i, b] == 0:  # the whole run lies in one unseen bin
+        return
+    for k in range(first, last):
+        s = order[k]
+        if fixed_count[s] < 2 and bin_seen[i, sample_bin[s]] != 0:
+            add_sample(i, s, cameras, views, samples, groups, weights, face_group, mesh, has_mesh, lit, fixed_count,
+                       fixed_sole, fixed_key, fixed_limiting, covered, redundant, unique, limiting)
 
 
 @wp.kernel

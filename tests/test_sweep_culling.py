@@ -29,8 +29,9 @@ def _spec(cams: list[str]) -> object:
     return spec_from_dict(doc, 1.0)
 
 
-def _sums(spec) -> list[np.ndarray]:  # noqa: ANN001
+def _sums(spec, span: int | None = None) -> list[np.ndarray]:  # noqa: ANN001
     runner = SweepRunner(SCENE, spec, frame=StageFrame(), device=DEVICE, threads=2)
+    runner.span = span or runner.span
     try:
         s = runner.evaluate_range(0, runner.design.n)
     finally:
@@ -63,3 +64,14 @@ def test_culling_changes_no_sum(monkeypatch: pytest.MonkeyPatch, n_varied: int) 
     for a, b in zip(culled, uncut, strict=True):
         np.testing.assert_array_equal(a, b)
     assert culled[0].min() < culled[0].max()  # the configurations differ, so the sums mean something
+
+
+def test_samples_per_thread_change_no_sum() -> None:
+    """One sample a thread (a GPU's launch), a bin's run (the CPU's) and runs that straddle bins give the same
+    sums."""
+    spec = _spec([c.path for c in SCENE.cameras[:3]])
+    one = _sums(spec, 1)
+    for span in (5, 32, 100):
+        for a, b in zip(one, _sums(spec, span), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert one[0].min() < one[0].max()

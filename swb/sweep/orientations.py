@@ -107,12 +107,12 @@ def _strict_prefixes(path: str) -> list[str]:
     return [path[:i] for i, ch in enumerate(path) if ch == "/"]
 
 
-def _pivots(scene: Scene, spec: SweepSpec) -> tuple[list[str], np.ndarray]:
-    """Per target: its pivot prim, and whether it is turned (oriented)."""
+def _pivots(scene: Scene, spec: SweepSpec, moving: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Per target: its pivot prim, and whether it is turned (oriented); ``moving``: per target, a velocity."""
     part_paths = {p.path for p in scene.parts}
     part_above = {q for p in part_paths for q in _strict_prefixes(p)}
     pivots, turned = [], []
-    for t in scene.targets:
+    for t, moves in zip(scene.targets, moving, strict=True):
         listed = [p for p in spec.parcels if _under(t.path, p)]
         if listed:
             pivots.append(max(listed, key=len))
@@ -121,7 +121,7 @@ def _pivots(scene: Scene, spec: SweepSpec) -> tuple[list[str], np.ndarray]:
         parent = t.path.rsplit("/", 1)[0] or "/"
         has_geometry = parent != "/" and (parent in part_paths or parent.rstrip("/") in part_above)
         pivots.append(parent if has_geometry else t.path)
-        turned.append(not spec.parcels and bool(np.any(np.asarray(t.velocity) != 0.0)))
+        turned.append(not spec.parcels and bool(moves))
     return pivots, np.asarray(turned, dtype=bool)
 
 
@@ -143,22 +143,38 @@ def _part_groups(scene: Scene, names: list[str]) -> np.ndarray:
     return out
 
 
+def _sample_index(counts: np.ndarray, per_rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Target-major sample order: per sample its target, rotation and position index (``counts[i]`` samples of
+    target i, rotation-major, ``per_rotation[i]`` positions per rotation)."""
+    target = np.repeat(np.arange(len(counts)), counts)
+    first = np.cumsum(counts) - counts
+    local = np.arange(len(target)) - first[target]
+    return target, local // per_rotation[target], local % per_rotation[target]
+
+
 def build_samples(scene: Scene, spec: SweepSpec, frame: StageFrame, face_part: np.ndarray | None) -> SampleSet:
     """Every target's samples (see the module docstring); deterministic for spec.seed."""
     base = pack_targets(scene.targets, scene.source)
-    pivots, turned = _pivots(scene, spec)
+    n_t = len(scene.targets)
+    vel = np.array([t.velocity for t in scene.targets], dtype=np.float64).reshape(n_t, 3)
+    moving = np.any(vel != 0.0, axis=1)
+    pivots, turned = _pivots(scene, spec, moving)
     if spec.orientation_mode == "asAuthored":
         turned[:] = False
     lo, hi = (v * frame.meters_per_unit for v in spec.travel)
     travel = np.linspace(lo, hi, spec.positions) if spec.positions > 1 else np.array([0.5 * (lo + hi)])
-    moved = np.array([bool(np.any(np.asarray(t.velocity) != 0.0)) and bool(np.any(travel != 0.0))
-                      for t in scene.targets], dtype=bool)
+    moved = moving & bool(np.any(travel != 0.0))
     reposed = turned | moved
 
     # parcel groups in order of first use, their parts, centres and frames
     group_of: dict[str, int] = {}
+    members: dict[str, list[int]] = {}
     for i in np.flatnonzero(reposed):
         group_of.setdefault(pivots[i], len(group_of))
+    for i, pv in enumerate(pivots):
+        if pv in group_of:
+            members.setdefault(pv, []).append(i)
+    t_pos = np.array([t.position for t in scene.targets], dtype=np.float64).reshape(n_t, 3)
     names = list(group_of)
     part_group = _part_groups(scene, names)
     centres, frames, has_parts = [], [], []
@@ -171,49 +187,50 @@ def build_samples(scene: Scene, spec: SweepSpec, frame: StageFrame, face_part: n
             u, _, vt = np.linalg.svd(np.asarray(parts[0].to_world, dtype=np.float64)[:3, :3])
             frames.append(u @ vt)
         else:
-            members = [np.asarray(t.position) for t, pv in zip(scene.targets, pivots, strict=True) if pv == name]
-            centres.append(np.mean(members, axis=0))
+            centres.append(np.mean(t_pos[members[name]], axis=0))
             frames.append(np.eye(3))
         has_parts.append(bool(pts))
     rng = np.random.default_rng(spec.seed)
     phases = rng.random(len(names)) * 2.0 * math.pi / max(spec.orientations, 1)
     rotations = [orientations(spec, frames[g], float(phases[g])) for g in range(len(names))]
 
-    recs, tidx, weights, groups = [], [], [], []
-    for i, t in enumerate(scene.targets):
-        if not reposed[i]:
-            recs.append(base[i:i + 1])
-            tidx.append(np.array([i]))
-            weights.append(np.ones(1))
-            groups.append(np.array([-1]))
-            continue
-        g = group_of[pivots[i]]
-        rots, w_rot = rotations[g] if turned[i] else (np.eye(3)[None], np.ones(1))
-        offs = travel if moved[i] else np.zeros(1)
-        w_pos = np.full(len(offs), 1.0 / len(offs))
-        v = np.asarray(t.velocity, dtype=np.float64)
-        direction = v / np.linalg.norm(v) if moved[i] else np.zeros(3)
-        c = centres[g]
-        pos = c + (rots @ (np.asarray(t.position, dtype=np.float64) - c))  # (k, 3)
-        pos = pos[:, None, :] + offs[None, :, None] * direction  # (k, p, 3)
-        rot = np.broadcast_to((rots @ np.asarray(t.rotation, dtype=np.float64))[:, None], (*pos.shape[:2], 3, 3))
-        rec = np.repeat(base[i:i + 1], pos.shape[0] * pos.shape[1])
-        rec["pos"] = pos.reshape(-1, 3)
-        rec["rot"] = rot.reshape(-1, 3, 3)
-        recs.append(rec)
-        tidx.append(np.full(len(rec), i))
-        weights.append((w_rot[:, None] * w_pos[None, :]).ravel())
-        groups.append(np.full(len(rec), g if has_parts[g] else -1))
-    weight = np.concatenate(weights) if weights else np.zeros(0)
+    k_rot = len(rotations[0][0]) if rotations else 1
+    rot_table = np.stack([r for r, _ in rotations]) if rotations else np.zeros((0, k_rot, 3, 3))
+    w_table = np.stack([w for _, w in rotations]) if rotations else np.zeros((0, k_rot))
+    group = np.array([group_of[pivots[i]] if reposed[i] else -1 for i in range(n_t)], dtype=np.int64)
+    k_i = np.where(turned & reposed, k_rot, 1)
+    p_i = np.where(moved, len(travel), 1)
+    target, rot, pos_i = _sample_index(k_i * p_i, p_i)
+    rec = base[target]
+    weight = np.ones(len(target))
+    sample_group = np.full(len(target), -1, np.int64)
+    # re-posed samples: turned about their parcel's centre, moved along their velocity (float64, then packed)
+    rs = np.flatnonzero(reposed[target])
+    if len(rs):
+        t_of, g_of = target[rs], group[target[rs]]
+        spin = turned[t_of]
+        rots = np.broadcast_to(np.eye(3), (len(rs), 3, 3)).copy()
+        rots[spin] = rot_table[g_of[spin], rot[rs][spin]]
+        w_rot = np.ones(len(rs))
+        w_rot[spin] = w_table[g_of[spin], rot[rs][spin]]
+        speed = np.linalg.norm(vel, axis=1, keepdims=True)
+        direction = np.where(moved[:, None], vel / np.where(speed > 0.0, speed, 1.0), 0.0)[t_of]
+        offs = np.where(moved[t_of], travel[np.minimum(pos_i[rs], len(travel) - 1)], 0.0)
+        centre = np.asarray(centres, dtype=np.float64).reshape(-1, 3)[g_of]
+        t_rot = np.array([t.rotation for t in scene.targets], dtype=np.float64).reshape(n_t, 3, 3)[t_of]
+        rec["pos"][rs] = centre + (rots @ (t_pos[t_of] - centre)[:, :, None])[:, :, 0] + offs[:, None] * direction
+        rec["rot"][rs] = rots @ t_rot
+        weight[rs] = w_rot * (1.0 / p_i[t_of])
+        sample_group[rs] = np.where(np.asarray(has_parts, dtype=bool)[g_of], g_of, -1)
     fp = np.asarray(face_part, dtype=np.int64) if face_part is not None else np.zeros(0, np.int64)
     face_group = part_group[fp] if len(part_group) else np.full(len(fp), -1, np.int32)
-    target = np.concatenate(tidx).astype(np.int32) if tidx else np.zeros(0, np.int32)
+    target = target.astype(np.int32)
     return SampleSet(
-        records=np.concatenate(recs) if recs else base,
+        records=rec,
         target=target,
         weight=weight,
         weight_int=np.rint(weight * WEIGHT_ONE).astype(np.int64),
-        group=np.concatenate(groups).astype(np.int32) if groups else np.zeros(0, np.int32),
+        group=sample_group.astype(np.int32),
         face_group=np.ascontiguousarray(face_group, dtype=np.int32),
         parcels=names,
         n_targets=len(scene.targets),

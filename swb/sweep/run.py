@@ -32,7 +32,7 @@ from ..engine.view_cull import view_records
 from ..engine.world import World, make_lighting, pack_cameras
 from ..errors import SwbError
 from .candidates import CandidateBuilder, StageFrame
-from .culling import UnseenSums, sample_bins, unseen_sums
+from .culling import BIN_SIZE, UnseenSums, sample_bins, unseen_sums
 from .orientations import SampleSet, build_samples
 from .results import BestDetail, SweepResult, SweepSums, ranking
 from .sampling import Design, available_host_memory, columns_of, make_design
@@ -72,6 +72,7 @@ class _Device:
     fixed_sole: wp.array
     fixed_key: wp.array
     fixed_limiting: wp.array
+    order: wp.array
     sample_bin: wp.array
     bin_centre: wp.array
     bin_radius: wp.array
@@ -104,6 +105,8 @@ class SweepRunner:
         self.samples: SampleSet = build_samples(scene, spec, self.frame, self.world.face_part)
         self.budget = memory_budget if memory_budget is not None else device_budget(self.device)
         self.chunk = self._chunk_size(chunk)
+        # samples per sweep thread: a bin's run on the CPU, where a thread costs more than a sample; one on a GPU
+        self.span = BIN_SIZE if self.device.is_cpu else 1
         wp.load_module("swb.kernels.sweep", device=self.device)  # compile before any threaded launch
         self._pool: ThreadPoolExecutor | None = None
         self._dev = self._upload()
@@ -160,6 +163,8 @@ class SweepRunner:
             fixed_sole=wp.zeros(n, dtype=wp.int32, device=dev),
             fixed_key=wp.zeros(n, dtype=wp.float32, device=dev),
             fixed_limiting=wp.zeros(n, dtype=wp.int32, device=dev),
+            order=wp.array(np.argsort(bins, kind="stable").astype(np.int32) if n else np.zeros(1, np.int32),
+                           dtype=wp.int32, device=dev),
             sample_bin=wp.array(bins if n else np.zeros(1, np.int32), dtype=wp.int32, device=dev),
             bin_centre=wp.array(centres if n else np.zeros((1, 3), np.float32), dtype=wp.vec3, device=dev),
             bin_radius=wp.array(radii if n else np.zeros(1, np.float32), dtype=wp.float32, device=dev),
@@ -227,11 +232,12 @@ class SweepRunner:
             wp.launch(bins_in_view, dim=(b - a, n_bins), device=d.device,
                       inputs=[views, d.bin_centre, d.bin_radius, a, seen])
 
+        span = self.span
         def launch(a: int, b: int) -> None:
-            wp.launch(sweep_configs, dim=(b - a, s), device=d.device,
+            wp.launch(sweep_configs, dim=(b - a, -(-s // span)), device=d.device,
                       inputs=[cams, views, d.samples, d.groups, d.weights, d.face_group, d.mesh_id, d.has_mesh, d.lit,
-                              d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting, d.sample_bin, seen, a,
-                              covered, redundant, unique, limiting])
+                              d.fixed_count, d.fixed_sole, d.fixed_key, d.fixed_limiting, d.order, d.sample_bin, seen,
+                              span, a, covered, redundant, unique, limiting])
 
         if s:
             self._run_pieces(cull, n, n * n_bins * n_var)
