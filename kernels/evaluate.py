@@ -123,12 +123,19 @@ def evaluate_pair_seen(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int,
     -1 for none) that never shadow it. ``seen`` >= 0 is the visibility mask the host already cast for this pair
     (the same rays, through Embree on the CPU: swb/engine/embree_masks.py); -1 casts them here. ``cull`` != 0 stops
     at a pair out of view or facing away with its distance and tilt (its other metrics 0)."""
-    r = PairResult()
-    m = vec9(0.0)
     fov = False
     if not surely_outside(cam, tgt):  # the bounding-sphere test first: it never rejects a pair in view
         fov = in_fov(cam, tgt)
-    front = front_facing(cam, tgt)
+    return pair_model(cam, tgt, mesh, has_mesh, lit, group, seen, cull, fov, front_facing(cam, tgt))
+
+
+@wp.func
+def pair_model(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, lit: Lighting, group: int, seen: int,
+               cull: int, fov: bool, front: bool) -> PairResult:
+    """``evaluate_pair_seen`` given the view tests' answers (``fov``: in view, ``front``: facing the camera), for
+    a caller that has run them already (the sweep)."""
+    r = PairResult()
+    m = vec9(0.0)
     # Lights only for pairs in view and facing the camera (like occlusion rays); inf otherwise and without lights.
     glare = wp.float32(wp.inf)
     exposure = wp.float32(wp.inf)

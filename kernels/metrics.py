@@ -81,6 +81,17 @@ def pixels_per_module(cam: Camera, tgt: Target, centre: wp.vec3) -> wp.vec2:
 
 
 @wp.func
+def ppm_u_bound(cam: Camera, tgt: Target) -> float:
+    """An upper bound of ``pixels_per_module``'s PPM_u at a quarter of its cost: the same grid spacing at its first
+    corner (2-D symbols take the least of four corners) or exactly (1-D: at the centre). The pair model's combined
+    margin never exceeds PPM_u / T, so the sweep can rule a pair out with it (kernels/sweep.py, ``cannot_matter``)."""
+    p = to_camera(cam, tgt.pos)
+    if tgt.cls != LINEAR:
+        p = to_camera(cam, symbol_point(tgt, -1.0, -1.0, tgt.half_size))
+    return grid_spacing(image_step(cam, p, module_u(cam, tgt)), image_step(cam, p, module_w(cam, tgt)))[0]
+
+
+@wp.func
 def tilt_degrees(cam: Camera, tgt: Target) -> float:
     """Angle between the symbol normal and the direction to the camera (atan2 keeps small angles exact)."""
     return tilt_between(target_normal(tgt), cam.pos - tgt.pos)

@@ -24,8 +24,9 @@ from __future__ import annotations
 import warp as wp
 
 from .camera import Camera, Target
-from .evaluate import evaluate_pair
+from .evaluate import pair_model
 from .lighting import Lighting
+from .metrics import ppm_u_bound
 from .scoring import ANGLE, BACKFACING, EXPOSURE, FOV, GLARE, OCCLUDED
 from .visibility import (
     ALL_SEEN,
@@ -48,6 +49,7 @@ wp.set_module_options({"enable_backward": False})
 MAX_SKIPS = wp.constant(16)  # own-parcel triangles a ray may pass through before it counts as blocked
 SKIP_EPS = wp.constant(1.0e-4)  # metres: restart a ray this far beyond an ignored hit
 KEY_DECODES = wp.constant(4.0)
+SKIP_SLACK = wp.constant(1.0e-4)  # relative: float32 rounding of the bound or of the model never decides a skip
 
 
 @wp.struct
@@ -123,7 +125,7 @@ def sweep_verdict(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, face
         v.limiting = BACKFACING
         v.key = 1.0
         return v
-    r = evaluate_pair(cam, tgt, mesh, 0, lit, group)
+    r = pair_model(cam, tgt, mesh, 0, lit, group, -1, 1, True, True)  # in view and facing: tested above
     v.limiting = r.limiting
     if r.limiting == 0:
         mask = wp.int32(ALL_SEEN)
@@ -147,6 +149,23 @@ def sweep_verdict(cam: Camera, tgt: Target, mesh: wp.uint64, has_mesh: int, face
         v.p_read = r.p_read
         v.key = 3.0 + wp.min(least / cam.read_floor[tgt.cls], 1.0)  # how near the camera's decodable floor
     return v
+
+
+@wp.func
+def cannot_matter(cam: Camera, tgt: Target, settled: bool, floor_key: float) -> bool:
+    """True when the camera surely neither reads the sample nor is the closest to reading it, so ``sweep_verdict``
+    can be skipped without changing any sum. ``settled``: a camera already reads the sample (only a second reader
+    still counts); ``floor_key``: the key a camera must exceed to be the closest (the best so far, fixed cameras
+    included; ties are never skipped). Facing away, a camera's key is at most 1. Otherwise its decisive margin is at
+    most PPM_u / T (the combined margin's resolution term), bounded here by ``ppm_u_bound``: below the decodable
+    floor it cannot read, and its key is at most 3 + bound / floor."""
+    if not front_facing(cam, tgt):
+        return settled or floor_key > 1.0
+    floor = cam.read_floor[tgt.cls]
+    bound = ppm_u_bound(cam, tgt) / (cam.thresholds[tgt.cls] * cam.threshold_scale[tgt.sym]) * (1.0 + SKIP_SLACK)
+    if not (bound < floor):  # NaN included: evaluate
+        return False
+    return settled or 3.0 + bound / floor < floor_key
 
 
 @wp.kernel
@@ -267,7 +286,10 @@ def add_sample(
                     best = c
                     lim = FOV
                 continue
-            v = sweep_verdict(cameras[i, c], tgt, mesh, has_mesh, face_group, g, lit)
+            cam = cameras[i, c]
+            if cannot_matter(cam, tgt, n >= 1, wp.max(key, fixed_key[s])):
+                continue
+            v = sweep_verdict(cam, tgt, mesh, has_mesh, face_group, g, lit)
             if v.decodable != 0:
                 n += 1
                 only = c

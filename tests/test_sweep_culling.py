@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from device import DEVICE
+from sweep_checks import assert_sums_match_detail
 
 import swb.sweep.run as run
 from swb.engine.station_generator import generate_station
@@ -75,3 +76,18 @@ def test_samples_per_thread_change_no_sum() -> None:
         for a, b in zip(one, _sums(spec, span), strict=True):
             np.testing.assert_array_equal(a, b)
     assert one[0].min() < one[0].max()
+
+
+def test_skipped_cameras_change_no_sum() -> None:
+    """The sweep skips cameras that surely neither read a sample nor come closest to it (facing away, or a
+    resolution bound below the decodable floor: ``cannot_matter``); each configuration's sums equal those of its
+    full per-camera detail, which skips nothing."""
+    spec = _spec([c.path for c in SCENE.cameras[:3]])
+    runner = SweepRunner(SCENE, spec, frame=StageFrame(), device=DEVICE, threads=2)
+    try:
+        sums = runner.evaluate_range(0, runner.design.n)
+        for i in range(0, runner.design.n, 3):
+            assert_sums_match_detail(runner, sums, i, i)
+        assert sums.limiting[:, 3].max() > 0  # unread samples limited by resolution: the bound had work to do
+    finally:
+        runner.close()
