@@ -7,9 +7,11 @@ geometry (its labels sit on the parcel's convex faces, so facing already decides
 triangle still occludes.
 
 Weights are integers and sums use integer atomics, so results do not depend on launch order, chunking or device.
-Per configuration and sample a thread loops over the varied cameras and stops as soon as two cameras read the
-sample (coverage and per-camera unique contribution are settled then); the fixed cameras are evaluated once per
-sample by ``fixed_pass``.
+Per configuration and sample the varied cameras are looped over, stopping as soon as two cameras read the sample
+(coverage and per-camera unique contribution are settled then), and skipping a camera that surely neither reads
+the sample nor comes closest to reading it (``cannot_matter``: facing away, or a cheap resolution bound below the
+decodable floor), so the model runs in full only where it can change a sum. The fixed cameras are evaluated once
+per sample by ``fixed_pass``.
 
 The camera that explains an unread sample is the one that comes closest to reading it, by ``Verdict.key``:
 0 outside the view, 1 facing away, 2 + visible share when it has every margin but is occluded (beyond what the
