@@ -14,7 +14,8 @@ import warp as wp
 
 from .camera import Camera, Target
 from .lighting import Lighting
-from .sweep import sweep_verdict
+from .sweep import cannot_matter, sweep_verdict
+from .visibility import surely_outside
 
 wp.set_module_options({"enable_backward": False})
 
@@ -31,16 +32,21 @@ def candidate_bits(
     n_samples: int,
     bits: wp.array2d(dtype=wp.uint32),
 ):
-    """Thread (c, word): camera c against samples 32 * word .. 32 * word + 31; bit k set when it decodes."""
+    """Thread (c, word): camera c against samples 32 * word .. 32 * word + 31; bit k set when it decodes. A pair
+    out of view, facing away or below the decodable floor by the resolution bound (``cannot_matter``) skips the
+    model: it cannot decode."""
     c, word = wp.tid()
     cam = cameras[c]
     m = wp.uint32(0)
     for k in range(32):
         s = word * 32 + k
         if s < n_samples:
-            v = sweep_verdict(cam, samples[s], mesh, has_mesh, face_group, groups[s], lit)
-            if v.decodable != 0:
-                m = m | (wp.uint32(1) << wp.uint32(k))
+            tgt = samples[s]
+            if not surely_outside(cam, tgt):
+                if not cannot_matter(cam, tgt, True, 0.0):  # "settled": only whether it reads counts here
+                    v = sweep_verdict(cam, tgt, mesh, has_mesh, face_group, groups[s], lit)
+                    if v.decodable != 0:
+                        m = m | (wp.uint32(1) << wp.uint32(k))
     bits[c, word] = m
 
 
