@@ -91,3 +91,24 @@ def test_skipped_cameras_change_no_sum() -> None:
         assert sums.limiting[:, 3].max() > 0  # unread samples limited by resolution: the bound had work to do
     finally:
         runner.close()
+
+
+def test_candidate_matrix_skips_change_no_verdict() -> None:
+    """The optimiser's candidate matrix (``candidate_bits``, which skips pairs out of view, facing away or below the
+    decodable floor by the resolution bound) equals the full per-pair verdicts of the same cameras."""
+    from types import SimpleNamespace
+
+    from swb.engine.world import World, pack_cameras
+    from swb.optimize.evaluator import DesignEvaluator
+    from swb.sweep.orientations import build_samples
+
+    world = World(SCENE, device=DEVICE)
+    try:
+        samples = build_samples(SCENE, _spec([SCENE.cameras[0].path]), StageFrame(), world.face_part)
+        evaluator = DesignEvaluator(world, SimpleNamespace(samples=samples), threads=2)
+        records = pack_cameras(SCENE.cameras, SCENE.source)
+        full = evaluator.verdicts(records).decodable
+        np.testing.assert_array_equal(evaluator.decodable(records), full)
+        assert 0 < full.sum() < full.size
+    finally:
+        world.close()
