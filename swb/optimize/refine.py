@@ -50,13 +50,21 @@ class Refiner:
         self.sample_weight = passes.samples.weight_int.astype(np.float64)
         self.min_pass = float(passes.weight[passes.weight > 0].min()) if np.any(passes.weight > 0) else 1.0
 
-    def rows_and_tie(self, records: np.ndarray, frame_rate: np.ndarray,
-                     others_miss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n, P) pass rows and (n,) closeness to the samples the others miss, in [0, 1]."""
-        v = self.evaluator.verdicts(records)
-        rows = self.passes.reduce(v.decodable, frame_rate)
+    def rows_and_tie(self, records: np.ndarray, frame_rate: np.ndarray, others_miss: np.ndarray,
+                     full: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(n, P) pass rows and (n,) closeness to the samples the others miss, in [0, 1].
+
+        Only the samples of passes the others may miss are evaluated: the fitness ignores every other pass, so a
+        design near its goal refines against the few samples still missed. Rows of the passes left out read False;
+        ``full`` evaluates every sample (the row a camera keeps)."""
+        pass_miss = others_miss[self.passes.sample_pass]
+        idx = np.arange(len(pass_miss)) if full else np.flatnonzero(pass_miss > 0)
+        v = self.evaluator.verdicts(records, idx)
+        dec = np.zeros((len(records), len(pass_miss)), bool)
+        dec[:, idx] = v.decodable
+        rows = self.passes.reduce(dec, frame_rate)
         closeness = (np.where(v.decodable, 4.0, np.clip(v.key, 0.0, 4.0)) + v.score) / 5.0
-        wm = self.sample_weight * others_miss[self.passes.sample_pass]
+        wm = self.sample_weight[idx] * pass_miss[idx]
         tie = closeness @ wm / wm.sum() if wm.sum() > 0 else np.zeros(len(records))
         return rows, tie
 
@@ -113,11 +121,11 @@ class Refiner:
                 if cma.should_stop():
                     break
             if best is not None:
-                rec, row, rot, pos, focus = best
+                rec, _, rot, pos, focus = best
                 cands.records[j] = rec
                 cands.rotation[j], cands.position[j], cands.focus[j] = rot, pos, focus
                 cands.origin[j] = cands.origin[j] + " + refined"
-                rows[j] = row
+                rows[j] = self.rows_and_tie(rec[None], fr, others, full=True)[0][0]  # every pass, for the others
             improved.append(best is not None)
             if progress is not None:
                 progress(j + 1, cands.n)
