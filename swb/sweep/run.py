@@ -54,6 +54,7 @@ GPU_CHUNK_WORK = 4_000_000_000
 MIN_SPLIT_WORK = 20_000  # below this a CPU chunk is not split across threads
 _CAMERA_BYTES = np.dtype(Camera.numpy_dtype()).itemsize
 _TARGET_BYTES = np.dtype(Target.numpy_dtype()).itemsize
+_VIEW_BYTES = np.dtype(ViewCull.numpy_dtype()).itemsize
 
 
 @dataclass
@@ -116,7 +117,7 @@ class SweepRunner:
     # ----- sizing
     def _chunk_size(self, requested: int | None) -> int:
         s, n_var = self.samples.n, len(self.builder.varied)
-        sample_bytes = s * (_TARGET_BYTES + 4 + 8 + 16) + 4 * len(self.samples.face_group)
+        sample_bytes = s * (_TARGET_BYTES + 4 + 8 + 16 + 8) + 4 * len(self.samples.face_group)
         sample_bytes += len(self.builder.fixed) * _CAMERA_BYTES
         if sample_bytes > self.budget:
             raise SwbError(
@@ -125,7 +126,8 @@ class SweepRunner:
                 file=self.spec.source or None, prim=self.spec.path or None,
                 hint="use fewer orientations or positions, or name fewer parcels",
             )
-        per_config = n_var * _CAMERA_BYTES + 8 * (3 + len(self.scene.cameras) + len(FACTORS))
+        per_config = n_var * (_CAMERA_BYTES + _VIEW_BYTES) + 8 * (3 + len(self.scene.cameras) + len(FACTORS))
+        per_config += -(-s // BIN_SIZE)  # the bins in view
         fit = (self.budget - sample_bytes) // per_config
         if requested is not None:
             if requested < 1:
