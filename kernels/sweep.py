@@ -246,84 +246,6 @@ def bins_in_view(
     seen[i, b] = hit
 
 
-@wp.func
-def add_sample(
-    i: int,
-    s: int,
-    cameras: wp.array2d(dtype=Camera),
-    views: wp.array2d(dtype=ViewCull),
-    samples: wp.array(dtype=Target),
-    groups: wp.array(dtype=wp.int32),
-    weights: wp.array(dtype=wp.int64),
-    face_group: wp.array(dtype=wp.int32),
-    mesh: wp.uint64,
-    has_mesh: int,
-    lit: Lighting,
-    fixed_count: wp.array(dtype=wp.int32),
-    fixed_sole: wp.array(dtype=wp.int32),
-    fixed_key: wp.array(dtype=wp.float32),
-    fixed_limiting: wp.array(dtype=wp.int32),
-    covered: wp.array(dtype=wp.int64),
-    redundant: wp.array(dtype=wp.int64),
-    unique: wp.array2d(dtype=wp.int64),
-    limiting: wp.array2d(dtype=wp.int64),
-):
-    """Sample s's difference from its unseen share in configuration i's sums (``sweep_configs``)."""
-    fc = fixed_count[s]
-    w = weights[s]
-    tgt = samples[s]
-    g = groups[s]
-    n_var = cameras.shape[1]
-    n = fc
-    only = wp.int32(-1)
-    key = wp.float32(-1.0)
-    best = wp.int32(-1)
-    lim = wp.int32(0)
-    radius = wp.length(tgt.half_size_qz) * CULL_GROW + CULL_PAD
-    for c in range(n_var):
-        if n < 2:
-            if view_culled(views[i, c], tgt.pos, radius):
-                if key < 0.0:  # the key 0 of an out-of-view verdict beats only "no camera yet"
-                    key = 0.0
-                    best = c
-                    lim = FOV
-                continue
-            cam = cameras[i, c]
-            if cannot_matter(cam, tgt, n >= 1, wp.max(key, fixed_key[s])):
-                continue
-            v = sweep_verdict(cam, tgt, mesh, has_mesh, face_group, g, lit)
-            if v.decodable != 0:
-                n += 1
-                only = c
-            elif v.key > key:
-                key = v.key
-                best = c
-                lim = v.limiting
-    if fc == 1:  # unseen share: covered, unique to the fixed camera; a varied reader makes it redundant
-        if n >= 2:
-            wp.atomic_add(redundant, i, w)
-            wp.atomic_add(unique, i, n_var + fixed_sole[s], -w)
-        return
-    unseen = unseen_factor(fixed_key[s], fixed_limiting[s])  # fc == 0: the unseen share is this factor's
-    if n >= 1:
-        if unseen > 0:
-            wp.atomic_add(limiting, i, unseen - 1, -w)
-        wp.atomic_add(covered, i, w)
-        if n >= 2:
-            wp.atomic_add(redundant, i, w)
-        else:
-            wp.atomic_add(unique, i, only, w)
-    else:
-        factor = fixed_limiting[s]
-        if best >= 0 and key >= fixed_key[s]:  # the varied camera wins ties (it comes first)
-            factor = lim
-        if factor != unseen:
-            if unseen > 0:
-                wp.atomic_add(limiting, i, unseen - 1, -w)
-            if factor > 0:
-                wp.atomic_add(limiting, i, factor - 1, w)
-
-
 @wp.kernel
 def sweep_configs(
     cameras: wp.array2d(dtype=Camera),
@@ -370,11 +292,63 @@ def sweep_configs(
     b = sample_bin[order[first]]
     if b == sample_bin[order[last - 1]] and bin_seen[i, b] == 0:  # the whole run lies in one unseen bin
         return
+    n_var = cameras.shape[1]
     for k in range(first, last):
         s = order[k]
-        if fixed_count[s] < 2 and bin_seen[i, sample_bin[s]] != 0:
-            add_sample(i, s, cameras, views, samples, groups, weights, face_group, mesh, has_mesh, lit, fixed_count,
-                       fixed_sole, fixed_key, fixed_limiting, covered, redundant, unique, limiting)
+        fc = fixed_count[s]
+        if fc >= 2 or bin_seen[i, sample_bin[s]] == 0:
+            continue
+        w = weights[s]
+        tgt = samples[s]
+        g = groups[s]
+        n = fc
+        only = wp.int32(-1)
+        key = wp.float32(-1.0)
+        best = wp.int32(-1)
+        lim = wp.int32(0)
+        radius = wp.length(tgt.half_size_qz) * CULL_GROW + CULL_PAD
+        for c in range(n_var):
+            if n < 2:
+                if view_culled(views[i, c], tgt.pos, radius):
+                    if key < 0.0:  # the key 0 of an out-of-view verdict beats only "no camera yet"
+                        key = 0.0
+                        best = c
+                        lim = FOV
+                    continue
+                cam = cameras[i, c]
+                if cannot_matter(cam, tgt, n >= 1, wp.max(key, fixed_key[s])):
+                    continue
+                v = sweep_verdict(cam, tgt, mesh, has_mesh, face_group, g, lit)
+                if v.decodable != 0:
+                    n += 1
+                    only = c
+                elif v.key > key:
+                    key = v.key
+                    best = c
+                    lim = v.limiting
+        if fc == 1:  # unseen share: covered, unique to the fixed camera; a varied reader makes it redundant
+            if n >= 2:
+                wp.atomic_add(redundant, i, w)
+                wp.atomic_add(unique, i, n_var + fixed_sole[s], -w)
+            continue
+        unseen = unseen_factor(fixed_key[s], fixed_limiting[s])  # fc == 0: the unseen share is this factor's
+        if n >= 1:
+            if unseen > 0:
+                wp.atomic_add(limiting, i, unseen - 1, -w)
+            wp.atomic_add(covered, i, w)
+            if n >= 2:
+                wp.atomic_add(redundant, i, w)
+            else:
+                wp.atomic_add(unique, i, only, w)
+        else:
+            factor = fixed_limiting[s]
+            if best >= 0 and key >= fixed_key[s]:  # the varied camera wins ties (it comes first)
+                factor = lim
+            if factor != unseen:
+                if unseen > 0:
+                    wp.atomic_add(limiting, i, unseen - 1, -w)
+                if factor > 0:
+                    wp.atomic_add(limiting, i, factor - 1, w)
 
 
 @wp.kernel
