@@ -235,6 +235,7 @@ class SweepRunner:
                       inputs=[views, d.bin_centre, d.bin_radius, a, seen])
 
         span = self.span
+
         def launch(a: int, b: int) -> None:
             wp.launch(sweep_configs, dim=(b - a, -(-s // span)), device=d.device,
                       inputs=[cams, views, d.samples, d.groups, d.weights, d.face_group, d.mesh_id, d.has_mesh, d.lit,
